@@ -1,0 +1,96 @@
+//! Opening the database: PostgreSQL with the seed's connection settings, or an embedded SQLite
+//! file tuned so that cascades work and concurrent requests wait instead of failing.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::postgres::PgConnectOptions;
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+
+/// The default: a SQLite file in the working directory, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://orgauth.db?mode=rwc";
+
+/// How long a SQLite connection waits for another writer before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the database could not be opened. Messages never repeat the URL, which may hold a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is not one orgauth can use; the reason names what is wrong.
+    #[error("invalid DATABASE_URL: {0}")]
+    InvalidUrl(String),
+    /// The URL is well formed but the database did not answer.
+    #[error("cannot connect to the database: {0}")]
+    Unreachable(String),
+}
+
+/// Pool sizing; everything else follows the seed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolSize {
+    /// Connections at most; `None` picks the backend's default (see [`connect`]).
+    pub max_connections: Option<u32>,
+}
+
+/// Which backend a URL names, checked before anything is opened.
+pub fn backend_of(url: &str) -> Result<DbBackend, ConnectError> {
+    if url.starts_with("sqlite:") {
+        url.parse::<SqliteConnectOptions>()
+            .map_err(|_| ConnectError::InvalidUrl("not a valid sqlite: URL".into()))?;
+        Ok(DbBackend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        url.parse::<PgConnectOptions>()
+            .map_err(|_| ConnectError::InvalidUrl("not a valid postgres:// URL".into()))?;
+        Ok(DbBackend::Postgres)
+    } else {
+        Err(ConnectError::InvalidUrl(
+            "expected a URL starting with sqlite:, postgres:// or postgresql://".into(),
+        ))
+    }
+}
+
+/// Opens a pool and checks that the database answers.
+///
+/// PostgreSQL, as the seed configures Bun's client: 10 s to connect, idle connections closed after
+/// 30 s, no maximum lifetime; TLS as the URL's `sslmode` asks (with `verify-full`, the certificate
+/// and host name are verified; `sslrootcert` names a CA file). Pool of 10 unless told otherwise.
+///
+/// SQLite: `foreign_keys=ON` (the cascades depend on it), WAL, `synchronous=NORMAL` (durable with
+/// WAL), and a busy timeout. One connection unless told otherwise: SQLite has a single writer, and a
+/// lone connection never meets `SQLITE_BUSY` when a read transaction turns into a write.
+pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, ConnectError> {
+    let backend = backend_of(url)?;
+    let mut options = ConnectOptions::new(url);
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .idle_timeout(Duration::from_secs(30))
+        .max_lifetime(None)
+        // A ping before every checkout would double the round trips of a one-query request.
+        .test_before_acquire(false)
+        .sqlx_logging(false);
+    match backend {
+        DbBackend::Sqlite => {
+            options.max_connections(size.max_connections.unwrap_or(1));
+            options.map_sqlx_sqlite_opts(|o| {
+                o.foreign_keys(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            });
+        }
+        _ => {
+            options.max_connections(size.max_connections.unwrap_or(10));
+        }
+    }
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+    ping(&db)
+        .await
+        .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+    Ok(db)
+}
+
+/// One round trip to the database; what readiness means.
+pub async fn ping(db: &impl ConnectionTrait) -> Result<(), sea_orm::DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}
