@@ -42,6 +42,8 @@ enum Session {
     ActiveTeamId,
 }
 
+/// Column names are the seed's (`account_id` included).
+#[allow(clippy::enum_variant_names)]
 #[derive(DeriveIden)]
 enum Account {
     Table,
@@ -150,7 +152,7 @@ impl Cols {
     fn ts_now(&self, name: impl IntoIden) -> ColumnDef {
         let now = match self.backend {
             DbBackend::Postgres => Expr::cust("now()"),
-            _ => Expr::current_timestamp().into(),
+            _ => Expr::current_timestamp(),
         };
         self.ts(name).default(now).take()
     }

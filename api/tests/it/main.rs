@@ -1,1 +1,4 @@
+//! HTTP tests through the real router and server, on SQLite and PostgreSQL.
 
+mod harness;
+mod health;

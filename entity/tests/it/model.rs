@@ -96,7 +96,9 @@ async fn timestamps_and_ids_are_automatic(db: TestDb) {
     assert!(account.update(&db).await.unwrap().updated_at > g.account.updated_at);
 
     // A time the caller chose is kept: the service stamps rows with its own clock.
-    let chosen = (Utc::now() - Duration::days(30)).naive_utc().trunc_subsecs(3);
+    let chosen = (Utc::now() - Duration::days(30))
+        .naive_utc()
+        .trunc_subsecs(3);
     let mut stamped = renamed.into_active_model();
     stamped.name = Set("Alice B".into());
     stamped.updated_at = Set(chosen);
@@ -108,36 +110,28 @@ async fn relations_answer_queries(db: TestDb) {
     let db = db.migrated().await;
     let g = graph(&db).await;
     let carol = user(&db, "Carol").await;
-    let ids = |v: Vec<String>| v;
 
     // user -> many
     let a = &g.alice;
     assert_eq!(
-        ids(a
-            .find_related(session::Entity)
-            .all(&db)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| m.id)
-            .collect()),
-        [g.session.id.clone()]
+        a.find_related(session::Entity).all(&db).await.unwrap(),
+        vec![g.session.clone()]
     );
     assert_eq!(
         a.find_related(account::Entity).all(&db).await.unwrap(),
-        [g.account.clone()]
+        vec![g.account.clone()]
     );
     assert_eq!(
         a.find_related(member::Entity).all(&db).await.unwrap(),
-        [g.member.clone()]
+        vec![g.member.clone()]
     );
     assert_eq!(
         a.find_related(team_member::Entity).all(&db).await.unwrap(),
-        [g.team_member.clone()]
+        vec![g.team_member.clone()]
     );
     assert_eq!(
         a.find_related(invitation::Entity).all(&db).await.unwrap(),
-        [g.invitation.clone()]
+        vec![g.invitation.clone()]
     );
     assert!(carol
         .find_related(member::Entity)
@@ -150,15 +144,15 @@ async fn relations_answer_queries(db: TestDb) {
     let o = &g.org;
     assert_eq!(
         o.find_related(team::Entity).all(&db).await.unwrap(),
-        [g.team.clone()]
+        vec![g.team.clone()]
     );
     assert_eq!(
         o.find_related(member::Entity).all(&db).await.unwrap(),
-        [g.member.clone()]
+        vec![g.member.clone()]
     );
     assert_eq!(
         o.find_related(invitation::Entity).all(&db).await.unwrap(),
-        [g.invitation.clone()]
+        vec![g.invitation.clone()]
     );
 
     // team <-> organization, team -> team members
@@ -177,7 +171,7 @@ async fn relations_answer_queries(db: TestDb) {
             .all(&db)
             .await
             .unwrap(),
-        [g.team_member.clone()]
+        vec![g.team_member.clone()]
     );
 
     // belongs-to side of every foreign key
@@ -260,12 +254,12 @@ async fn relations_answer_queries(db: TestDb) {
         .all(&db)
         .await
         .unwrap();
-    assert_eq!(with_users, [(g.member.clone(), Some(a.clone()))]);
+    assert_eq!(with_users, vec![(g.member.clone(), Some(a.clone()))]);
 
     // Linked: many-to-many through the membership tables
     assert_eq!(
         a.find_linked(UserToOrganizations).all(&db).await.unwrap(),
-        [o.clone()]
+        vec![o.clone()]
     );
     assert!(carol
         .find_linked(UserToOrganizations)
@@ -275,15 +269,15 @@ async fn relations_answer_queries(db: TestDb) {
         .is_empty());
     assert_eq!(
         o.find_linked(OrganizationToUsers).all(&db).await.unwrap(),
-        [a.clone()]
+        vec![a.clone()]
     );
     assert_eq!(
         g.team.find_linked(TeamToUsers).all(&db).await.unwrap(),
-        [a.clone()]
+        vec![a.clone()]
     );
     assert_eq!(
         a.find_linked(UserToTeams).all(&db).await.unwrap(),
-        [g.team.clone()]
+        vec![g.team.clone()]
     );
 }
 

@@ -1,1 +1,3 @@
+//! Service tests on SQLite and PostgreSQL.
 
+mod db;

@@ -1,0 +1,209 @@
+//! The `orgauth` command line: `serve` (the default), `migrate up|down|status|fresh`, `openapi`.
+//! Every option can also be given in the environment; names follow Better Auth where it has one
+//! and `ORGAUTH_<NAME>` otherwise (see docs/configuration.md).
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use migration::{Migrator, MigratorTrait};
+use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "orgauth",
+    version,
+    about = "Authentication and organizations server, wire-compatible with Better Auth"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server (what runs when no command is given).
+    Serve,
+    /// Apply or inspect schema migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the OpenAPI document as JSON, without starting a server or opening a database.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateAction {
+    /// Apply pending migrations (all, or the next N).
+    Up {
+        #[arg(short = 'n', long)]
+        num: Option<u32>,
+    },
+    /// Roll back the last N applied migrations.
+    Down {
+        #[arg(short = 'n', long, default_value_t = 1)]
+        num: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table, then apply all migrations. Destroys all data.
+    Fresh,
+}
+
+#[derive(Args, Debug)]
+pub struct DatabaseArgs {
+    /// sqlite://PATH?mode=rwc or postgres://… (POSTGRES_URL is read too, as the seed names it).
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Pool size; defaults to 1 on SQLite (one writer) and 10 on PostgreSQL.
+    #[arg(long, env = "ORGAUTH_DATABASE_MAX_CONNECTIONS", global = true)]
+    pub database_max_connections: Option<u32>,
+}
+
+impl DatabaseArgs {
+    pub fn url(&self) -> String {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("POSTGRES_URL").ok())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    }
+
+    pub async fn connect(&self) -> anyhow::Result<sea_orm::DatabaseConnection> {
+        let size = PoolSize {
+            max_connections: self.database_max_connections,
+        };
+        Ok(db::connect(&self.url(), size).await?)
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Log lines as text or as JSON objects; the level comes from RUST_LOG (default info).
+    #[arg(
+        long,
+        env = "ORGAUTH_LOG_FORMAT",
+        global = true,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HOST", global = true, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "PORT", global = true, default_value_t = 3000)]
+    pub port: u16,
+    /// Apply pending migrations before serving.
+    #[arg(long, env = "ORGAUTH_AUTO_MIGRATE", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_migrate: bool,
+    /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
+    #[arg(
+        long,
+        env = "ORGAUTH_SHUTDOWN_TIMEOUT",
+        global = true,
+        default_value_t = 30
+    )]
+    pub shutdown_timeout: u64,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Parses the command line, runs the command, and turns any failure into one line on stderr and
+/// a non-zero exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        println!("{}", crate::server::openapi_json());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(cli.log.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("orgauth: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("orgauth: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None | Some(Command::Serve) => serve(&cli.database, &cli.serve).await,
+        Some(Command::Migrate { action }) => migrate(&cli.database, action).await,
+        Some(Command::Openapi) => unreachable!("handled before the runtime starts"),
+    }
+}
+
+async fn migrate(database: &DatabaseArgs, action: MigrateAction) -> anyhow::Result<()> {
+    let db = database.connect().await?;
+    match action {
+        MigrateAction::Up { num } => Migrator::up(&db, num).await,
+        MigrateAction::Down { num } => Migrator::down(&db, Some(num)).await,
+        MigrateAction::Status => Migrator::status(&db).await,
+        MigrateAction::Fresh => Migrator::fresh(&db).await,
+    }
+    .context("migration failed")
+}
+
+async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    let db = database.connect().await?;
+    if args.auto_migrate {
+        Migrator::up(&db, None)
+            .await
+            .context("applying migrations failed")?;
+    }
+    let acceptor = crate::server::bind(&args.host, args.port)
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    if let Some(addr) = crate::server::local_addr(&acceptor) {
+        tracing::info!("orgauth listening on http://{addr} (Swagger UI: http://{addr}/docs)");
+    }
+    crate::server::run(
+        acceptor,
+        crate::server::app(db.clone()),
+        crate::server::shutdown_signal(),
+        Duration::from_secs(args.shutdown_timeout),
+    )
+    .await
+    .context("server failed")?;
+    db.close().await.ok();
+    tracing::info!("orgauth stopped");
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! A request id on every request and one log line per response, without secrets.
+//!
+//! poem's own `Tracing` middleware logs the full URI; ours logs the path only, with the token of
+//! `/reset-password/:token` masked, because query strings and that path carry one-time tokens.
+
+use std::time::Instant;
+
+use poem::http::HeaderValue;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use tracing::Instrument;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+pub struct RequestLog;
+
+impl<E: Endpoint> Middleware<E> for RequestLog {
+    type Output = RequestLogEndpoint<E>;
+
+    fn transform(&self, next: E) -> Self::Output {
+        RequestLogEndpoint { next }
+    }
+}
+
+pub struct RequestLogEndpoint<E> {
+    next: E,
+}
+
+/// An incoming id is kept when it is short and plain (so a proxy's id follows the request);
+/// anything else is replaced by a fresh UUIDv7.
+fn request_id(req: &Request) -> String {
+    req.header(REQUEST_ID)
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// The path as it may be logged: one-time tokens carried in the path are masked.
+pub fn loggable_path(path: &str) -> String {
+    const TOKEN_IN_PATH: &[&str] = &["/api/auth/reset-password/"];
+    for prefix in TOKEN_IN_PATH {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            if !rest.is_empty() {
+                return format!("{prefix}:token");
+            }
+        }
+    }
+    path.to_owned()
+}
+
+impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> Result<Self::Output> {
+        let id = request_id(&req);
+        let span = tracing::info_span!(
+            "request",
+            request_id = %id,
+            method = %req.method(),
+            path = %loggable_path(req.uri().path()),
+        );
+        async move {
+            let started = Instant::now();
+            let mut response = self.next.get_response(req).await.into_response();
+            tracing::info!(
+                status = response.status().as_u16(),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "response"
+            );
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(REQUEST_ID, value);
+            }
+            Ok(response)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn masks_tokens_in_paths() {
+        assert_eq!(
+            loggable_path("/api/auth/reset-password/abc123"),
+            "/api/auth/reset-password/:token"
+        );
+        assert_eq!(
+            loggable_path("/api/auth/get-session"),
+            "/api/auth/get-session"
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! The HTTP application and its lifecycle: routes, Swagger UI, the OpenAPI document, binding,
+//! and graceful shutdown.
+
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+use sea_orm::DatabaseConnection;
+
+use crate::error::with_contract_fallbacks;
+use crate::health::HealthApi;
+use crate::request_log::RequestLog;
+
+/// The typed API, which is also what the OpenAPI document describes.
+pub fn openapi(db: DatabaseConnection) -> OpenApiService<HealthApi, ()> {
+    OpenApiService::new(HealthApi { db }, "orgauth", env!("CARGO_PKG_VERSION")).description(
+        "Authentication and multi-tenant organizations, wire-compatible with Better Auth 1.7.25.",
+    )
+}
+
+/// The OpenAPI document as JSON, without a database.
+pub fn openapi_json() -> String {
+    openapi(DatabaseConnection::default()).spec()
+}
+
+/// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
+pub fn app(db: DatabaseConnection) -> impl Endpoint {
+    let api = openapi(db);
+    let routes = Route::new()
+        .nest("/docs", api.swagger_ui())
+        .at("/openapi.json", api.spec_endpoint())
+        .nest("/", api);
+    with_contract_fallbacks(routes).with(RequestLog)
+}
+
+/// Binds the listening socket; a port in use fails here, before anything else starts.
+pub async fn bind(host: &str, port: u16) -> std::io::Result<TcpAcceptor> {
+    TcpListener::bind(format!("{host}:{port}"))
+        .into_acceptor()
+        .await
+}
+
+/// The address a bound acceptor listens on, for the start-up line and for tests on port 0.
+pub fn local_addr(acceptor: &TcpAcceptor) -> Option<std::net::SocketAddr> {
+    acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests up to
+/// `grace` to finish.
+pub async fn run(
+    acceptor: TcpAcceptor,
+    app: impl Endpoint + 'static,
+    shutdown: impl std::future::Future<Output = ()>,
+    grace: Duration,
+) -> std::io::Result<()> {
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown, Some(grace))
+        .await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

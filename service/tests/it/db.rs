@@ -1,0 +1,122 @@
+use std::time::Duration;
+
+use migration::testing::{self, Backend, TestDb};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use service::db::{connect, ConnectError, PoolSize};
+
+async fn scalar(db: &DatabaseConnection, sql: &str) -> String {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<String>(0)
+        .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+        .or_else(|_| row.try_get_by_index::<bool>(0).map(|v| v.to_string()))
+        .unwrap()
+}
+
+/// SQLite is opened with foreign keys on (the cascades need them), WAL, NORMAL sync and a busy
+/// timeout, on one connection by default.
+#[tokio::test]
+async fn sqlite_is_tuned() {
+    testing::run(Backend::Sqlite, |t: TestDb| async move {
+        let db = connect(&t.url, PoolSize::default()).await.unwrap();
+        assert_eq!(scalar(&db, "PRAGMA foreign_keys").await, "1");
+        assert_eq!(scalar(&db, "PRAGMA journal_mode").await, "wal");
+        assert_eq!(scalar(&db, "PRAGMA busy_timeout").await, "5000");
+        assert_eq!(scalar(&db, "PRAGMA synchronous").await, "1");
+        assert_eq!(
+            db.get_sqlite_connection_pool()
+                .options()
+                .get_max_connections(),
+            1
+        );
+    })
+    .await;
+}
+
+/// PostgreSQL pools as the seed configures its client: 10 s to connect, 30 s idle, no lifetime cap.
+#[tokio::test]
+async fn postgres_pool_follows_the_seed() {
+    testing::run(Backend::Postgres, |t: TestDb| async move {
+        let db = connect(
+            &t.url,
+            PoolSize {
+                max_connections: Some(7),
+            },
+        )
+        .await
+        .unwrap();
+        let options = db.get_postgres_connection_pool().options();
+        assert_eq!(options.get_acquire_timeout(), Duration::from_secs(10));
+        assert_eq!(options.get_idle_timeout(), Some(Duration::from_secs(30)));
+        assert_eq!(options.get_max_lifetime(), None);
+        assert_eq!(options.get_max_connections(), 7);
+    })
+    .await;
+}
+
+/// TLS is used when the URL asks for it, and `sslmode=verify-full` refuses a certificate that
+/// does not chain to a trusted root (the local server's is self-signed).
+#[tokio::test]
+async fn postgres_tls_follows_sslmode() {
+    testing::run(Backend::Postgres, |t: TestDb| async move {
+        let plain = connect(&t.url, PoolSize::default()).await.unwrap();
+        if scalar(&plain, "SHOW ssl").await != "on" {
+            panic!("this test needs a PostgreSQL server with ssl=on (Debian's default)");
+        }
+        let sep = if t.url.contains('?') { '&' } else { '?' };
+        let tls = connect(
+            &format!("{}{sep}sslmode=require", t.url),
+            PoolSize::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            scalar(
+                &tls,
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+            )
+            .await,
+            "true"
+        );
+        let verified = connect(
+            &format!("{}{sep}sslmode=verify-full", t.url),
+            PoolSize {
+                max_connections: Some(1),
+            },
+        )
+        .await;
+        match verified {
+            Err(ConnectError::Unreachable(reason)) => {
+                assert!(
+                    reason.to_lowercase().contains("certificate")
+                        || reason.contains("tls")
+                        || reason.contains("timed out"),
+                    "{reason}"
+                )
+            }
+            other => panic!("verify-full must refuse a self-signed certificate, got {other:?}"),
+        }
+    })
+    .await;
+}
+
+/// A URL orgauth cannot use is refused before any connection, without echoing it.
+#[tokio::test]
+async fn bad_urls_are_refused_clearly() {
+    for url in [
+        "mysql://root:hunter2@localhost/db",
+        "",
+        "sqlite",
+        "postgres://[bad",
+    ] {
+        match connect(url, PoolSize::default()).await {
+            Err(e @ ConnectError::InvalidUrl(_)) => {
+                assert!(!e.to_string().contains("hunter2"), "{e}")
+            }
+            other => panic!("{url}: expected InvalidUrl, got {other:?}"),
+        }
+    }
+}

@@ -1,0 +1,276 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use migration::db_tests;
+use migration::testing::{Backend, TestDb};
+
+fn orgauth() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_orgauth"));
+    for var in [
+        "DATABASE_URL",
+        "POSTGRES_URL",
+        "HOST",
+        "PORT",
+        "RUST_LOG",
+        "ORGAUTH_LOG_FORMAT",
+        "ORGAUTH_AUTO_MIGRATE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.current_dir(std::env::temp_dir());
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().unwrap()
+}
+
+fn stderr_lines(out: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A running server and the lines it logs.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    base: String,
+}
+
+fn start(mut cmd: Command) -> Running {
+    let child = cmd
+        .arg("--port")
+        .arg("0")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = mpsc::channel();
+    let mut running = Running {
+        child,
+        lines,
+        base: String::new(),
+    };
+    let stderr = running.child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = running
+            .lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server logs its address");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            let addr = rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches('"');
+            assert!(
+                line.contains(&format!("Swagger UI: http://{addr}/docs")),
+                "{line}"
+            );
+            running.base = format!("http://{addr}");
+            return running;
+        }
+    }
+}
+
+impl Running {
+    /// Sends SIGTERM and waits for the exit; returns the status and the lines logged meanwhile.
+    fn terminate(&mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let killed = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        // The reader thread ends at EOF, once the process has exited.
+        (status, self.lines.iter().collect())
+    }
+}
+
+/// A server left running by a failed test is killed, not leaked.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.child.kill().ok();
+            self.child.wait().ok();
+        }
+    }
+}
+
+async fn get_json(url: String) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// `orgauth` with no command serves on the configured database, migrates it first, answers, and
+/// stops cleanly on SIGTERM.
+async fn serves_and_stops_on_sigterm(db: TestDb) {
+    let mut cmd = orgauth();
+    cmd.env("DATABASE_URL", &db.url);
+    let mut server = start(cmd);
+    assert_eq!(
+        get_json(format!("{}/api/auth/ok", server.base)).await,
+        serde_json::json!({"ok": true})
+    );
+    assert_eq!(
+        get_json(format!("{}/readyz", server.base)).await["status"],
+        "ok"
+    );
+    let (status, lines) = server.terminate();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        lines.iter().any(|l| l.contains("orgauth stopped")),
+        "{lines:?}"
+    );
+    // The schema was migrated at start.
+    let applied = run(orgauth()
+        .args(["migrate", "status"])
+        .env("DATABASE_URL", &db.url));
+    assert!(
+        stderr_lines(&applied)
+            .iter()
+            .any(|l| l.contains("m20250101_000002_unique_memberships") && l.contains("Applied")),
+        "{applied:?}"
+    );
+}
+
+/// The seed names its variable POSTGRES_URL; it is read when DATABASE_URL is absent. Logs can be JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_postgres_url_and_logs_json() {
+    migration::testing::run(Backend::Postgres, |db| async move {
+        let mut cmd = orgauth();
+        cmd.env("POSTGRES_URL", &db.url)
+            .env("ORGAUTH_LOG_FORMAT", "json");
+        let mut server = start(cmd);
+        assert_eq!(
+            get_json(format!("{}/healthz", server.base)).await["status"],
+            "ok"
+        );
+        let (status, lines) = server.terminate();
+        assert!(status.success());
+        let response = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("every log line is JSON"))
+            .find(|v| v["fields"]["message"] == "response")
+            .expect("a response was logged");
+        assert_eq!(response["fields"]["status"], 200);
+        assert_eq!(response["span"]["path"], "/healthz");
+        assert!(response["span"]["request_id"].is_string());
+    })
+    .await;
+}
+
+/// `orgauth migrate up|status|down|fresh` drive the embedded migrator.
+async fn migrate_commands_work(db: TestDb) {
+    let url = db.url.clone();
+    let ok = |args: &[&str]| {
+        let out = run(orgauth()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "info"));
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        stderr_lines(&out)
+    };
+    let conn = db.connect().await;
+    let tables = || async {
+        use sea_orm::ConnectionTrait;
+        let sql = match db.backend {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('user', 'team_member')",
+            Backend::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('user', 'team_member')",
+        };
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    ok(&["migrate", "up", "-n", "1"]);
+    assert_eq!(tables().await, 2);
+    let status = ok(&["migrate", "status"]);
+    assert!(
+        status
+            .iter()
+            .any(|l| l.contains("m20250101_000002_unique_memberships") && l.contains("Pending")),
+        "{status:?}"
+    );
+    ok(&["migrate", "up"]);
+    ok(&["migrate", "down", "-n", "2"]);
+    assert_eq!(tables().await, 0);
+    ok(&["migrate", "fresh"]);
+    assert_eq!(tables().await, 2);
+}
+
+db_tests!(serves_and_stops_on_sigterm, migrate_commands_work);
+
+/// `orgauth openapi` prints the document without touching a database.
+#[test]
+fn openapi_command_needs_no_database() {
+    let out = run(orgauth()
+        .arg("openapi")
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"));
+    assert!(out.status.success());
+    let spec: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(spec["info"]["title"], "orgauth");
+    assert!(spec["paths"]["/api/auth/ok"].is_object());
+}
+
+/// A bad DATABASE_URL ends with one line on stderr and a non-zero exit, without echoing the URL.
+#[test]
+fn bad_database_url_is_one_line() {
+    let out = run(orgauth().env("DATABASE_URL", "mysql://root:hunter2@localhost/app"));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines, ["orgauth: error: invalid DATABASE_URL: expected a URL starting with sqlite:, postgres:// or postgresql://"]);
+}
+
+/// A port in use ends with one line naming the address.
+#[test]
+fn port_in_use_is_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display());
+    let out = run(orgauth()
+        .args(["--port", &port])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "off"));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "orgauth: error: cannot listen on 127.0.0.1:{port}: "
+        )),
+        "{lines:?}"
+    );
+}
+
+/// An unreachable database ends with one line, not a panic.
+#[test]
+fn unreachable_database_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/missing-dir/x.db", dir.path().display());
+    let out = run(orgauth().env("DATABASE_URL", url).env("RUST_LOG", "off"));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("orgauth: error: cannot connect to the database: "),
+        "{lines:?}"
+    );
+}
