@@ -32,6 +32,11 @@ sea-orm-cli generate entity -u "$url" -o "$out" \
 rustfmt --edition 2021 "$out"/*.rs
 
 if $check; then
+  if ! python3 -c 'import sys; sys.exit(open(sys.argv[1]).read() not in open(sys.argv[2]).read())' \
+      "$out/entities.mermaid" docs/schema.md; then
+    echo "entities: the diagram in docs/schema.md differs from entities.mermaid" >&2
+    exit 1
+  fi
   if diff -ru entity/src/generated "$out"; then
     echo "entities: regeneration changes nothing"
   else
