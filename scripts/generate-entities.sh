@@ -19,10 +19,11 @@ url="${prefix}${authority%%/*}/${db}${query}"
 out=entity/src/generated
 check=false
 [[ "${1:-}" == "--check" ]] && check=true
-if $check; then out=$(mktemp -d)/generated; fi
+scratch=""
+if $check; then scratch=$(mktemp -d); out=$scratch/generated; fi
 
 psql "$server" -qc "CREATE DATABASE \"$db\"" >/dev/null
-trap 'psql "$server" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null' EXIT
+trap 'psql "$server" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null; [ -z "$scratch" ] || rm -rf "$scratch"' EXIT
 
 cargo run -q -p migration -- up -u "$url" >/dev/null
 rm -rf "$out"
