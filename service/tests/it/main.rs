@@ -1,3 +1,4 @@
 //! Service tests on SQLite and PostgreSQL.
 
 mod db;
+mod password;
