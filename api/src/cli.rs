@@ -9,7 +9,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use migration::{Migrator, MigratorTrait};
+use service::config::{AuthConfig, Secret, TokenStorage};
 use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
+
+use crate::state::AppState;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -24,6 +27,8 @@ pub struct Cli {
     pub log: LogArgs,
     #[command(flatten)]
     pub serve: ServeArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -125,6 +130,121 @@ pub struct ServeArgs {
     pub shutdown_timeout: u64,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum SessionTokens {
+    /// SHA-256 digests in `session.token` (default).
+    Hashed,
+    /// Tokens as Better Auth stores them, to share a database with a running Better Auth server.
+    Plain,
+}
+
+/// Authentication settings: Better Auth's names where it has them, `ORGAUTH_<NAME>` otherwise.
+/// Durations are in seconds.
+#[derive(Args, Debug)]
+pub struct AuthArgs {
+    /// Signs session cookies; at least 32 characters. Without it a random one is made per start
+    /// (sessions do not survive a restart), and an https base URL refuses to start.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub secret: Option<String>,
+    /// The public origin of this server, e.g. https://auth.example.com (links in e-mails, cookie
+    /// security). Default: http://HOST:PORT.
+    #[arg(long, env = "BETTER_AUTH_URL", global = true)]
+    pub base_url: Option<String>,
+    #[arg(
+        long,
+        env = "ORGAUTH_SESSION_EXPIRES_IN",
+        global = true,
+        default_value_t = 604_800
+    )]
+    pub session_expires_in: i64,
+    #[arg(
+        long,
+        env = "ORGAUTH_SESSION_UPDATE_AGE",
+        global = true,
+        default_value_t = 86_400
+    )]
+    pub session_update_age: i64,
+    /// 0 turns freshness checks off.
+    #[arg(
+        long,
+        env = "ORGAUTH_SESSION_FRESH_AGE",
+        global = true,
+        default_value_t = 86_400
+    )]
+    pub session_fresh_age: i64,
+    #[arg(
+        long,
+        env = "ORGAUTH_SESSION_TOKENS",
+        global = true,
+        default_value = "hashed"
+    )]
+    pub session_tokens: SessionTokens,
+    #[arg(
+        long,
+        env = "ORGAUTH_MIN_PASSWORD_LENGTH",
+        global = true,
+        default_value_t = 8
+    )]
+    pub min_password_length: usize,
+    #[arg(
+        long,
+        env = "ORGAUTH_MAX_PASSWORD_LENGTH",
+        global = true,
+        default_value_t = 128
+    )]
+    pub max_password_length: usize,
+    #[arg(long, env = "ORGAUTH_REQUIRE_EMAIL_VERIFICATION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub require_email_verification: bool,
+    #[arg(long, env = "ORGAUTH_AUTO_SIGN_IN", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_sign_in: bool,
+}
+
+impl AuthArgs {
+    /// The settings, or why they cannot be used.
+    pub fn config(&self, base_url: &str) -> anyhow::Result<AuthConfig> {
+        use chrono::Duration;
+        let secret = match &self.secret {
+            Some(s) if s.len() >= 32 => s.clone(),
+            Some(_) => anyhow::bail!("BETTER_AUTH_SECRET must be at least 32 characters"),
+            None if base_url.starts_with("https://") => {
+                anyhow::bail!("BETTER_AUTH_SECRET is required when BETTER_AUTH_URL is https")
+            }
+            None => {
+                tracing::warn!("BETTER_AUTH_SECRET is not set: using a random secret, so sessions end when the server stops");
+                service::token::generate(48)
+            }
+        };
+        anyhow::ensure!(
+            self.session_expires_in > 0
+                && self.session_update_age >= 0
+                && self.session_fresh_age >= 0,
+            "session durations must be positive"
+        );
+        anyhow::ensure!(
+            self.min_password_length >= 1 && self.min_password_length <= self.max_password_length,
+            "ORGAUTH_MIN_PASSWORD_LENGTH must be between 1 and ORGAUTH_MAX_PASSWORD_LENGTH"
+        );
+        let mut cfg = AuthConfig::with_secret(Secret::new(secret));
+        cfg.session_expires_in = Duration::seconds(self.session_expires_in);
+        cfg.session_update_age = Duration::seconds(self.session_update_age);
+        cfg.session_fresh_age = Duration::seconds(self.session_fresh_age);
+        cfg.session_tokens = match self.session_tokens {
+            SessionTokens::Hashed => TokenStorage::Hashed,
+            SessionTokens::Plain => TokenStorage::Plain,
+        };
+        cfg.min_password_length = self.min_password_length;
+        cfg.max_password_length = self.max_password_length;
+        cfg.require_email_verification = self.require_email_verification;
+        cfg.auto_sign_in = self.auto_sign_in;
+        Ok(cfg)
+    }
+}
+
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -165,7 +285,7 @@ pub fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None | Some(Command::Serve) => serve(&cli.database, &cli.serve).await,
+        None | Some(Command::Serve) => serve(&cli.database, &cli.serve, &cli.auth).await,
         Some(Command::Migrate { action }) => migrate(&cli.database, action).await,
         Some(Command::Openapi) => unreachable!("handled before the runtime starts"),
     }
@@ -182,7 +302,14 @@ async fn migrate(database: &DatabaseArgs, action: MigrateAction) -> anyhow::Resu
     .context("migration failed")
 }
 
-async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()> {
+async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> anyhow::Result<()> {
+    let base_url = auth
+        .base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{}", args.host, args.port))
+        .trim_end_matches('/')
+        .to_owned();
+    let cfg = auth.config(&base_url)?;
     let db = database.connect().await?;
     if args.auto_migrate {
         Migrator::up(&db, None)
@@ -197,7 +324,15 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs) -> anyhow::Result<()> 
     }
     crate::server::run(
         acceptor,
-        crate::server::app(db.clone()),
+        crate::server::app(AppState::new(
+            service::Auth {
+                db: db.clone(),
+                hasher: service::password::Hasher::for_this_machine(),
+                cfg: std::sync::Arc::new(cfg),
+                clock: std::sync::Arc::new(service::clock::SystemClock),
+            },
+            base_url,
+        )),
         crate::server::shutdown_signal(),
         Duration::from_secs(args.shutdown_timeout),
     )

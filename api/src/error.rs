@@ -1,8 +1,12 @@
-//! The contract's error body, `{"message","code"}`, and what poem's own errors become.
+//! The contract's error body, `{"message","code"}`, every error response the API documents, and
+//! what poem's own errors (unknown routes, unreadable bodies) become.
 
 use poem::error::{MethodNotAllowedError, NotFoundError};
+use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response};
-use poem_openapi::Object;
+use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
 
 /// Every error the API returns: a human-readable message and, where the contract has one, a
 /// stable machine-readable code.
@@ -24,13 +28,126 @@ impl ErrorBody {
     }
 }
 
-/// As Better Auth answers them: an unknown path and a known path with the wrong method are both
-/// a 404 with an empty body (there is no 405).
-pub fn with_contract_fallbacks(ep: impl Endpoint + 'static) -> impl Endpoint {
-    ep.catch_error(|_: NotFoundError| async { not_found() })
-        .catch_error(|_: MethodNotAllowedError| async { not_found() })
+/// An error response, by status. Every operation documents all of them.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or breaks a rule (see `code`).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No valid session, or the credentials are wrong.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// Authenticated, but not allowed: untrusted origin, stale session, unverified email.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The method is not available in this configuration.
+    #[oai(status = 405)]
+    MethodNotAllowed(Json<ErrorBody>),
+    /// The request conflicts with existing data (e.g. the email is taken).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Something failed on our side; the details are in the server log under the request id.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// Overloaded or the database is unreachable; retry after the given seconds.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u32),
 }
 
-fn not_found() -> Response {
-    poem::http::StatusCode::NOT_FOUND.into_response()
+impl ApiError {
+    fn body(e: &service::Error) -> Json<ErrorBody> {
+        Json(ErrorBody {
+            message: e.to_string(),
+            code: e.code().map(str::to_owned),
+        })
+    }
+}
+
+impl From<service::Error> for ApiError {
+    fn from(e: service::Error) -> Self {
+        use service::Error as E;
+        let body = ApiError::body(&e);
+        match e {
+            E::Validation(_)
+            | E::InvalidEmail
+            | E::PasswordTooShort
+            | E::PasswordTooLong
+            | E::InvalidPassword
+            | E::CredentialAccountNotFound
+            | E::EmailCanNotBeUpdated
+            | E::NoFieldsToUpdate => ApiError::BadRequest(body),
+            E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
+            E::EmailNotVerified | E::SessionNotFresh => ApiError::Forbidden(body),
+            E::UserAlreadyExists => ApiError::Unprocessable(body),
+            E::Overloaded => ApiError::Unavailable(body, 1),
+            E::Database(ref db) => {
+                tracing::error!(error = %db, "database error");
+                if matches!(
+                    db,
+                    sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)
+                ) {
+                    ApiError::Unavailable(
+                        Json(ErrorBody::new(
+                            "SERVICE_UNAVAILABLE",
+                            "The database is unavailable",
+                        )),
+                        5,
+                    )
+                } else {
+                    ApiError::Internal(body)
+                }
+            }
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+fn json(status: StatusCode, body: ErrorBody) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(serde_json::json!({"message": body.message, "code": body.code}).to_string())
+}
+
+/// Turns poem's own errors into the contract's answers: an unknown path or a known path with the
+/// wrong method is a 404 with an empty body (Better Auth has no 405); an unreadable body is a 400,
+/// a missing or wrong content type a 415, each with `{"message","code"}`.
+pub fn with_contract_fallbacks(ep: impl Endpoint + 'static) -> impl Endpoint {
+    ep.catch_all_error(|err: poem::Error| async move {
+        // Our own error responses pass through as they are.
+        if err.is_from_response() {
+            return err.into_response();
+        }
+        if err.is::<NotFoundError>() || err.is::<MethodNotAllowedError>() {
+            return StatusCode::NOT_FOUND.into_response();
+        }
+        if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+            // serde_json's syntax errors end with "at line L column C"; schema errors do not.
+            let syntax = e.reason.contains(" at line ") && e.reason.contains(" column ");
+            return if syntax {
+                json(StatusCode::BAD_REQUEST, ErrorBody::new("BAD_REQUEST", "Invalid JSON in request body"))
+            } else {
+                let message = format!("[body] {}", e.reason);
+                json(StatusCode::BAD_REQUEST, ErrorBody::new("VALIDATION_ERROR", &message))
+            };
+        }
+        if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+            let message = match e {
+                ContentTypeError::NotSupported { content_type } => {
+                    format!("Content-Type \"{content_type}\" is not allowed. Allowed types: application/json")
+                }
+                ContentTypeError::ExpectContentType => {
+                    "Content-Type is required. Allowed types: application/json".to_owned()
+                }
+            };
+            return json(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorBody::new("UNSUPPORTED_MEDIA_TYPE", &message));
+        }
+        let status = err.status();
+        if status.is_server_error() {
+            tracing::error!(error = %err, "unhandled error");
+            return json(StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::new("INTERNAL_SERVER_ERROR", "Internal Server Error"));
+        }
+        json(status, ErrorBody::new("BAD_REQUEST", status.canonical_reason().unwrap_or("Bad request")))
+    })
 }

@@ -1,8 +1,13 @@
 //! orgauth's HTTP edge: poem + poem-openapi routes, the contract's error bodies, request ids and
 //! logging, the server's lifecycle, and the command line that drives it all.
 
+pub mod auth;
+pub mod body_limit;
 pub mod cli;
+pub mod cookies;
 pub mod error;
 pub mod health;
+pub mod outbox;
 pub mod request_log;
 pub mod server;
+pub mod state;

@@ -8,30 +8,54 @@ use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
+use crate::auth::AuthApi;
+use crate::body_limit::BodyLimit;
 use crate::error::with_contract_fallbacks;
 use crate::health::HealthApi;
+use crate::outbox::WithOutbox;
 use crate::request_log::RequestLog;
+use crate::state::AppState;
+
+/// Request bodies larger than this are refused with 413 before they are read.
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The typed API, which is also what the OpenAPI document describes.
-pub fn openapi(db: DatabaseConnection) -> OpenApiService<HealthApi, ()> {
-    OpenApiService::new(HealthApi { db }, "orgauth", env!("CARGO_PKG_VERSION")).description(
+pub fn openapi(state: AppState) -> OpenApiService<(AuthApi, HealthApi), ()> {
+    let db = state.auth.db.clone();
+    OpenApiService::new(
+        (AuthApi { state }, HealthApi { db }),
+        "orgauth",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
         "Authentication and multi-tenant organizations, wire-compatible with Better Auth 1.7.25.",
     )
 }
 
 /// The OpenAPI document as JSON, without a database.
 pub fn openapi_json() -> String {
-    openapi(DatabaseConnection::default()).spec()
+    let auth = service::Auth {
+        db: DatabaseConnection::default(),
+        hasher: service::password::Hasher::new(1, 1),
+        cfg: std::sync::Arc::new(service::config::AuthConfig::with_secret(
+            service::config::Secret::new(""),
+        )),
+        clock: std::sync::Arc::new(service::clock::SystemClock),
+    };
+    openapi(AppState::new(auth, String::new())).spec()
 }
 
 /// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
-pub fn app(db: DatabaseConnection) -> impl Endpoint {
-    let api = openapi(db);
+pub fn app(state: AppState) -> impl Endpoint {
+    let api = openapi(state);
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .nest("/", api);
-    with_contract_fallbacks(routes).with(RequestLog)
+    with_contract_fallbacks(routes)
+        .with(BodyLimit(MAX_BODY_BYTES))
+        .with(WithOutbox)
+        .with(RequestLog)
 }
 
 /// Binds the listening socket; a port in use fails here, before anything else starts.

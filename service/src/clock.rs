@@ -38,3 +38,10 @@ impl Clock for ManualClock {
         *self.0.lock().expect("clock lock")
     }
 }
+
+/// A time as stored: naive UTC at millisecond precision, the precision of the wire format, so a
+/// stored time reads back equal on both backends.
+pub fn db_time(t: DateTime<Utc>) -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    t.naive_utc().trunc_subsecs(3)
+}

@@ -1,7 +1,26 @@
-//! orgauth's business rules, free of HTTP: database connections, time, and (as the issues land)
-//! sessions, credentials, organizations, members, invitations and teams. Functions take
+//! orgauth's business rules, free of HTTP: database connections, time, passwords, sessions and
+//! users (and, as the issues land, organizations, members, invitations and teams). Functions take
 //! `&impl ConnectionTrait` so callers can compose several steps in one transaction.
 
 pub mod clock;
+pub mod config;
+pub mod credentials;
 pub mod db;
+pub mod error;
 pub mod password;
+pub mod session;
+pub mod token;
+
+pub use error::{Error, Result};
+
+use std::sync::Arc;
+
+/// What the rules need at hand: the database, the password pool, the settings and the clock.
+/// Cheap to clone; one per process.
+#[derive(Clone)]
+pub struct Auth {
+    pub db: sea_orm::DatabaseConnection,
+    pub hasher: password::Hasher,
+    pub cfg: Arc<config::AuthConfig>,
+    pub clock: Arc<dyn clock::Clock>,
+}

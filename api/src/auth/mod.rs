@@ -1,0 +1,392 @@
+//! Better Auth's core routes: email and password, sessions, profile.
+
+pub mod dto;
+mod session;
+
+use poem::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
+use poem::http::HeaderValue;
+use poem::Request;
+use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{OpenApi, SecurityScheme, Tags};
+use service::credentials::{NewUser, PasswordChange, ProfileUpdate};
+use service::session::public_token;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::outbox::Outbox;
+use crate::state::AppState;
+use dto::*;
+pub use session::client_info;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Sign-up, sign-in and sign-out with email and password.
+    Authentication,
+    /// The caller's sessions.
+    Sessions,
+    /// The caller's profile and linked accounts.
+    User,
+}
+
+/// The signed session cookie (`better-auth.session_token`, `__Secure-` prefixed on https).
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "better-auth.session_token",
+    key_in = "cookie"
+)]
+pub struct SessionCookie(#[allow(dead_code)] ApiKey);
+
+/// `Authorization: Bearer <token>.<signature>` (the `set-auth-token` value) or the raw token.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer")]
+pub struct SessionBearer(#[allow(dead_code)] Bearer);
+
+/// Documents how a session is presented. The session itself is resolved by
+/// [`session::resolve`], which checks signatures and expiry; this never rejects on its own.
+#[derive(SecurityScheme)]
+pub enum SessionAuth {
+    Cookie(SessionCookie),
+    Bearer(SessionBearer),
+    #[oai(fallback)]
+    Anonymous,
+}
+
+pub struct AuthApi {
+    pub state: AppState,
+}
+
+fn no_store(outbox: &Outbox) {
+    outbox.push(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    outbox.push(PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+#[OpenApi(prefix_path = "/api/auth")]
+impl AuthApi {
+    /// Sign up with email and password
+    ///
+    /// Creates the user, their password account and, unless e-mail verification is required or
+    /// auto sign-in is off, a session (cookie set, token returned). A taken email answers 422.
+    #[oai(
+        path = "/sign-up/email",
+        method = "post",
+        operation_id = "signUpEmail",
+        tag = "Tag::Authentication"
+    )]
+    async fn sign_up(
+        &self,
+        req: &Request,
+        body: Json<SignUpBody>,
+    ) -> ApiResult<Json<TokenAndUser>> {
+        let body = body.0;
+        let remember = body.remember_me.unwrap_or(true);
+        let input = NewUser {
+            name: body.name,
+            email: body.email,
+            password: body.password,
+            image: body.image,
+        };
+        let signed = self
+            .state
+            .auth
+            .sign_up(input, remember, &client_info(req))
+            .await?;
+        let token = signed.session.map(|(token, _)| {
+            self.state
+                .set_session_cookie(&Outbox::of(req), &token, remember);
+            token
+        });
+        Ok(Json(TokenAndUser {
+            token,
+            user: User::from(&signed.user),
+        }))
+    }
+
+    /// Sign in with email and password
+    ///
+    /// An unknown email and a wrong password get the same 401. With `callbackURL`, the answer says
+    /// `redirect: true` and carries `Location` (status stays 200).
+    #[oai(
+        path = "/sign-in/email",
+        method = "post",
+        operation_id = "signInEmail",
+        tag = "Tag::Authentication"
+    )]
+    async fn sign_in(
+        &self,
+        req: &Request,
+        body: Json<SignInBody>,
+    ) -> ApiResult<Json<SignInResponse>> {
+        let body = body.0;
+        let remember = body.remember_me.unwrap_or(true);
+        let signed = self
+            .state
+            .auth
+            .sign_in(&body.email, &body.password, remember, &client_info(req))
+            .await?;
+        let (token, _) = signed.session.expect("sign-in always opens a session");
+        let outbox = Outbox::of(req);
+        self.state.set_session_cookie(&outbox, &token, remember);
+        if let Some(url) = body
+            .callback_url
+            .as_deref()
+            .and_then(|u| HeaderValue::from_str(u).ok())
+        {
+            outbox.push(LOCATION, url);
+        }
+        Ok(Json(SignInResponse {
+            redirect: body.callback_url.is_some(),
+            token,
+            url: body.callback_url,
+            user: User::from(&signed.user),
+        }))
+    }
+
+    /// Sign out
+    ///
+    /// Ends the presented session (if any) and clears the cookies. Works without a session; a
+    /// body, if any, is ignored.
+    #[oai(
+        path = "/sign-out",
+        method = "post",
+        operation_id = "signOut",
+        tag = "Tag::Authentication"
+    )]
+    async fn sign_out(&self, req: &Request, _auth: SessionAuth) -> ApiResult<Json<Success>> {
+        if let Some(token) = self.state.presented_token(req) {
+            service::session::delete_by_token(&self.state.auth.db, &self.state.auth.cfg, &token)
+                .await?;
+        }
+        self.state.cookies.clear(&Outbox::of(req));
+        Ok(Json(Success { success: true }))
+    }
+
+    /// The current session
+    ///
+    /// `null` when there is none. Renews the session when it is due (sliding expiry).
+    #[oai(
+        path = "/get-session",
+        method = "get",
+        operation_id = "getSession",
+        tag = "Tag::Sessions"
+    )]
+    async fn get_session(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+    ) -> ApiResult<Json<Option<SessionAndUser>>> {
+        no_store(&Outbox::of(req));
+        let current = self.state.resolve(req, true).await?;
+        Ok(Json(current.map(|c| SessionAndUser {
+            session: Session::new(&c.session, c.token.clone()),
+            user: User::from(&c.user),
+        })))
+    }
+
+    /// Not available: POST is only for deferred session refresh, which orgauth does not use
+    #[oai(
+        path = "/get-session",
+        method = "post",
+        operation_id = "getSessionPost",
+        tag = "Tag::Sessions",
+        hidden
+    )]
+    async fn get_session_post(&self) -> ApiResult<Json<Success>> {
+        Err(ApiError::MethodNotAllowed(Json(ErrorBody::new(
+            "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
+            "POST method requires deferSessionRefresh to be enabled in session config",
+        ))))
+    }
+
+    /// The caller's live sessions
+    ///
+    /// Needs a fresh session. The caller's own session shows its token; the others show a handle
+    /// that `revoke-session` accepts (with `ORGAUTH_SESSION_TOKENS=plain`, their tokens).
+    #[oai(
+        path = "/list-sessions",
+        method = "get",
+        operation_id = "listSessions",
+        tag = "Tag::Sessions"
+    )]
+    async fn list_sessions(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+    ) -> ApiResult<Json<Vec<Session>>> {
+        let current = self.state.require_fresh(req).await?;
+        let now = self.state.auth.clock.now();
+        let sessions = service::session::list(&self.state.auth.db, &current.user.id, now).await?;
+        let cfg = &self.state.auth.cfg;
+        Ok(Json(
+            sessions
+                .iter()
+                .map(|s| Session::new(s, public_token(cfg, s, &current)))
+                .collect(),
+        ))
+    }
+
+    /// Revoke one of the caller's sessions
+    ///
+    /// By token or by a handle from `list-sessions`. Always `{"status":true}`; another user's
+    /// session is never touched.
+    #[oai(
+        path = "/revoke-session",
+        method = "post",
+        operation_id = "revokeSession",
+        tag = "Tag::Sessions"
+    )]
+    async fn revoke_session(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<RevokeSessionBody>,
+    ) -> ApiResult<Json<StatusTrue>> {
+        let current = self.state.require(req).await?;
+        let cfg = &self.state.auth.cfg;
+        let revoked =
+            service::session::revoke(&self.state.auth.db, cfg, &current.user.id, &body.token)
+                .await?;
+        if revoked.as_deref() == Some(current.session.id.as_str()) {
+            self.state.cookies.clear(&Outbox::of(req));
+        }
+        Ok(Json(StatusTrue { status: true }))
+    }
+
+    /// Revoke all of the caller's sessions, this one included
+    #[oai(
+        path = "/revoke-sessions",
+        method = "post",
+        operation_id = "revokeSessions",
+        tag = "Tag::Sessions"
+    )]
+    async fn revoke_sessions(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+    ) -> ApiResult<Json<StatusTrue>> {
+        let current = self.state.require(req).await?;
+        service::session::revoke_all(&self.state.auth.db, &current.user.id, None).await?;
+        self.state.cookies.clear(&Outbox::of(req));
+        Ok(Json(StatusTrue { status: true }))
+    }
+
+    /// Revoke all of the caller's sessions except this one
+    #[oai(
+        path = "/revoke-other-sessions",
+        method = "post",
+        operation_id = "revokeOtherSessions",
+        tag = "Tag::Sessions"
+    )]
+    async fn revoke_other_sessions(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+    ) -> ApiResult<Json<StatusTrue>> {
+        let current = self.state.require(req).await?;
+        service::session::revoke_all(
+            &self.state.auth.db,
+            &current.user.id,
+            Some(&current.session.id),
+        )
+        .await?;
+        Ok(Json(StatusTrue { status: true }))
+    }
+
+    /// Update the caller's name or image
+    ///
+    /// `email` is refused (it has its own flow); unknown keys are ignored.
+    #[oai(
+        path = "/update-user",
+        method = "post",
+        operation_id = "updateUser",
+        tag = "Tag::User"
+    )]
+    async fn update_user(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<UpdateUserBody>,
+    ) -> ApiResult<Json<StatusTrue>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        if body.email.is_some() {
+            return Err(service::Error::EmailCanNotBeUpdated.into());
+        }
+        let image = match body.image {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(v) => Some(Some(v)),
+        };
+        self.state
+            .auth
+            .update_profile(
+                &current.user,
+                ProfileUpdate {
+                    name: body.name,
+                    image,
+                },
+            )
+            .await?;
+        Ok(Json(StatusTrue { status: true }))
+    }
+
+    /// Change the caller's password
+    ///
+    /// Checks the current password. With `revokeOtherSessions`, every session ends and a new one
+    /// is opened for this client (its token returned, cookie set).
+    #[oai(
+        path = "/change-password",
+        method = "post",
+        operation_id = "changePassword",
+        tag = "Tag::User"
+    )]
+    async fn change_password(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<ChangePasswordBody>,
+    ) -> ApiResult<Json<TokenAndUser>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let change = PasswordChange {
+            current_password: &body.current_password,
+            new_password: &body.new_password,
+            revoke_other_sessions: body.revoke_other_sessions.unwrap_or(false),
+        };
+        let new_session = self
+            .state
+            .auth
+            .change_password(&current, change, &client_info(req))
+            .await?;
+        let token = new_session.map(|(token, _)| {
+            self.state
+                .set_session_cookie(&Outbox::of(req), &token, true);
+            token
+        });
+        Ok(Json(TokenAndUser {
+            token,
+            user: User::from(&current.user),
+        }))
+    }
+
+    /// The caller's linked accounts
+    ///
+    /// Password and OAuth accounts, without passwords or tokens; `scopes` split from `scope`.
+    #[oai(
+        path = "/list-accounts",
+        method = "get",
+        operation_id = "listAccounts",
+        tag = "Tag::User"
+    )]
+    async fn list_accounts(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+    ) -> ApiResult<Json<Vec<Account>>> {
+        let current = self.state.require(req).await?;
+        let accounts =
+            service::credentials::accounts(&self.state.auth.db, &current.user.id).await?;
+        Ok(Json(accounts.iter().map(Account::from).collect()))
+    }
+}

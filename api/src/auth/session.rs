@@ -1,0 +1,105 @@
+//! From a request to its session: the bearer token or the signed cookie, looked up, renewed when
+//! due (the refreshed cookie goes out through the outbox, whatever the handler answers).
+
+use poem::http::header::{AUTHORIZATION, COOKIE, USER_AGENT};
+use poem::Request;
+use service::session::{ClientInfo, Current, Lookup};
+
+use crate::cookies::verify;
+use crate::error::ApiResult;
+use crate::outbox::Outbox;
+use crate::state::AppState;
+
+/// The client's address (from the socket) and user agent, as stored on new sessions.
+pub fn client_info(req: &Request) -> ClientInfo {
+    let ip_address = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(|a| match a.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map(std::net::IpAddr::V4)
+                .unwrap_or(std::net::IpAddr::V6(v6)),
+            ip => ip,
+        })
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let user_agent = req.header(USER_AGENT).unwrap_or_default().to_owned();
+    ClientInfo {
+        ip_address,
+        user_agent,
+    }
+}
+
+impl AppState {
+    /// The session token the request presents: `Authorization: Bearer` (signed, or the raw token)
+    /// first, then the signed session cookie.
+    pub fn presented_token(&self, req: &Request) -> Option<String> {
+        if let Some(bearer) = req
+            .header(AUTHORIZATION)
+            .and_then(|h| h.strip_prefix("Bearer "))
+        {
+            let bearer = bearer.trim();
+            return match verify(self.cookies.secret.expose(), bearer) {
+                Some(token) => Some(token),
+                None if !bearer.contains('.') && !bearer.is_empty() => Some(bearer.to_owned()),
+                None => None,
+            };
+        }
+        self.cookies.session_token(req.header(COOKIE))
+    }
+
+    /// The request's session, or `None`. An expired session's cookies are cleared; a due session
+    /// is renewed (unless it is a `rememberMe: false` one) and its cookie re-sent.
+    pub async fn resolve(&self, req: &Request, may_refresh: bool) -> ApiResult<Option<Current>> {
+        let Some(token) = self.presented_token(req) else {
+            return Ok(None);
+        };
+        let dont_remember = self.cookies.dont_remember(req.header(COOKIE));
+        let now = self.auth.clock.now();
+        let lookup = service::session::load(
+            &self.auth.db,
+            &self.auth.cfg,
+            &token,
+            now,
+            may_refresh && !dont_remember,
+        )
+        .await?;
+        match lookup {
+            Lookup::Missing => Ok(None),
+            Lookup::Expired => {
+                self.cookies.clear(&Outbox::of(req));
+                Ok(None)
+            }
+            Lookup::Active { current, refreshed } => {
+                if refreshed {
+                    self.set_session_cookie(&Outbox::of(req), &current.token, true);
+                }
+                Ok(Some(*current))
+            }
+        }
+    }
+
+    /// The request's session, or 401 `UNAUTHORIZED`.
+    pub async fn require(&self, req: &Request) -> ApiResult<Current> {
+        self.resolve(req, true)
+            .await?
+            .ok_or_else(|| service::Error::Unauthorized.into())
+    }
+
+    /// The request's session if it is fresh; 401 without one, 403 `SESSION_NOT_FRESH` when stale.
+    pub async fn require_fresh(&self, req: &Request) -> ApiResult<Current> {
+        let current = self.require(req).await?;
+        if service::session::is_fresh(&self.auth.cfg, &current, self.auth.clock.now()) {
+            Ok(current)
+        } else {
+            Err(service::Error::SessionNotFresh.into())
+        }
+    }
+
+    /// Sets the session cookie for `token` with the configured lifetime.
+    pub fn set_session_cookie(&self, outbox: &Outbox, token: &str, remember: bool) {
+        let max_age = self.auth.cfg.session_expires_in.num_seconds();
+        self.cookies.set_session(outbox, token, max_age, remember);
+    }
+}

@@ -1,0 +1,58 @@
+//! Request bodies are read up to a fixed size and refused with 413 beyond it, before any parsing,
+//! whether or not the client sent `Content-Length` (poem's `SizeLimit` insists on one, which GETs
+//! and chunked uploads do not carry).
+
+use poem::error::ReadBodyError;
+use poem::http::StatusCode;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use serde_json::json;
+
+pub struct BodyLimit(pub usize);
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+
+    fn transform(&self, next: E) -> Self::Output {
+        BodyLimitEndpoint {
+            next,
+            limit: self.0,
+        }
+    }
+}
+
+pub struct BodyLimitEndpoint<E> {
+    next: E,
+    limit: usize,
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .content_type("application/json")
+        .body(json!({"message": message, "code": code}).to_string())
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        match req.take_body().into_bytes_limit(self.limit).await {
+            Ok(bytes) => req.set_body(bytes),
+            Err(ReadBodyError::PayloadTooLarge) => {
+                return Ok(refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "PAYLOAD_TOO_LARGE",
+                    "Request body is too large",
+                ))
+            }
+            Err(_) => {
+                return Ok(refuse(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    "The request body could not be read",
+                ))
+            }
+        }
+        Ok(self.next.get_response(req).await.into_response())
+    }
+}

@@ -1,0 +1,180 @@
+//! Better Auth's session cookie: `<token>.<base64 HMAC-SHA256(secret, token)>`, percent-encoded as
+//! `encodeURIComponent` does, named `better-auth.session_token` (with `__Secure-` before it when
+//! the base URL is https), `HttpOnly; SameSite=Lax; Path=/`.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use cookie::{Cookie, SameSite};
+use hmac::{Hmac, Mac};
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use poem::http::header::{HeaderValue, SET_COOKIE};
+use sha2::Sha256;
+
+use crate::outbox::Outbox;
+
+const SESSION_TOKEN: &str = "better-auth.session_token";
+const SESSION_DATA: &str = "better-auth.session_data";
+const DONT_REMEMBER: &str = "better-auth.dont_remember";
+
+/// What `encodeURIComponent` leaves alone.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// The HMAC signature of `value`: standard base64 with padding (44 characters).
+pub fn signature(secret: &str, value: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(value.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// `value.signature`, not yet percent-encoded (the form of the `set-auth-token` header).
+pub fn sign(secret: &str, value: &str) -> String {
+    format!("{value}.{}", signature(secret, value))
+}
+
+/// The value inside a signed cookie or bearer token, if the signature is right. Accepts the
+/// percent-encoded and the raw form.
+pub fn verify(secret: &str, raw: &str) -> Option<String> {
+    let decoded = if raw.contains('%') {
+        percent_decode_str(raw).decode_utf8().ok()?.into_owned()
+    } else {
+        raw.to_owned()
+    };
+    let decoded = decoded.trim_matches('"');
+    let (value, sig) = decoded.rsplit_once('.')?;
+    if sig.len() != 44 || !sig.ends_with('=') {
+        return None;
+    }
+    let expected = STANDARD.decode(sig).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(value.as_bytes());
+    mac.verify_slice(&expected).ok()?;
+    Some(value.to_owned())
+}
+
+/// Cookie names and attributes for this deployment.
+#[derive(Clone, Debug)]
+pub struct CookieSettings {
+    /// `__Secure-` names and the `Secure` attribute (when the base URL is https).
+    pub secure: bool,
+    pub secret: service::config::Secret,
+}
+
+impl CookieSettings {
+    fn name(&self, base: &str) -> String {
+        if self.secure {
+            format!("__Secure-{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    /// The first cookie named `name` in the `Cookie` header, as Better Auth reads it.
+    fn read<'a>(&self, cookie_header: Option<&'a str>, base: &str) -> Option<&'a str> {
+        let name = self.name(base);
+        cookie_header?
+            .split(';')
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The session token of a valid signed session cookie.
+    pub fn session_token(&self, cookie_header: Option<&str>) -> Option<String> {
+        verify(
+            self.secret.expose(),
+            self.read(cookie_header, SESSION_TOKEN)?,
+        )
+    }
+
+    /// Whether the request carries a valid `dont_remember` cookie (a `rememberMe: false` session).
+    pub fn dont_remember(&self, cookie_header: Option<&str>) -> bool {
+        self.read(cookie_header, DONT_REMEMBER)
+            .and_then(|v| verify(self.secret.expose(), v))
+            .is_some_and(|v| v == "true")
+    }
+
+    /// A `Set-Cookie` value; `value` is percent-encoded as `encodeURIComponent` does.
+    fn cookie(&self, base: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
+        let value = utf8_percent_encode(value, URI_COMPONENT).to_string();
+        let mut cookie = Cookie::new(self.name(base), value);
+        cookie.set_path("/");
+        cookie.set_http_only(true);
+        cookie.set_same_site(SameSite::Lax);
+        if self.secure {
+            cookie.set_secure(true);
+        }
+        if let Some(seconds) = max_age {
+            cookie.set_max_age(cookie::time::Duration::seconds(seconds.max(0)));
+        }
+        HeaderValue::from_str(&cookie.to_string()).expect("cookie values are ASCII")
+    }
+
+    /// Sets the session cookie (and `dont_remember` for a session that must not outlive the
+    /// browser), plus `set-auth-token` for bearer clients.
+    pub fn set_session(&self, outbox: &Outbox, token: &str, max_age: i64, remember: bool) {
+        let signed = sign(self.secret.expose(), token);
+        let max_age = remember.then_some(max_age);
+        outbox.push(SET_COOKIE, self.cookie(SESSION_TOKEN, &signed, max_age));
+        if !remember {
+            let flag = sign(self.secret.expose(), "true");
+            outbox.push(SET_COOKIE, self.cookie(DONT_REMEMBER, &flag, None));
+        }
+        outbox.push(
+            "set-auth-token".parse().expect("header name"),
+            HeaderValue::from_str(&signed).expect("ASCII"),
+        );
+        outbox.push(
+            "access-control-expose-headers"
+                .parse()
+                .expect("header name"),
+            HeaderValue::from_static("set-auth-token"),
+        );
+    }
+
+    /// Clears the session, cache and `dont_remember` cookies, as Better Auth's sign-out does.
+    pub fn clear(&self, outbox: &Outbox) {
+        for base in [SESSION_TOKEN, SESSION_DATA, DONT_REMEMBER] {
+            outbox.push(SET_COOKIE, self.cookie(base, "", Some(0)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Recomputed independently (Python's hmac) for the contract's recorded token.
+    #[test]
+    fn signature_matches_an_independent_computation() {
+        assert_eq!(
+            signature(
+                "better-auth-secret-12345678901234567890",
+                "cf0iChjinoTWDaiWThwc4XJjrr9VlyGt"
+            ),
+            "uNZcUPUzdzDQr3wRr1ySqCAyfP74uL8LPAhLcnLvGjc="
+        );
+    }
+
+    #[test]
+    fn verify_accepts_encoded_and_raw_and_rejects_tampering() {
+        let secret = "s3cret-s3cret-s3cret-s3cret-s3cret";
+        let signed = sign(secret, "abc");
+        let encoded = utf8_percent_encode(&signed, URI_COMPONENT).to_string();
+        assert!(encoded.contains("%"), "{encoded}");
+        assert_eq!(verify(secret, &signed).as_deref(), Some("abc"));
+        assert_eq!(verify(secret, &encoded).as_deref(), Some("abc"));
+        assert_eq!(verify(secret, &signed.replace("abc", "abd")), None);
+        assert_eq!(verify("other-secret", &signed), None);
+        assert_eq!(verify(secret, "abc"), None);
+        assert_eq!(verify(secret, "abc.short="), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! The rules' settings, with Better Auth's defaults. Durations are whole seconds on the wire and
+//! in the environment; here they are `chrono::Duration`.
+
+use chrono::Duration;
+
+/// The server secret (`BETTER_AUTH_SECRET`): signs cookies and derives revocation handles.
+/// Its `Debug` never shows the value.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// How session tokens are kept in `session.token`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenStorage {
+    /// SHA-256 digests (default): a copy of the database cannot be used to ride sessions.
+    Hashed,
+    /// The token itself, as Better Auth stores it, for sharing one database with a running
+    /// Better Auth server during a migration.
+    Plain,
+}
+
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub secret: Secret,
+    /// Session lifetime, renewed by the sliding refresh (`session.expiresIn`, 7 days).
+    pub session_expires_in: Duration,
+    /// How old a session's last refresh must be before a request renews it (`session.updateAge`, 1 day).
+    pub session_update_age: Duration,
+    /// Sessions younger than this are fresh enough for sensitive actions (`session.freshAge`, 1 day; 0 = off).
+    pub session_fresh_age: Duration,
+    /// Lifetime of a session created with `rememberMe: false` (1 day, never extended).
+    pub session_dont_remember_expires_in: Duration,
+    pub session_tokens: TokenStorage,
+    pub min_password_length: usize,
+    pub max_password_length: usize,
+    /// Sign-in refuses unverified addresses (`emailAndPassword.requireEmailVerification`).
+    pub require_email_verification: bool,
+    /// Sign-up signs the user in (`emailAndPassword.autoSignIn`).
+    pub auto_sign_in: bool,
+}
+
+impl AuthConfig {
+    /// Better Auth's defaults around `secret`.
+    pub fn with_secret(secret: Secret) -> Self {
+        Self {
+            secret,
+            session_expires_in: Duration::seconds(604_800),
+            session_update_age: Duration::seconds(86_400),
+            session_fresh_age: Duration::seconds(86_400),
+            session_dont_remember_expires_in: Duration::seconds(86_400),
+            session_tokens: TokenStorage::Hashed,
+            min_password_length: 8,
+            max_password_length: 128,
+            require_email_verification: false,
+            auto_sign_in: true,
+        }
+    }
+}

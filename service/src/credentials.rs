@@ -1,0 +1,253 @@
+//! Email-and-password accounts: sign-up, sign-in, password change, profile updates.
+
+use entity::{account, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    SqlErr, TransactionTrait,
+};
+
+use crate::clock::db_time;
+use crate::config::AuthConfig;
+use crate::password::Verified;
+use crate::session::{self, ClientInfo, Current};
+use crate::{Auth, Error, Result};
+
+/// The provider id of password accounts, as Better Auth names it.
+pub const CREDENTIAL: &str = "credential";
+
+/// The longest address SMTP can carry.
+const MAX_EMAIL_LEN: usize = 254;
+
+/// Trimmed, lower-cased, and a valid address; `None` otherwise.
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let email = raw.trim().to_lowercase();
+    (email.len() <= MAX_EMAIL_LEN && email_address::EmailAddress::is_valid(&email)).then_some(email)
+}
+
+/// Length rules, in Unicode code points; there are no composition rules.
+pub fn check_new_password(cfg: &AuthConfig, password: &str) -> Result<()> {
+    let len = password.chars().count();
+    if len < cfg.min_password_length {
+        Err(Error::PasswordTooShort)
+    } else if len > cfg.max_password_length {
+        Err(Error::PasswordTooLong)
+    } else {
+        Ok(())
+    }
+}
+
+pub struct NewUser {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub image: Option<String>,
+}
+
+/// A signed-up or signed-in user, and the session opened for them (none when sign-up does not
+/// sign in).
+pub struct SignedIn {
+    pub user: user::Model,
+    pub session: Option<(String, entity::session::Model)>,
+}
+
+/// The fields `update-user` may change; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct ProfileUpdate {
+    pub name: Option<String>,
+    pub image: Option<Option<String>>,
+}
+
+/// Inputs of a password change.
+pub struct PasswordChange<'a> {
+    pub current_password: &'a str,
+    pub new_password: &'a str,
+    pub revoke_other_sessions: bool,
+}
+
+impl Auth {
+    /// Creates the user, their password account and (unless configured otherwise) a session, in one
+    /// transaction: a failure leaves nothing behind. A taken email is decided by the unique
+    /// constraint, not by a racy look-up first.
+    pub async fn sign_up(
+        &self,
+        input: NewUser,
+        remember: bool,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let (db, hasher, cfg, now) = (&self.db, &self.hasher, &*self.cfg, self.clock.now());
+        let email = normalize_email(&input.email)
+            .ok_or_else(|| Error::Validation("[body.email] Invalid email address".into()))?;
+        check_new_password(cfg, &input.password)?;
+        let hash = hasher.hash(&input.password).await?;
+        let txn = db.begin().await?;
+        let user = user::ActiveModel {
+            name: Set(input.name),
+            email: Set(email),
+            email_verified: Set(false),
+            image: Set(input.image),
+            created_at: Set(db_time(now)),
+            updated_at: Set(db_time(now)),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Error::UserAlreadyExists,
+            _ => Error::Database(e),
+        })?;
+        account::ActiveModel {
+            account_id: Set(user.id.clone()),
+            provider_id: Set(CREDENTIAL.into()),
+            user_id: Set(user.id.clone()),
+            password: Set(Some(hash)),
+            created_at: Set(db_time(now)),
+            updated_at: Set(db_time(now)),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let session = if cfg.auto_sign_in && !cfg.require_email_verification {
+            Some(session::create(&txn, cfg, &user.id, now, remember, client).await?)
+        } else {
+            None
+        };
+        txn.commit().await?;
+        Ok(SignedIn { user, session })
+    }
+
+    /// Checks email and password and opens a session. Every failure before the password check
+    /// (unknown email, no password account) spends a dummy verification so it takes as long as a
+    /// wrong password, and all of them give the same error.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        remember: bool,
+        client: &ClientInfo,
+    ) -> Result<SignedIn> {
+        let (db, hasher, cfg, now) = (&self.db, &self.hasher, &*self.cfg, self.clock.now());
+        let email = normalize_email(email).ok_or(Error::InvalidEmail)?;
+        if password.chars().count() > cfg.max_password_length {
+            return Err(Error::PasswordTooLong);
+        }
+        let user = user::Entity::find()
+            .filter(user::Column::Email.eq(&email))
+            .one(db)
+            .await?;
+        let account = match &user {
+            Some(u) => credential_account(db, &u.id).await?,
+            None => None,
+        };
+        let (Some(user), Some(account), Some(stored)) = (
+            user,
+            account.clone(),
+            account.as_ref().and_then(|a| a.password.clone()),
+        ) else {
+            hasher.verify_dummy(password).await?;
+            return Err(Error::InvalidEmailOrPassword);
+        };
+        match hasher.verify(password, &stored).await? {
+            Verified::No => return Err(Error::InvalidEmailOrPassword),
+            Verified::Yes => {}
+            Verified::YesRehashed(upgraded) => {
+                let mut active = account.into_active_model();
+                active.password = Set(Some(upgraded));
+                active.updated_at = Set(db_time(now));
+                active.update(db).await?;
+            }
+        }
+        if cfg.require_email_verification && !user.email_verified {
+            return Err(Error::EmailNotVerified);
+        }
+        let session = session::create(db, cfg, &user.id, now, remember, client).await?;
+        Ok(SignedIn {
+            user,
+            session: Some(session),
+        })
+    }
+
+    /// Changes the password after checking the current one. With `revoke_other_sessions`, every
+    /// session of the user ends (the caller's too) and a new one is opened, as Better Auth does.
+    pub async fn change_password(
+        &self,
+        current: &Current,
+        passwords: PasswordChange<'_>,
+        client: &ClientInfo,
+    ) -> Result<Option<(String, entity::session::Model)>> {
+        let (db, hasher, cfg, now) = (&self.db, &self.hasher, &*self.cfg, self.clock.now());
+        let PasswordChange {
+            current_password,
+            new_password,
+            revoke_other_sessions,
+        } = passwords;
+        check_new_password(cfg, new_password)?;
+        if current_password.chars().count() > cfg.max_password_length {
+            return Err(Error::PasswordTooLong);
+        }
+        let account = credential_account(db, &current.user.id).await?;
+        let Some((account, stored)) = account.and_then(|a| a.password.clone().map(|p| (a, p)))
+        else {
+            return Err(Error::CredentialAccountNotFound);
+        };
+        if hasher.verify(current_password, &stored).await? == Verified::No {
+            return Err(Error::InvalidPassword);
+        }
+        let hash = hasher.hash(new_password).await?;
+        let txn = db.begin().await?;
+        let mut active = account.into_active_model();
+        active.password = Set(Some(hash));
+        active.updated_at = Set(db_time(now));
+        active.update(&txn).await?;
+        let new_session = if revoke_other_sessions {
+            session::revoke_all(&txn, &current.user.id, None).await?;
+            Some(session::create(&txn, cfg, &current.user.id, now, true, client).await?)
+        } else {
+            None
+        };
+        txn.commit().await?;
+        Ok(new_session)
+    }
+
+    pub async fn update_profile(
+        &self,
+        user: &user::Model,
+        update: ProfileUpdate,
+    ) -> Result<user::Model> {
+        let (db, now) = (&self.db, self.clock.now());
+        if update.name.is_none() && update.image.is_none() {
+            return Err(Error::NoFieldsToUpdate);
+        }
+        let mut active = user.clone().into_active_model();
+        if let Some(name) = update.name {
+            active.name = Set(name);
+        }
+        if let Some(image) = update.image {
+            active.image = Set(image);
+        }
+        active.updated_at = Set(db_time(now));
+        Ok(active.update(db).await?)
+    }
+}
+
+/// The password account of a user: `provider_id = "credential"` and `account_id` = the user id.
+async fn credential_account(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+) -> Result<Option<account::Model>> {
+    Ok(account::Entity::find()
+        .filter(account::Column::UserId.eq(user_id))
+        .filter(account::Column::ProviderId.eq(CREDENTIAL))
+        .filter(account::Column::AccountId.eq(user_id))
+        .one(db)
+        .await?)
+}
+
+/// The user's linked accounts (password and OAuth), at most 100.
+pub async fn accounts(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<account::Model>> {
+    use sea_orm::QuerySelect;
+    Ok(account::Entity::find()
+        .filter(account::Column::UserId.eq(user_id))
+        .limit(100)
+        .all(db)
+        .await?)
+}

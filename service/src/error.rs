@@ -1,0 +1,84 @@
+//! What can go wrong in the rules. Each variant's message is the contract's text; `code()` is the
+//! stable code clients branch on. The API maps each variant to its HTTP status in one place.
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Malformed input that the typed body could not catch (the message says which field).
+    #[error("{0}")]
+    Validation(String),
+    /// A string that is not an email address where one is required.
+    #[error("Invalid email")]
+    InvalidEmail,
+    /// Unknown email, no password, or a wrong password: one answer for all, so nothing leaks.
+    #[error("Invalid email or password")]
+    InvalidEmailOrPassword,
+    #[error("Password too short")]
+    PasswordTooShort,
+    #[error("Password too long")]
+    PasswordTooLong,
+    /// Sign-up with an email that already has an account.
+    #[error("User already exists. Use another email.")]
+    UserAlreadyExists,
+    /// Correct password, but the address must be verified first.
+    #[error("Email not verified")]
+    EmailNotVerified,
+    /// The current password given to a sensitive action is wrong.
+    #[error("Invalid password")]
+    InvalidPassword,
+    /// The user has no password to check (OAuth-only account).
+    #[error("Credential account not found")]
+    CredentialAccountNotFound,
+    /// No valid session where one is required.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// The session is older than the fresh age and the action needs a recent sign-in.
+    #[error("Session is not fresh")]
+    SessionNotFresh,
+    /// `update-user` was asked to change the email; that has its own flow.
+    #[error("Email can not be updated")]
+    EmailCanNotBeUpdated,
+    /// `update-user` with nothing it may change.
+    #[error("No fields to update")]
+    NoFieldsToUpdate,
+    /// Hashing is saturated; retry shortly (never reported as a wrong password).
+    #[error("The server is busy. Please try again shortly.")]
+    Overloaded,
+    /// The database failed; details are logged, never returned.
+    #[error("Internal Server Error")]
+    Database(#[from] sea_orm::DbErr),
+}
+
+impl Error {
+    /// The contract's code, where it has one.
+    pub fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            Error::Validation(_) => "VALIDATION_ERROR",
+            Error::InvalidEmail => "INVALID_EMAIL",
+            Error::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
+            Error::PasswordTooShort => "PASSWORD_TOO_SHORT",
+            Error::PasswordTooLong => "PASSWORD_TOO_LONG",
+            Error::UserAlreadyExists => "USER_ALREADY_EXISTS_USE_ANOTHER_EMAIL",
+            Error::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            Error::InvalidPassword => "INVALID_PASSWORD",
+            Error::CredentialAccountNotFound => "CREDENTIAL_ACCOUNT_NOT_FOUND",
+            Error::Unauthorized => "UNAUTHORIZED",
+            Error::SessionNotFresh => "SESSION_NOT_FRESH",
+            Error::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
+            Error::NoFieldsToUpdate => return None,
+            Error::Overloaded => "SERVICE_UNAVAILABLE",
+            Error::Database(_) => "INTERNAL_SERVER_ERROR",
+        })
+    }
+}
+
+impl From<crate::password::PasswordError> for Error {
+    fn from(e: crate::password::PasswordError) -> Self {
+        match e {
+            crate::password::PasswordError::Overloaded => Error::Overloaded,
+            // A stored value we cannot read never matches.
+            crate::password::PasswordError::Malformed => Error::InvalidEmailOrPassword,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,235 @@
+//! Server-side sessions: created at sign-in, found by token (one indexed query joined with the
+//! user), renewed by the sliding refresh, revoked by their owner.
+
+use chrono::{DateTime, Utc};
+use entity::{session, user};
+use hmac::{Hmac, Mac};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use sha2::Sha256;
+
+use crate::clock::db_time;
+use crate::config::{AuthConfig, TokenStorage};
+use crate::token;
+use crate::Result;
+
+/// What the client told us about itself, kept on the session row.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip_address: String,
+    pub user_agent: String,
+}
+
+/// A session with its user, as every authenticated request sees it.
+#[derive(Clone, Debug)]
+pub struct Current {
+    pub session: session::Model,
+    pub user: user::Model,
+    /// The token the client presented (never the stored digest).
+    pub token: String,
+}
+
+/// What looking a token up found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// No session has this token.
+    Missing,
+    /// It had one, but it expired; the row is gone now.
+    Expired,
+    /// A live session; `refreshed` when this request renewed its expiry.
+    Active {
+        current: Box<Current>,
+        refreshed: bool,
+    },
+}
+
+/// The value kept in `session.token` for `token`.
+pub fn stored_token(cfg: &AuthConfig, token: &str) -> String {
+    match cfg.session_tokens {
+        TokenStorage::Hashed => token::digest(token),
+        TokenStorage::Plain => token.to_owned(),
+    }
+}
+
+/// A value that names session `id` to `revoke-session` but cannot authenticate: what
+/// `list-sessions` shows for sessions other than the caller's when tokens are stored hashed.
+pub fn revocation_handle(cfg: &AuthConfig, id: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(cfg.secret.expose().as_bytes()).expect("any key length");
+    mac.update(b"orgauth revocation handle:");
+    mac.update(id.as_bytes());
+    format!("rev_{}", &hex::encode(mac.finalize().into_bytes())[..40])
+}
+
+/// The `token` to show for `s` to a caller holding `current_token`.
+pub fn public_token(cfg: &AuthConfig, s: &session::Model, current: &Current) -> String {
+    if s.id == current.session.id {
+        current.token.clone()
+    } else if cfg.session_tokens == TokenStorage::Plain {
+        s.token.clone()
+    } else {
+        revocation_handle(cfg, &s.id)
+    }
+}
+
+/// Opens a session for `user_id`; returns the token to hand to the client and the row.
+pub async fn create(
+    db: &impl ConnectionTrait,
+    cfg: &AuthConfig,
+    user_id: &str,
+    now: DateTime<Utc>,
+    remember: bool,
+    client: &ClientInfo,
+) -> Result<(String, session::Model)> {
+    let token = token::generate(32);
+    let lifetime = if remember {
+        cfg.session_expires_in
+    } else {
+        cfg.session_dont_remember_expires_in
+    };
+    let row = session::ActiveModel {
+        token: Set(stored_token(cfg, &token)),
+        user_id: Set(user_id.to_owned()),
+        expires_at: Set(db_time(now + lifetime)),
+        created_at: Set(db_time(now)),
+        updated_at: Set(db_time(now)),
+        ip_address: Set(Some(client.ip_address.clone())),
+        user_agent: Set(Some(client.user_agent.clone())),
+        active_organization_id: Set(None),
+        active_team_id: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((token, row))
+}
+
+/// Finds the session for `token`. An expired one is deleted. With `may_refresh`, a session whose
+/// last renewal is older than the update age gets `expiresIn` more from now (Better Auth's sliding
+/// refresh). Costs one query when nothing is due.
+pub async fn load(
+    db: &impl ConnectionTrait,
+    cfg: &AuthConfig,
+    token: &str,
+    now: DateTime<Utc>,
+    may_refresh: bool,
+) -> Result<Lookup> {
+    let found = session::Entity::find()
+        .filter(session::Column::Token.eq(stored_token(cfg, token)))
+        .find_also_related(user::Entity)
+        .one(db)
+        .await?;
+    let Some((mut s, Some(user))) = found else {
+        return Ok(Lookup::Missing);
+    };
+    let now_db = db_time(now);
+    if s.expires_at <= now_db {
+        session::Entity::delete_by_id(&s.id).exec(db).await?;
+        return Ok(Lookup::Expired);
+    }
+    let last_renewal = s.expires_at - cfg.session_expires_in;
+    let refresh_due = may_refresh && last_renewal + cfg.session_update_age <= now_db;
+    if refresh_due {
+        let expires_at = db_time(now + cfg.session_expires_in);
+        let updated = session::Entity::update_many()
+            .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
+            .col_expr(session::Column::UpdatedAt, Expr::value(now_db))
+            .filter(session::Column::Id.eq(&s.id))
+            .exec(db)
+            .await?;
+        if updated.rows_affected == 0 {
+            // Revoked between the read and the renewal.
+            return Ok(Lookup::Missing);
+        }
+        s.expires_at = expires_at;
+        s.updated_at = now_db;
+    }
+    let current = Current {
+        session: s,
+        user,
+        token: token.to_owned(),
+    };
+    Ok(Lookup::Active {
+        current: Box::new(current),
+        refreshed: refresh_due,
+    })
+}
+
+/// The user's live sessions, oldest first (at most 100, as Better Auth).
+pub async fn list(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<session::Model>> {
+    Ok(session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::ExpiresAt.gt(db_time(now)))
+        .order_by_asc(session::Column::CreatedAt)
+        .limit(100)
+        .all(db)
+        .await?)
+}
+
+/// Deletes the caller's session named by `token_or_handle` (a token, or a revocation handle from
+/// `list-sessions`). Another user's session is never touched. Returns the deleted session's id.
+pub async fn revoke(
+    db: &impl ConnectionTrait,
+    cfg: &AuthConfig,
+    user_id: &str,
+    token_or_handle: &str,
+) -> Result<Option<String>> {
+    let target = if token_or_handle.starts_with("rev_") {
+        session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .find(|s| revocation_handle(cfg, &s.id) == token_or_handle)
+    } else {
+        session::Entity::find()
+            .filter(session::Column::UserId.eq(user_id))
+            .filter(session::Column::Token.eq(stored_token(cfg, token_or_handle)))
+            .one(db)
+            .await?
+    };
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    session::Entity::delete_by_id(&target.id).exec(db).await?;
+    Ok(Some(target.id))
+}
+
+/// Deletes every session of the user except `keep` (if given).
+pub async fn revoke_all(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    keep: Option<&str>,
+) -> Result<u64> {
+    let mut delete = session::Entity::delete_many().filter(session::Column::UserId.eq(user_id));
+    if let Some(keep) = keep {
+        delete = delete.filter(session::Column::Id.ne(keep));
+    }
+    Ok(delete.exec(db).await?.rows_affected)
+}
+
+/// Deletes the session holding `token`, expired or not (sign-out).
+pub async fn delete_by_token(
+    db: &impl ConnectionTrait,
+    cfg: &AuthConfig,
+    token: &str,
+) -> Result<()> {
+    session::Entity::delete_many()
+        .filter(session::Column::Token.eq(stored_token(cfg, token)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether `current` is recent enough for a sensitive action.
+pub fn is_fresh(cfg: &AuthConfig, current: &Current, now: DateTime<Utc>) -> bool {
+    cfg.session_fresh_age.is_zero()
+        || db_time(now) - current.session.created_at < cfg.session_fresh_age
+}

@@ -1,0 +1,15 @@
+//! Secrets handed to clients: drawn from the OS CSPRNG, stored as digests.
+
+use rand::distributions::{Alphanumeric, DistString};
+use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
+
+/// `len` characters of `[A-Za-z0-9]` (rejection-sampled; 32 characters carry 190 bits).
+pub fn generate(len: usize) -> String {
+    Alphanumeric.sample_string(&mut OsRng, len)
+}
+
+/// What is stored for a secret: its SHA-256, hex-encoded. A fast hash suffices at this entropy.
+pub fn digest(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
