@@ -12,7 +12,8 @@ use migration::{Migrator, MigratorTrait};
 use service::config::{AuthConfig, Secret, TokenStorage};
 use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
 
-use crate::state::AppState;
+use crate::rate_limit::RateLimitConfig;
+use crate::state::{AppState, WebSettings};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -202,9 +203,62 @@ pub struct AuthArgs {
     pub require_email_verification: bool,
     #[arg(long, env = "ORGAUTH_AUTO_SIGN_IN", global = true, default_value_t = true, action = clap::ArgAction::Set)]
     pub auto_sign_in: bool,
+    /// Origins trusted besides BETTER_AUTH_URL's, comma-separated; `*` and `?` wildcards
+    /// (`https://*.example.com`) and custom schemes (`myapp://`) allowed.
+    #[arg(
+        long,
+        env = "BETTER_AUTH_TRUSTED_ORIGINS",
+        global = true,
+        value_delimiter = ','
+    )]
+    pub trusted_origins: Vec<String>,
+    /// `off` switches rate limiting off (load tests, black-box suites from one address).
+    #[arg(long, env = "ORGAUTH_RATE_LIMIT", global = true, default_value = "on")]
+    pub rate_limit: Switch,
+    #[arg(
+        long,
+        env = "ORGAUTH_RATE_LIMIT_WINDOW",
+        global = true,
+        default_value_t = 10
+    )]
+    pub rate_limit_window: i64,
+    #[arg(
+        long,
+        env = "ORGAUTH_RATE_LIMIT_MAX",
+        global = true,
+        default_value_t = 100
+    )]
+    pub rate_limit_max: u32,
+    /// A header a trusted proxy sets to the client address (e.g. `x-forwarded-for`); without it the
+    /// socket address is used and client-sent headers cannot dodge the limits.
+    #[arg(long, env = "ORGAUTH_CLIENT_IP_HEADER", global = true)]
+    pub client_ip_header: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 impl AuthArgs {
+    /// The HTTP-facing settings for `base_url`.
+    pub fn web(&self, base_url: String) -> WebSettings {
+        let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
+            window: chrono::Duration::seconds(self.rate_limit_window.max(1)),
+            max: self.rate_limit_max,
+            client_ip_header: self
+                .client_ip_header
+                .as_ref()
+                .map(|h| h.to_ascii_lowercase()),
+        });
+        WebSettings {
+            base_url,
+            trusted_origins: self.trusted_origins.clone(),
+            rate_limit,
+        }
+    }
+
     /// The settings, or why they cannot be used.
     pub fn config(&self, base_url: &str) -> anyhow::Result<AuthConfig> {
         use chrono::Duration;
@@ -331,7 +385,7 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> an
                 cfg: std::sync::Arc::new(cfg),
                 clock: std::sync::Arc::new(service::clock::SystemClock),
             },
-            base_url,
+            auth.web(base_url),
         )),
         crate::server::shutdown_signal(),
         Duration::from_secs(args.shutdown_timeout),

@@ -12,7 +12,9 @@ use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
 use crate::error::with_contract_fallbacks;
 use crate::health::HealthApi;
+use crate::origin::OriginCheck;
 use crate::outbox::WithOutbox;
+use crate::rate_limit::RateLimit;
 use crate::request_log::RequestLog;
 use crate::state::AppState;
 
@@ -42,18 +44,23 @@ pub fn openapi_json() -> String {
         )),
         clock: std::sync::Arc::new(service::clock::SystemClock),
     };
-    openapi(AppState::new(auth, String::new())).spec()
+    openapi(AppState::new(auth, Default::default())).spec()
 }
 
 /// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
 pub fn app(state: AppState) -> impl Endpoint {
+    let trusted = state.trusted.clone();
+    let limiter = RateLimit::new(state.rate_limit.clone(), state.auth.clock.clone());
     let api = openapi(state);
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .nest("/", api);
+    // Outermost first: log, collect headers, rate-limit, read the body, check origins, route.
     with_contract_fallbacks(routes)
+        .with(OriginCheck(trusted))
         .with(BodyLimit(MAX_BODY_BYTES))
+        .with(limiter)
         .with(WithOutbox)
         .with(RequestLog)
 }

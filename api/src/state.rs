@@ -3,6 +3,19 @@
 use std::sync::Arc;
 
 use crate::cookies::CookieSettings;
+use crate::origin::TrustedOrigins;
+use crate::rate_limit::RateLimitConfig;
+
+/// The HTTP-facing settings.
+#[derive(Clone, Debug, Default)]
+pub struct WebSettings {
+    /// `BETTER_AUTH_URL`, without a trailing slash.
+    pub base_url: String,
+    /// `BETTER_AUTH_TRUSTED_ORIGINS`, besides the base URL's origin.
+    pub trusted_origins: Vec<String>,
+    /// `None` turns rate limiting off (`ORGAUTH_RATE_LIMIT=off`).
+    pub rate_limit: Option<RateLimitConfig>,
+}
 
 #[derive(Clone)]
 pub struct AppState(pub Arc<Inner>);
@@ -12,18 +25,24 @@ pub struct Inner {
     pub cookies: CookieSettings,
     /// `BETTER_AUTH_URL`: the public origin; links in e-mails are built from it, never from `Host`.
     pub base_url: String,
+    pub trusted: Arc<TrustedOrigins>,
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 impl AppState {
-    pub fn new(auth: service::Auth, base_url: String) -> Self {
+    pub fn new(auth: service::Auth, web: WebSettings) -> Self {
+        let secure = web.base_url.starts_with("https://");
         let cookies = CookieSettings {
-            secure: base_url.starts_with("https://"),
+            secure,
             secret: auth.cfg.secret.clone(),
         };
+        let trusted = Arc::new(TrustedOrigins::new(&web.base_url, &web.trusted_origins));
         Self(Arc::new(Inner {
             auth,
             cookies,
-            base_url,
+            base_url: web.base_url,
+            trusted,
+            rate_limit: web.rate_limit,
         }))
     }
 }

@@ -19,7 +19,10 @@ fn orgauth() -> Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("BETTER_AUTH_SECRET", "binary-test-secret-0123456789-0123456789");
+    cmd.env(
+        "BETTER_AUTH_SECRET",
+        "binary-test-secret-0123456789-0123456789",
+    );
     cmd.current_dir(std::env::temp_dir());
     cmd
 }

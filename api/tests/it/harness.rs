@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use api::rate_limit::RateLimitConfig;
+use api::state::WebSettings;
 use chrono::{TimeZone, Utc};
 use migration::testing::TestDb;
 use migration::{Migrator, MigratorTrait};
@@ -29,6 +31,28 @@ impl TestServer {
     }
 
     pub async fn start_with(test_db: &TestDb, configure: impl FnOnce(&mut AuthConfig)) -> Self {
+        let web = WebSettings {
+            base_url: ORIGIN.to_owned(),
+            ..Default::default()
+        };
+        Self::start_full(test_db, configure, web).await
+    }
+
+    /// With rate limiting as configured by `rate_limit`.
+    pub async fn start_rate_limited(test_db: &TestDb, rate_limit: RateLimitConfig) -> Self {
+        let web = WebSettings {
+            base_url: ORIGIN.to_owned(),
+            rate_limit: Some(rate_limit),
+            ..Default::default()
+        };
+        Self::start_full(test_db, |_| {}, web).await
+    }
+
+    pub async fn start_full(
+        test_db: &TestDb,
+        configure: impl FnOnce(&mut AuthConfig),
+        web: WebSettings,
+    ) -> Self {
         let db = service::db::connect(&test_db.url, PoolSize::default())
             .await
             .unwrap();
@@ -44,7 +68,7 @@ impl TestServer {
         };
         let acceptor = api::server::bind("127.0.0.1", 0).await.unwrap();
         let addr = api::server::local_addr(&acceptor).unwrap();
-        let state = api::state::AppState::new(auth, ORIGIN.to_owned());
+        let state = api::state::AppState::new(auth, web);
         tokio::spawn(api::server::run(
             acceptor,
             api::server::app(state),

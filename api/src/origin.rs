@@ -1,0 +1,302 @@
+//! Better Auth's origin and CSRF rules (contract §4), applied before any handler runs:
+//!
+//! 1. A state-changing request (not GET/HEAD/OPTIONS) that carries cookies must come from a trusted
+//!    `Origin` (or `Referer`).
+//! 2. `callbackURL`, `redirectTo`, `errorCallbackURL` and `newUserCallbackURL`, in the JSON body or
+//!    the query, must point at a trusted origin or be a plain relative path.
+//! 3. Sign-in and sign-up without cookies: a cross-site navigation is refused, and a browser request
+//!    (Fetch Metadata or Origin present) must come from a trusted origin.
+
+use std::sync::Arc;
+
+use poem::http::header::{COOKIE, ORIGIN, REFERER};
+use poem::http::{Method, StatusCode};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use serde_json::{json, Value};
+use url::Url;
+use wildmatch::WildMatch;
+
+/// The origins this deployment trusts: its own, and `BETTER_AUTH_TRUSTED_ORIGINS`.
+#[derive(Clone, Debug)]
+pub struct TrustedOrigins {
+    exact: Vec<String>,
+    patterns: Vec<WildMatch>,
+    /// Custom schemes trusted as a whole (`myapp://`), for native apps.
+    schemes: Vec<String>,
+}
+
+impl TrustedOrigins {
+    /// `base_url`'s origin plus each entry of `extra` (exact origins, `*`/`?` wildcards such as
+    /// `https://*.example.com`, or custom schemes such as `myapp://`).
+    pub fn new(base_url: &str, extra: &[String]) -> Self {
+        let mut exact = Vec::new();
+        let mut patterns = Vec::new();
+        let mut schemes = Vec::new();
+        for entry in std::iter::once(base_url.to_owned()).chain(extra.iter().cloned()) {
+            let entry = entry.trim();
+            if let Some(scheme) = entry.strip_suffix("://") {
+                schemes.push(scheme.to_ascii_lowercase());
+                continue;
+            }
+            let entry = entry.trim_end_matches('/').to_owned();
+            if entry.is_empty() {
+                continue;
+            }
+            if entry.contains('*') || entry.contains('?') {
+                patterns.push(WildMatch::new(&entry));
+            } else if let Some(origin) = origin_of(&entry) {
+                exact.push(origin);
+            } else {
+                exact.push(entry);
+            }
+        }
+        Self {
+            exact,
+            patterns,
+            schemes,
+        }
+    }
+
+    /// Whether an absolute URL's origin is trusted.
+    pub fn trusts_url(&self, raw: &str) -> bool {
+        if let Ok(url) = Url::parse(raw) {
+            if self.schemes.iter().any(|s| s == url.scheme()) {
+                return true;
+            }
+        }
+        let Some(origin) = origin_of(raw) else {
+            return false;
+        };
+        if self.exact.contains(&origin) {
+            return true;
+        }
+        let host = Url::parse(raw)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.patterns
+            .iter()
+            .any(|p| p.matches(&origin) || (!host.is_empty() && p.matches(&host)))
+    }
+
+    /// Whether a callback-type value is acceptable: a trusted absolute URL, or a path relative to
+    /// this site (a single leading `/`, no backslash, no control characters, no encoded slashes).
+    pub fn trusts_callback(&self, value: &str) -> bool {
+        if value.starts_with('/') {
+            let lower = value.to_ascii_lowercase();
+            return !value.starts_with("//")
+                && !value.contains('\\')
+                && !value.chars().any(|c| c.is_control())
+                && !lower.contains("%2f")
+                && !lower.contains("%5c");
+        }
+        self.trusts_url(value)
+    }
+}
+
+/// `scheme://host[:port]` of a URL; custom schemes (`myapp://x`) keep `scheme://host`.
+fn origin_of(raw: &str) -> Option<String> {
+    let url = Url::parse(raw).ok()?;
+    match url.origin() {
+        url::Origin::Tuple(..) => Some(url.origin().ascii_serialization()),
+        url::Origin::Opaque(_) => url.host_str().map(|h| format!("{}://{h}", url.scheme())),
+    }
+}
+
+fn forbidden(code: &str, message: &str) -> Response {
+    Response::builder()
+        .status(StatusCode::FORBIDDEN)
+        .content_type("application/json")
+        .body(json!({"message": message, "code": code}).to_string())
+}
+
+fn bad_request(message: String) -> Response {
+    Response::builder()
+        .status(StatusCode::BAD_REQUEST)
+        .content_type("application/json")
+        .body(json!({"message": message}).to_string())
+}
+
+/// The callback-type fields and their error codes and labels.
+const CALLBACK_FIELDS: &[(&str, &str, &str)] = &[
+    ("callbackURL", "INVALID_CALLBACK_URL", "callbackURL"),
+    ("redirectTo", "INVALID_REDIRECT_URL", "redirectURL"),
+    (
+        "errorCallbackURL",
+        "INVALID_ERROR_CALLBACK_URL",
+        "errorCallbackURL",
+    ),
+    (
+        "newUserCallbackURL",
+        "INVALID_NEW_USER_CALLBACK_URL",
+        "newUserCallbackURL",
+    ),
+];
+
+pub struct OriginCheck(pub Arc<TrustedOrigins>);
+
+impl<E: Endpoint> Middleware<E> for OriginCheck {
+    type Output = OriginCheckEndpoint<E>;
+
+    fn transform(&self, next: E) -> Self::Output {
+        OriginCheckEndpoint {
+            next,
+            trusted: self.0.clone(),
+        }
+    }
+}
+
+pub struct OriginCheckEndpoint<E> {
+    next: E,
+    trusted: Arc<TrustedOrigins>,
+}
+
+impl<E> OriginCheckEndpoint<E> {
+    /// The origin the request claims: `Origin`, else the origin of `Referer`.
+    fn claimed_origin(req: &Request) -> Option<String> {
+        match req.header(ORIGIN) {
+            Some(o) => Some(o.to_owned()),
+            None => req.header(REFERER).and_then(origin_of),
+        }
+    }
+
+    /// Rule 1 (and rule 3's browser half): the claimed origin must be trusted.
+    fn check_origin(&self, req: &Request) -> Option<Response> {
+        let origin = Self::claimed_origin(req);
+        match origin.as_deref() {
+            None | Some("") => Some(forbidden(
+                "MISSING_OR_NULL_ORIGIN",
+                "Missing or null Origin",
+            )),
+            // A same-origin request from an opaque context: the request's own origin is ours.
+            Some("null") if req.header("sec-fetch-site") == Some("same-origin") => None,
+            Some("null") => Some(forbidden(
+                "MISSING_OR_NULL_ORIGIN",
+                "Missing or null Origin",
+            )),
+            Some(o) if self.trusted.trusts_url(o) => None,
+            Some(_) => Some(forbidden("INVALID_ORIGIN", "Invalid origin")),
+        }
+    }
+
+    fn check_callbacks(&self, fields: &[(String, Value)]) -> Option<Response> {
+        for (key, code, label) in CALLBACK_FIELDS {
+            for (_, value) in fields.iter().filter(|(k, _)| k == key) {
+                match value {
+                    Value::Null => {}
+                    Value::String(s) if s.is_empty() || self.trusted.trusts_callback(s) => {}
+                    Value::String(_) => return Some(forbidden(code, &format!("Invalid {label}"))),
+                    _ => return Some(bad_request(format!("Invalid {label}: expected a string"))),
+                }
+            }
+        }
+        None
+    }
+}
+
+impl<E: Endpoint> Endpoint for OriginCheckEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> Result<Self::Output> {
+        let path = req.uri().path().to_owned();
+        if !path.starts_with("/api/auth/") {
+            return Ok(self.next.get_response(req).await.into_response());
+        }
+        let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let has_cookie = req.header(COOKIE).is_some_and(|c| !c.trim().is_empty());
+        if !safe_method && has_cookie {
+            if let Some(refusal) = self.check_origin(&req) {
+                return Ok(refusal);
+            }
+        }
+        let is_sign_in = path == "/api/auth/sign-in/email" || path == "/api/auth/sign-up/email";
+        if is_sign_in && !has_cookie {
+            let fetch_site = req.header("sec-fetch-site");
+            let has_fetch_metadata = req
+                .headers()
+                .keys()
+                .any(|k| k.as_str().starts_with("sec-fetch-"));
+            if fetch_site == Some("cross-site") && req.header("sec-fetch-mode") == Some("navigate")
+            {
+                return Ok(forbidden(
+                    "CROSS_SITE_NAVIGATION_LOGIN_BLOCKED",
+                    "Cross-site navigation login blocked. This request appears to be a CSRF attack.",
+                ));
+            }
+            if has_fetch_metadata || Self::claimed_origin(&req).is_some() {
+                if let Some(refusal) = self.check_origin(&req) {
+                    return Ok(refusal);
+                }
+            }
+        }
+
+        let mut fields: Vec<(String, Value)> =
+            url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                .collect();
+        if !safe_method {
+            // The body was read into memory by `BodyLimit`; look at it and put it back.
+            let bytes = req.take_body().into_bytes().await.unwrap_or_default();
+            if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) {
+                fields.extend(
+                    map.into_iter()
+                        .filter(|(k, _)| CALLBACK_FIELDS.iter().any(|(f, _, _)| f == k)),
+                );
+            }
+            req.set_body(bytes);
+        }
+        if let Some(refusal) = self.check_callbacks(&fields) {
+            return Ok(refusal);
+        }
+        Ok(self.next.get_response(req).await.into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrustedOrigins;
+
+    #[test]
+    fn matches_origins_and_callbacks() {
+        let t = TrustedOrigins::new(
+            "http://localhost:3000",
+            &[
+                "https://*.example.com".into(),
+                "myapp://".into(),
+                "https://app.example.org".into(),
+            ],
+        );
+        for ok in [
+            "http://localhost:3000",
+            "http://localhost:3000/x?y",
+            "https://a.example.com/cb",
+            "https://app.example.org",
+            "myapp://callback",
+        ] {
+            assert!(t.trusts_url(ok), "{ok}");
+        }
+        for bad in [
+            "http://localhost:3001",
+            "https://localhost:3000",
+            "https://app.example.org.evil.com",
+            "https://example.com.evil.com",
+            "javascript:alert(1)",
+            "http://evil.com",
+        ] {
+            assert!(!t.trusts_url(bad), "{bad}");
+        }
+        for ok in ["/dashboard", "/a/b?c=d", "https://app.example.org/welcome"] {
+            assert!(t.trusts_callback(ok), "{ok}");
+        }
+        for bad in [
+            "//evil.com",
+            "/\\evil.com",
+            "/%2F%2Fevil.com",
+            "/a\nb",
+            "https://trusted.example.evil.example",
+            "evil.com",
+        ] {
+            assert!(!t.trusts_callback(bad), "{bad}");
+        }
+    }
+}
