@@ -233,6 +233,47 @@ pub struct AuthArgs {
     /// socket address is used and client-sent headers cannot dodge the limits.
     #[arg(long, env = "ORGAUTH_CLIENT_IP_HEADER", global = true)]
     pub client_ip_header: Option<String>,
+    /// `smtp://host:port` (plain local relay), `smtp://user:pass@host:587?tls=required` or
+    /// `smtps://user:pass@host:465`. Unset: mails are written to the log (development only).
+    #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of every mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        global = true,
+        default_value = "orgauth <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+    /// Send a verification mail on sign-up (default: when verification is required).
+    #[arg(long, env = "ORGAUTH_SEND_VERIFICATION_ON_SIGN_UP", global = true, action = clap::ArgAction::Set)]
+    pub send_verification_on_sign_up: Option<bool>,
+    #[arg(
+        long,
+        env = "ORGAUTH_RESET_PASSWORD_TOKEN_EXPIRES_IN",
+        global = true,
+        default_value_t = 3600
+    )]
+    pub reset_password_token_expires_in: i64,
+    #[arg(
+        long,
+        env = "ORGAUTH_EMAIL_VERIFICATION_EXPIRES_IN",
+        global = true,
+        default_value_t = 3600
+    )]
+    pub email_verification_expires_in: i64,
+    /// A completed password reset ends every session of the user.
+    #[arg(long, env = "ORGAUTH_REVOKE_SESSIONS_ON_PASSWORD_RESET", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub revoke_sessions_on_password_reset: bool,
+    /// Allow `change-email`.
+    #[arg(long, env = "ORGAUTH_CHANGE_EMAIL", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub change_email: bool,
+    /// Allow `delete-user`.
+    #[arg(long, env = "ORGAUTH_DELETE_USER", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub delete_user: bool,
+    /// `delete-user` without a password mails a confirmation link instead of deleting at once.
+    #[arg(long, env = "ORGAUTH_DELETE_USER_VERIFICATION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub delete_user_verification: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -295,7 +336,35 @@ impl AuthArgs {
         cfg.max_password_length = self.max_password_length;
         cfg.require_email_verification = self.require_email_verification;
         cfg.auto_sign_in = self.auto_sign_in;
+        cfg.send_verification_on_sign_up = self
+            .send_verification_on_sign_up
+            .unwrap_or(self.require_email_verification);
+        cfg.api_base_url = format!("{base_url}/api/auth");
+        anyhow::ensure!(
+            self.reset_password_token_expires_in > 0 && self.email_verification_expires_in > 0,
+            "token lifetimes must be positive"
+        );
+        cfg.reset_password_expires_in = Duration::seconds(self.reset_password_token_expires_in);
+        cfg.email_verification_expires_in = Duration::seconds(self.email_verification_expires_in);
+        cfg.revoke_sessions_on_password_reset = self.revoke_sessions_on_password_reset;
+        cfg.change_email_enabled = self.change_email;
+        cfg.delete_user_enabled = self.delete_user;
+        cfg.delete_user_verification = self.delete_user_verification;
         Ok(cfg)
+    }
+
+    /// SMTP when configured; otherwise the log, with a warning (refused for an https deployment).
+    pub fn mailer(&self, base_url: &str) -> anyhow::Result<service::mail::Mailer> {
+        match &self.smtp_url {
+            Some(url) => Ok(service::mail::Mailer::smtp(url, &self.mail_from)?),
+            None if base_url.starts_with("https://") => {
+                anyhow::bail!("SMTP_URL is required when BETTER_AUTH_URL is https")
+            }
+            None => {
+                tracing::warn!("SMTP_URL is not set: mails (and the links in them) go to the log");
+                Ok(service::mail::Mailer::Log)
+            }
+        }
     }
 }
 
@@ -363,8 +432,10 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> an
         .unwrap_or_else(|| format!("http://{}:{}", args.host, args.port))
         .trim_end_matches('/')
         .to_owned();
-    let cfg = auth.config(&base_url)?;
+    // The database first: a wrong DATABASE_URL is the one line printed, not preceded by warnings.
     let db = database.connect().await?;
+    let cfg = auth.config(&base_url)?;
+    let mailer = auth.mailer(&base_url)?;
     if args.auto_migrate {
         Migrator::up(&db, None)
             .await
@@ -384,6 +455,7 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> an
                 hasher: service::password::Hasher::for_this_machine(),
                 cfg: std::sync::Arc::new(cfg),
                 clock: std::sync::Arc::new(service::clock::SystemClock),
+                mailer,
             },
             auth.web(base_url),
         )),

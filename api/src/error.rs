@@ -40,6 +40,9 @@ pub enum ApiError {
     /// Authenticated, but not allowed: untrusted origin, stale session, unverified email.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
+    /// The route is switched off in this configuration (empty body, as an unknown route).
+    #[oai(status = 404)]
+    NotFound,
     /// The method is not available in this configuration.
     #[oai(status = 405)]
     MethodNotAllowed(Json<ErrorBody>),
@@ -75,7 +78,16 @@ impl From<service::Error> for ApiError {
             | E::InvalidPassword
             | E::CredentialAccountNotFound
             | E::EmailCanNotBeUpdated
-            | E::NoFieldsToUpdate => ApiError::BadRequest(body),
+            | E::NoFieldsToUpdate
+            | E::InvalidToken
+            | E::TokenExpired
+            | E::UserNotFound
+            | E::EmailMismatch
+            | E::EmailAlreadyVerified
+            | E::EmailIsTheSame
+            | E::ChangeEmailDisabled
+            | E::SessionExpired => ApiError::BadRequest(body),
+            E::DeleteUserDisabled => ApiError::NotFound,
             E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
             E::EmailNotVerified | E::SessionNotFresh => ApiError::Forbidden(body),
             E::UserAlreadyExists => ApiError::Unprocessable(body),

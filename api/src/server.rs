@@ -8,6 +8,7 @@ use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
+use crate::auth::flows::FlowsApi;
 use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
 use crate::error::with_contract_fallbacks;
@@ -22,10 +23,16 @@ use crate::state::AppState;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The typed API, which is also what the OpenAPI document describes.
-pub fn openapi(state: AppState) -> OpenApiService<(AuthApi, HealthApi), ()> {
+pub fn openapi(state: AppState) -> OpenApiService<(AuthApi, FlowsApi, HealthApi), ()> {
     let db = state.auth.db.clone();
     OpenApiService::new(
-        (AuthApi { state }, HealthApi { db }),
+        (
+            AuthApi {
+                state: state.clone(),
+            },
+            FlowsApi { state },
+            HealthApi { db },
+        ),
         "orgauth",
         env!("CARGO_PKG_VERSION"),
     )
@@ -43,6 +50,7 @@ pub fn openapi_json() -> String {
             service::config::Secret::new(""),
         )),
         clock: std::sync::Arc::new(service::clock::SystemClock),
+        mailer: service::mail::Mailer::Log,
     };
     openapi(AppState::new(auth, Default::default())).spec()
 }

@@ -52,6 +52,20 @@ pub struct AuthConfig {
     pub require_email_verification: bool,
     /// Sign-up signs the user in (`emailAndPassword.autoSignIn`).
     pub auto_sign_in: bool,
+    /// Sign-up sends a verification mail (`emailVerification.sendOnSignUp`; default: when
+    /// verification is required).
+    pub send_verification_on_sign_up: bool,
+    /// `BETTER_AUTH_URL` + `/api/auth`: the base of every link in a mail, never taken from `Host`.
+    pub api_base_url: String,
+    pub reset_password_expires_in: Duration,
+    pub email_verification_expires_in: Duration,
+    /// A completed password reset ends every session of the user (Better Auth's default: no).
+    pub revoke_sessions_on_password_reset: bool,
+    pub change_email_enabled: bool,
+    pub delete_user_enabled: bool,
+    /// `delete-user` without password or token mails a confirmation link instead of deleting.
+    pub delete_user_verification: bool,
+    pub delete_token_expires_in: Duration,
 }
 
 impl AuthConfig {
@@ -68,6 +82,15 @@ impl AuthConfig {
             max_password_length: 128,
             require_email_verification: false,
             auto_sign_in: true,
+            send_verification_on_sign_up: false,
+            api_base_url: "http://localhost:3000/api/auth".into(),
+            reset_password_expires_in: Duration::seconds(3600),
+            email_verification_expires_in: Duration::seconds(3600),
+            revoke_sessions_on_password_reset: true,
+            change_email_enabled: true,
+            delete_user_enabled: true,
+            delete_user_verification: false,
+            delete_token_expires_in: Duration::seconds(86_400),
         }
     }
 }

@@ -72,6 +72,7 @@ impl Auth {
         &self,
         input: NewUser,
         remember: bool,
+        callback_url: Option<&str>,
         client: &ClientInfo,
     ) -> Result<SignedIn> {
         let (db, hasher, cfg, now) = (&self.db, &self.hasher, &*self.cfg, self.clock.now());
@@ -112,6 +113,9 @@ impl Auth {
             None
         };
         txn.commit().await?;
+        if cfg.send_verification_on_sign_up {
+            self.send_verification_to(&user, callback_url).await?;
+        }
         Ok(SignedIn { user, session })
     }
 

@@ -40,6 +40,31 @@ pub enum Error {
     /// `update-user` with nothing it may change.
     #[error("No fields to update")]
     NoFieldsToUpdate,
+    /// A one-time link or token that does not exist, was used, or belongs to someone else.
+    #[error("Invalid token")]
+    InvalidToken,
+    /// A one-time link or token past its expiry.
+    #[error("Token expired")]
+    TokenExpired,
+    /// The token's user no longer exists.
+    #[error("User not found")]
+    UserNotFound,
+    /// `send-verification-email` for another address than the session's.
+    #[error("Email mismatch")]
+    EmailMismatch,
+    #[error("Email is already verified")]
+    EmailAlreadyVerified,
+    /// `change-email` to the current address.
+    #[error("Email is the same")]
+    EmailIsTheSame,
+    #[error("Change email is disabled")]
+    ChangeEmailDisabled,
+    /// `delete-user` is switched off; answered as an unknown route.
+    #[error("Not found")]
+    DeleteUserDisabled,
+    /// `delete-user` without a password needs a recent sign-in.
+    #[error("Session expired. Re-authenticate to perform this action.")]
+    SessionExpired,
     /// Hashing is saturated; retry shortly (never reported as a wrong password).
     #[error("The server is busy. Please try again shortly.")]
     Overloaded,
@@ -64,7 +89,15 @@ impl Error {
             Error::Unauthorized => "UNAUTHORIZED",
             Error::SessionNotFresh => "SESSION_NOT_FRESH",
             Error::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
-            Error::NoFieldsToUpdate => return None,
+            Error::NoFieldsToUpdate | Error::EmailIsTheSame => return None,
+            Error::InvalidToken => "INVALID_TOKEN",
+            Error::TokenExpired => "TOKEN_EXPIRED",
+            Error::UserNotFound => "USER_NOT_FOUND",
+            Error::EmailMismatch => "EMAIL_MISMATCH",
+            Error::EmailAlreadyVerified => "EMAIL_ALREADY_VERIFIED",
+            Error::ChangeEmailDisabled => "CHANGE_EMAIL_DISABLED",
+            Error::DeleteUserDisabled => "NOT_FOUND",
+            Error::SessionExpired => "SESSION_EXPIRED",
             Error::Overloaded => "SERVICE_UNAVAILABLE",
             Error::Database(_) => "INTERNAL_SERVER_ERROR",
         })

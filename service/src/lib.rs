@@ -6,10 +6,15 @@ pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod db;
+pub mod deletion;
+pub mod email;
 pub mod error;
+pub mod mail;
 pub mod password;
+pub mod recovery;
 pub mod session;
 pub mod token;
+pub mod verification;
 
 pub use error::{Error, Result};
 
@@ -23,4 +28,5 @@ pub struct Auth {
     pub hasher: password::Hasher,
     pub cfg: Arc<config::AuthConfig>,
     pub clock: Arc<dyn clock::Clock>,
+    pub mailer: mail::Mailer,
 }

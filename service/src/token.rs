@@ -1,5 +1,6 @@
 //! Secrets handed to clients: drawn from the OS CSPRNG, stored as digests.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
@@ -12,4 +13,21 @@ pub fn generate(len: usize) -> String {
 /// What is stored for a secret: its SHA-256, hex-encoded. A fast hash suffices at this entropy.
 pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// What JavaScript's `encodeURIComponent` leaves alone.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
+
+/// `encodeURIComponent(value)`: for cookie values and query parameters in links.
+pub fn encode_uri_component(value: &str) -> String {
+    utf8_percent_encode(value, URI_COMPONENT).to_string()
 }

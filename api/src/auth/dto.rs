@@ -197,3 +197,63 @@ impl From<&entity::account::Model> for Account {
         }
     }
 }
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct RequestPasswordResetBody {
+    pub email: String,
+    /// Where the mailed link finally lands (with `?token=`); must be trusted.
+    pub redirect_to: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct StatusMessage {
+    pub status: bool,
+    pub message: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct ResetPasswordBody {
+    pub new_password: String,
+    /// The token from the mailed link (or give it as `?token=`).
+    pub token: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SendVerificationEmailBody {
+    pub email: String,
+    #[oai(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+}
+
+/// `user` is null for a plain verification and the updated user after an e-mail change.
+#[derive(Object, Debug)]
+pub struct VerifyEmailResponse {
+    pub status: bool,
+    pub user: Option<User>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct ChangeEmailBody {
+    pub new_email: String,
+    #[oai(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+}
+
+#[derive(Object, Debug, Default)]
+#[oai(rename_all = "camelCase")]
+pub struct DeleteUserBody {
+    pub password: Option<String>,
+    pub token: Option<String>,
+    #[oai(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct SuccessMessage {
+    pub success: bool,
+    pub message: String,
+}

@@ -1,6 +1,7 @@
 //! Better Auth's core routes: email and password, sessions, profile.
 
 pub mod dto;
+pub mod flows;
 mod session;
 
 use poem::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
@@ -90,7 +91,12 @@ impl AuthApi {
         let signed = self
             .state
             .auth
-            .sign_up(input, remember, &client_info(req))
+            .sign_up(
+                input,
+                remember,
+                body.callback_url.as_deref(),
+                &client_info(req),
+            )
             .await?;
         let token = signed.session.map(|(token, _)| {
             self.state

@@ -15,6 +15,8 @@ use service::clock::ManualClock;
 use service::config::{AuthConfig, Secret};
 use service::db::PoolSize;
 
+use crate::smtp::MailSink;
+
 pub const SECRET: &str = "test-secret-0123456789-0123456789-abcdef";
 pub const ORIGIN: &str = "http://localhost:3000";
 
@@ -23,6 +25,7 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub db: DatabaseConnection,
     pub clock: ManualClock,
+    pub mail: MailSink,
 }
 
 impl TestServer {
@@ -58,13 +61,17 @@ impl TestServer {
             .unwrap();
         Migrator::up(&db, None).await.unwrap();
         let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap());
+        let mail = MailSink::start().await;
         let mut cfg = AuthConfig::with_secret(Secret::new(SECRET));
+        cfg.api_base_url = format!("{ORIGIN}/api/auth");
         configure(&mut cfg);
         let auth = service::Auth {
             db: db.clone(),
             hasher: service::password::Hasher::new(2, 128),
             cfg: Arc::new(cfg),
             clock: Arc::new(clock.clone()),
+            mailer: service::mail::Mailer::smtp(&mail.url, "orgauth <no-reply@example.com>")
+                .unwrap(),
         };
         let acceptor = api::server::bind("127.0.0.1", 0).await.unwrap();
         let addr = api::server::local_addr(&acceptor).unwrap();
@@ -80,6 +87,7 @@ impl TestServer {
             http: reqwest::Client::new(),
             db,
             clock,
+            mail,
         }
     }
 

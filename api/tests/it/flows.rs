@@ -1,0 +1,640 @@
+//! Mail-driven flows over HTTP with real SMTP delivery to a local sink: password reset, e-mail
+//! verification and change, account deletion.
+
+use chrono::Duration;
+use entity::{session, user, verification};
+use migration::db_tests;
+use migration::testing::TestDb;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+
+use crate::harness::{parts, TestServer, ORIGIN};
+use crate::smtp::MailSink;
+
+/// A link from a mail, pointed at the test server (mails use the configured base URL).
+fn local(server: &TestServer, link: &str) -> String {
+    assert!(
+        link.starts_with(ORIGIN),
+        "links are built from BETTER_AUTH_URL: {link}"
+    );
+    format!("{}{}", server.base, &link[ORIGIN.len()..])
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn password_reset_end_to_end(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (b, other) = (server.browser(), server.browser());
+    b.sign_up("olga@example.com", "password123").await;
+    other
+        .post(
+            "/sign-in/email",
+            json!({"email": "olga@example.com", "password": "password123"}),
+        )
+        .await;
+
+    let ok = json!({"status": true, "message": "If this email exists in our system, check your email for the reset link"});
+    let r = server
+        .http
+        .post(server.url("/api/auth/request-password-reset"))
+        .header("host", "evil.example")
+        .header("x-forwarded-host", "evil.example")
+        .json(&json!({"email": "OLGA@example.com", "redirectTo": "/reset"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parts(r).await, (200, ok.clone()));
+    assert_eq!(
+        parts(
+            b.post(
+                "/request-password-reset",
+                json!({"email": "nobody@example.com"})
+            )
+            .await
+        )
+        .await,
+        (200, ok)
+    );
+
+    let mail = server.mail.wait("olga@example.com", 1).await;
+    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
+    assert!(link.ends_with("?callbackURL=%2Freset"), "{link}");
+    let token = link
+        .split("/reset-password/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let landing = no_redirects()
+        .get(local(&server, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landing.status(), 302);
+    assert_eq!(
+        landing.headers()["location"],
+        format!("/reset?token={token}").as_str()
+    );
+    assert_eq!(landing.headers()["referrer-policy"], "no-referrer");
+    // The secret is stored hashed.
+    let rows = verification::Entity::find().all(&server.db).await.unwrap();
+    assert!(rows
+        .iter()
+        .all(|r| !r.identifier.contains(&token) && !r.value.contains(&token)));
+
+    let (s, body) = parts(
+        b.post(
+            "/reset-password",
+            json!({"newPassword": "short", "token": token}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (400, Some("PASSWORD_TOO_SHORT"))
+    );
+    assert_eq!(
+        parts(
+            b.post(
+                "/reset-password",
+                json!({"newPassword": "brand-new-pass", "token": token})
+            )
+            .await
+        )
+        .await,
+        (200, json!({"status": true}))
+    );
+    assert_eq!(
+        session::Entity::find().count(&server.db).await.unwrap(),
+        0,
+        "a reset ends every session"
+    );
+    assert_eq!(other.json("/get-session").await, serde_json::Value::Null);
+    let (s, body) = parts(
+        b.post(
+            "/reset-password",
+            json!({"newPassword": "another-pass-1", "token": token}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_TOKEN")));
+    let old = server
+        .browser()
+        .post(
+            "/sign-in/email",
+            json!({"email": "olga@example.com", "password": "password123"}),
+        )
+        .await
+        .status();
+    let new = server
+        .browser()
+        .post(
+            "/sign-in/email",
+            json!({"email": "olga@example.com", "password": "brand-new-pass"}),
+        )
+        .await
+        .status();
+    assert_eq!((old.as_u16(), new.as_u16()), (401, 200));
+    assert!(server.mail.to("nobody@example.com").is_empty());
+    // The landing link no longer works either.
+    let landing = no_redirects()
+        .get(local(&server, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landing.headers()["location"], "/reset?error=INVALID_TOKEN");
+}
+
+/// 20 concurrent resets with one token: exactly one wins, and the stored password is the winner's.
+async fn a_reset_token_is_used_once_under_concurrency(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = server.browser();
+    b.sign_up("pia@example.com", "password123").await;
+    b.post(
+        "/request-password-reset",
+        json!({"email": "pia@example.com"}),
+    )
+    .await;
+    let mail = server.mail.wait("pia@example.com", 1).await;
+    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
+    let token = link
+        .split("/reset-password/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let attempts: Vec<_> = (0..20)
+        .map(|i| {
+            let http = server.http.clone();
+            let url = server.url("/api/auth/reset-password");
+            let token = token.clone();
+            tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .json(&json!({"newPassword": format!("concurrent-{i:02}"), "token": token}))
+                    .send()
+                    .await
+                    .unwrap();
+                (i, r.status().as_u16())
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for a in attempts {
+        let (i, status) = a.await.unwrap();
+        assert!(status == 200 || status == 400, "{status}");
+        if status == 200 {
+            winners.push(i);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let signed_in = server.browser().post("/sign-in/email", json!({"email": "pia@example.com", "password": format!("concurrent-{:02}", winners[0])})).await;
+    assert_eq!(signed_in.status(), 200);
+}
+
+async fn reset_tokens_expire_and_supersede(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = server.browser();
+    b.sign_up("quinn@example.com", "password123").await;
+    let token_of = |n: usize| {
+        let server = &server;
+        async move {
+            let mail = server.mail.wait("quinn@example.com", n).await;
+            let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
+            link.split("/reset-password/")
+                .nth(1)
+                .unwrap()
+                .split('?')
+                .next()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    b.post(
+        "/request-password-reset",
+        json!({"email": "quinn@example.com"}),
+    )
+    .await;
+    let first = token_of(1).await;
+    server.clock.advance(Duration::seconds(3601));
+    let (s, body) = parts(
+        b.post(
+            "/reset-password",
+            json!({"newPassword": "new-password-1", "token": first}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (400, Some("INVALID_TOKEN")),
+        "expired after an hour"
+    );
+
+    b.post(
+        "/request-password-reset",
+        json!({"email": "quinn@example.com"}),
+    )
+    .await;
+    b.post(
+        "/request-password-reset",
+        json!({"email": "quinn@example.com"}),
+    )
+    .await;
+    let (second, third) = (token_of(2).await, token_of(3).await);
+    assert_eq!(
+        parts(
+            b.post(
+                "/reset-password",
+                json!({"newPassword": "new-password-2", "token": third})
+            )
+            .await
+        )
+        .await
+        .0,
+        200
+    );
+    let (s, body) = parts(
+        b.post(
+            "/reset-password",
+            json!({"newPassword": "new-password-3", "token": second}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (400, Some("INVALID_TOKEN")),
+        "using one token voids the others"
+    );
+}
+
+async fn email_verification(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = server.browser();
+    b.sign_up("rita@example.com", "password123").await;
+    assert!(
+        server.mail.to("rita@example.com").is_empty(),
+        "no mail on sign-up unless configured"
+    );
+    let (s, body) = parts(
+        b.post(
+            "/send-verification-email",
+            json!({"email": "other@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("EMAIL_MISMATCH")));
+    assert_eq!(
+        parts(
+            b.post(
+                "/send-verification-email",
+                json!({"email": "rita@example.com", "callbackURL": "/verified"})
+            )
+            .await
+        )
+        .await,
+        (200, json!({"status": true}))
+    );
+    let mail = server.mail.wait("rita@example.com", 1).await;
+    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/verify-email?token="));
+    assert!(link.ends_with("&callbackURL=%2Fverified"), "{link}");
+    let r = no_redirects()
+        .get(local(&server, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["location"].to_str().unwrap()
+        ),
+        (302, "/verified")
+    );
+    assert_eq!(b.json("/get-session").await["user"]["emailVerified"], true);
+    let again = no_redirects()
+        .get(local(&server, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.headers()["location"], "/verified?error=INVALID_TOKEN");
+    let token = link
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let json_answer = parts(
+        server
+            .get(&format!("/api/auth/verify-email?token={token}"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        json_answer,
+        (
+            401,
+            json!({"message": "Invalid token", "code": "INVALID_TOKEN"})
+        )
+    );
+    let (s, body) = parts(
+        b.post(
+            "/send-verification-email",
+            json!({"email": "rita@example.com"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (400, Some("EMAIL_ALREADY_VERIFIED"))
+    );
+    // Without a session: always success; mail only to an existing unverified user.
+    let anonymous = server.browser();
+    assert_eq!(
+        parts(
+            anonymous
+                .post(
+                    "/send-verification-email",
+                    json!({"email": "ghost@example.com"})
+                )
+                .await
+        )
+        .await
+        .0,
+        200
+    );
+    assert!(server.mail.to("ghost@example.com").is_empty());
+}
+
+async fn required_verification_gates_sign_in(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| {
+        c.require_email_verification = true;
+        c.send_verification_on_sign_up = true;
+    })
+    .await;
+    let b = server.browser();
+    let signed_up = b.sign_up("sam@example.com", "password123").await;
+    assert!(
+        signed_up["token"].is_null(),
+        "no session before verification"
+    );
+    let sign_in = json!({"email": "sam@example.com", "password": "password123"});
+    let (s, body) = parts(b.post("/sign-in/email", sign_in.clone()).await).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (403, Some("EMAIL_NOT_VERIFIED"))
+    );
+    let wrong = parts(
+        b.post(
+            "/sign-in/email",
+            json!({"email": "sam@example.com", "password": "password124"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(wrong.0, 401, "the 403 comes only after the password check");
+    let mail = server.mail.wait("sam@example.com", 1).await;
+    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/verify-email?token="));
+    let verified = parts(
+        server
+            .http
+            .get(local(&server, &link).replace("&callbackURL=%2F", ""))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(verified, (200, json!({"status": true, "user": null})));
+    assert_eq!(b.post("/sign-in/email", sign_in).await.status(), 200);
+}
+
+async fn changing_the_email(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = server.browser();
+    b.sign_up("tom@example.com", "password123").await;
+    server
+        .browser()
+        .sign_up("taken@example.com", "password123")
+        .await;
+    let (s, body) = parts(
+        b.post("/change-email", json!({"newEmail": "TOM@example.com"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body), (400, json!({"message": "Email is the same"})));
+    assert_eq!(
+        parts(
+            b.post("/change-email", json!({"newEmail": "taken@example.com"}))
+                .await
+        )
+        .await,
+        (200, json!({"status": true}))
+    );
+    assert_eq!(
+        parts(
+            b.post("/change-email", json!({"newEmail": "Tom.New@example.com"}))
+                .await
+        )
+        .await,
+        (200, json!({"status": true}))
+    );
+    let mail = server.mail.wait("tom.new@example.com", 1).await;
+    assert!(server.mail.to("taken@example.com").is_empty());
+    assert_eq!(
+        b.json("/get-session").await["user"]["email"],
+        "tom@example.com",
+        "nothing changes before the link"
+    );
+    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/verify-email?token="));
+    let (s, body) = parts(
+        server
+            .http
+            .get(local(&server, &link).replace("&callbackURL=%2F", ""))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        (
+            body["user"]["email"].as_str(),
+            body["user"]["emailVerified"].as_bool()
+        ),
+        (Some("tom.new@example.com"), Some(true))
+    );
+    assert_eq!(
+        b.json("/get-session").await["user"]["email"],
+        "tom.new@example.com"
+    );
+    assert_eq!(
+        server
+            .browser()
+            .post(
+                "/sign-in/email",
+                json!({"email": "tom.new@example.com", "password": "password123"})
+            )
+            .await
+            .status(),
+        200
+    );
+
+    server.clock.advance(Duration::days(2));
+    let (s, body) = parts(
+        b.post("/change-email", json!({"newEmail": "tom3@example.com"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (403, Some("SESSION_NOT_FRESH")));
+}
+
+async fn change_email_can_be_switched_off(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| {
+        c.change_email_enabled = false;
+        c.delete_user_enabled = false;
+    })
+    .await;
+    let b = server.browser();
+    b.sign_up("uma@example.com", "password123").await;
+    let (s, body) = parts(
+        b.post("/change-email", json!({"newEmail": "uma2@example.com"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (400, Some("CHANGE_EMAIL_DISABLED"))
+    );
+    let deleted = b
+        .post("/delete-user", json!({"password": "password123"}))
+        .await;
+    assert_eq!(deleted.status(), 404);
+    assert!(deleted.text().await.unwrap().is_empty());
+    assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 1);
+}
+
+async fn deleting_the_account(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = server.browser();
+    b.sign_up("vic@example.com", "password123").await;
+    let (s, body) = parts(
+        b.post("/delete-user", json!({"password": "wrong-password"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_PASSWORD")));
+    let r = b
+        .post("/delete-user", json!({"password": "password123"}))
+        .await;
+    assert_eq!(crate::harness::set_cookies(&r).len(), 3);
+    assert_eq!(
+        parts(r).await,
+        (200, json!({"success": true, "message": "User deleted"}))
+    );
+    assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 0);
+    assert_eq!(session::Entity::find().count(&server.db).await.unwrap(), 0);
+
+    // From a fresh session without a password; a stale one must re-authenticate.
+    let c = server.browser();
+    c.sign_up("wes@example.com", "password123").await;
+    server.clock.advance(Duration::days(2));
+    c.post(
+        "/sign-in/email",
+        json!({"email": "wes@example.com", "password": "password123"}),
+    )
+    .await;
+    let stale = server.browser();
+    stale
+        .post(
+            "/sign-in/email",
+            json!({"email": "wes@example.com", "password": "password123"}),
+        )
+        .await;
+    server.clock.advance(Duration::days(2));
+    let (s, body) = parts(stale.post("/delete-user", json!({})).await).await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("SESSION_EXPIRED")));
+    let fresh = server.browser();
+    fresh
+        .post(
+            "/sign-in/email",
+            json!({"email": "wes@example.com", "password": "password123"}),
+        )
+        .await;
+    assert_eq!(
+        parts(fresh.post("/delete-user", json!({})).await).await.0,
+        200
+    );
+    assert!(user::Entity::find()
+        .filter(user::Column::Email.eq("wes@example.com"))
+        .one(&server.db)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+async fn deletion_confirmed_by_mail(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| c.delete_user_verification = true).await;
+    let b = server.browser();
+    b.sign_up("xena@example.com", "password123").await;
+    let r = b
+        .post("/delete-user", json!({"callbackURL": "/goodbye"}))
+        .await;
+    assert_eq!(
+        parts(r).await,
+        (
+            200,
+            json!({"success": true, "message": "Verification email sent"})
+        )
+    );
+    assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 1);
+    let mail = server.mail.wait("xena@example.com", 1).await;
+    let link = MailSink::link(
+        &mail,
+        &format!("{ORIGIN}/api/auth/delete-user/callback?token="),
+    );
+    let r = no_redirects()
+        .get(local(&server, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["location"].to_str().unwrap()
+        ),
+        (302, "/goodbye")
+    );
+    assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 0);
+    let again = no_redirects()
+        .get(local(&server, &link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+}
+
+db_tests!(
+    password_reset_end_to_end,
+    a_reset_token_is_used_once_under_concurrency,
+    reset_tokens_expire_and_supersede,
+    email_verification,
+    required_verification_gates_sign_in,
+    changing_the_email,
+    change_email_can_be_switched_off,
+    deleting_the_account,
+    deletion_confirmed_by_mail,
+);

@@ -1,0 +1,203 @@
+//! E-mail verification and e-mail change, both through a single-use link mailed to the address
+//! being proven. Unlike Better Auth's stateless JWT, the link is an opaque secret stored hashed,
+//! bound to the user and the address, and used up on first use.
+
+use entity::user;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, SqlErr,
+    TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::db_time;
+use crate::credentials::normalize_email;
+use crate::mail::Mail;
+use crate::session::Current;
+use crate::token::encode_uri_component;
+use crate::verification::{self, Check, Purpose};
+use crate::{Auth, Error, Result};
+
+/// What a verification secret proves: that `email` (or, for a change, `update_to`) reaches `user_id`.
+#[derive(Serialize, Deserialize)]
+struct Claim {
+    user_id: String,
+    email: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    update_to: Option<String>,
+}
+
+/// The outcome of following a verification link.
+pub enum Verified {
+    /// The address was verified (or already was).
+    Email,
+    /// The user's address changed; here is the user as they are now.
+    Changed(user::Model),
+}
+
+impl Auth {
+    async fn mail_verification(
+        &self,
+        claim: Claim,
+        to: &str,
+        callback_url: Option<&str>,
+    ) -> Result<()> {
+        let value = serde_json::to_string(&claim).expect("a claim serializes");
+        let now = self.clock.now();
+        let lifetime = self.cfg.email_verification_expires_in;
+        let token =
+            verification::issue(&self.db, Purpose::VerifyEmail, &value, now, lifetime).await?;
+        let link = format!(
+            "{}/verify-email?token={token}&callbackURL={}",
+            self.cfg.api_base_url,
+            encode_uri_component(callback_url.unwrap_or("/"))
+        );
+        let (subject, intro) = match claim.update_to {
+            Some(_) => (
+                "Confirm your new e-mail address",
+                "To make this your account's address, open:",
+            ),
+            None => (
+                "Verify your e-mail address",
+                "To verify your e-mail address, open:",
+            ),
+        };
+        self.mailer.send(Mail {
+            to: to.to_owned(),
+            subject: subject.into(),
+            text: format!(
+                "{intro}\n{link}\n\nThe link works once, for {} minutes.\n",
+                lifetime.num_minutes()
+            ),
+        });
+        Ok(())
+    }
+
+    /// Mails a verification link for `user`'s current address.
+    pub async fn send_verification_to(
+        &self,
+        user: &user::Model,
+        callback_url: Option<&str>,
+    ) -> Result<()> {
+        let claim = Claim {
+            user_id: user.id.clone(),
+            email: user.email.clone(),
+            update_to: None,
+        };
+        self.mail_verification(claim, &user.email, callback_url)
+            .await
+    }
+
+    /// `send-verification-email`. With a session, the address must be the session user's and not
+    /// yet verified. Without one, the answer is always success, and a mail goes out only to an
+    /// existing unverified user.
+    pub async fn send_verification_email(
+        &self,
+        current: Option<&Current>,
+        email: &str,
+        callback_url: Option<&str>,
+    ) -> Result<()> {
+        let email = normalize_email(email)
+            .ok_or_else(|| Error::Validation("[body.email] Invalid email address".into()))?;
+        match current {
+            Some(c) => {
+                if c.user.email != email {
+                    return Err(Error::EmailMismatch);
+                }
+                if c.user.email_verified {
+                    return Err(Error::EmailAlreadyVerified);
+                }
+                self.send_verification_to(&c.user, callback_url).await
+            }
+            None => {
+                let user = user::Entity::find()
+                    .filter(user::Column::Email.eq(&email))
+                    .one(&self.db)
+                    .await?;
+                match user {
+                    Some(u) if !u.email_verified => {
+                        self.send_verification_to(&u, callback_url).await
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    /// `change-email`: mails a confirmation link to the new address; the address changes only when
+    /// it is followed. A new address that is already taken answers success and changes nothing.
+    pub async fn change_email(
+        &self,
+        current: &Current,
+        new_email: &str,
+        callback_url: Option<&str>,
+    ) -> Result<()> {
+        if !self.cfg.change_email_enabled {
+            return Err(Error::ChangeEmailDisabled);
+        }
+        let new_email = normalize_email(new_email)
+            .ok_or_else(|| Error::Validation("[body.newEmail] Invalid email address".into()))?;
+        if new_email == current.user.email {
+            return Err(Error::EmailIsTheSame);
+        }
+        let taken = user::Entity::find()
+            .filter(user::Column::Email.eq(&new_email))
+            .one(&self.db)
+            .await?
+            .is_some();
+        if taken {
+            return Ok(());
+        }
+        let claim = Claim {
+            user_id: current.user.id.clone(),
+            email: current.user.email.clone(),
+            update_to: Some(new_email.clone()),
+        };
+        self.mail_verification(claim, &new_email, callback_url)
+            .await
+    }
+
+    /// Follows a verification link: uses the secret up, then verifies the address or moves the
+    /// user to the new one. A link for an address the user no longer has does nothing.
+    pub async fn verify_email(&self, token: &str) -> Result<Verified> {
+        let now = self.clock.now();
+        let txn = self.db.begin().await?;
+        let claim = match verification::consume(&txn, Purpose::VerifyEmail, token, now).await? {
+            Check::Valid(value) => {
+                serde_json::from_str::<Claim>(&value).map_err(|_| Error::InvalidToken)?
+            }
+            Check::Expired => return Err(Error::TokenExpired),
+            Check::Unknown => return Err(Error::InvalidToken),
+        };
+        let user = user::Entity::find_by_id(&claim.user_id)
+            .one(&txn)
+            .await?
+            .ok_or(Error::UserNotFound)?;
+        if user.email != claim.email {
+            return Err(Error::InvalidToken);
+        }
+        let outcome = match claim.update_to {
+            None if user.email_verified => Verified::Email,
+            None => {
+                let mut active = user.into_active_model();
+                active.email_verified = Set(true);
+                active.updated_at = Set(db_time(now));
+                active.update(&txn).await?;
+                Verified::Email
+            }
+            Some(new_email) => {
+                // Following the link proves the new address, so it is verified.
+                let mut active = user.into_active_model();
+                active.email = Set(new_email);
+                active.email_verified = Set(true);
+                active.updated_at = Set(db_time(now));
+                let updated = active.update(&txn).await.map_err(|e| match e.sql_err() {
+                    Some(SqlErr::UniqueConstraintViolation(_)) => Error::InvalidToken,
+                    _ => Error::Database(e),
+                })?;
+                Verified::Changed(updated)
+            }
+        };
+        txn.commit().await?;
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,90 @@
+//! Outgoing mail: SMTP through lettre, or, in development with no SMTP configured, a warning in
+//! the log with the message (its link included) so a developer can follow it.
+
+use std::sync::Arc;
+
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("invalid SMTP_URL: {0}")]
+    InvalidUrl(String),
+    #[error("invalid MAIL_FROM: {0}")]
+    InvalidFrom(String),
+}
+
+/// A message to one recipient.
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(Arc<SmtpMailer>),
+    /// Development only: messages go to the log.
+    Log,
+}
+
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// `smtp://host:port` (plain, for a local relay), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`.
+    pub fn smtp(url: &str, from: &str) -> Result<Self, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| MailError::InvalidUrl(e.to_string()))?
+            .timeout(Some(std::time::Duration::from_secs(10)))
+            .build();
+        let from = from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MailError::InvalidFrom(e.to_string()))?;
+        Ok(Mailer::Smtp(Arc::new(SmtpMailer { transport, from })))
+    }
+
+    /// Sends in the background: the request that caused the mail does not wait for SMTP, and its
+    /// answer (and timing) does not depend on whether a mail was sent. Failures are logged.
+    pub fn send(&self, mail: Mail) {
+        match self.clone() {
+            Mailer::Log => {
+                tracing::warn!(
+                    to = %mail.to,
+                    subject = %mail.subject,
+                    "SMTP_URL is not set; the mail is logged instead of sent:\n{}",
+                    mail.text
+                );
+            }
+            Mailer::Smtp(smtp) => {
+                tokio::spawn(async move {
+                    let to = match mail.to.parse::<Mailbox>() {
+                        Ok(to) => to,
+                        Err(e) => {
+                            return tracing::error!(error = %e, "cannot mail an invalid address")
+                        }
+                    };
+                    let message = Message::builder()
+                        .from(smtp.from.clone())
+                        .to(to)
+                        .subject(mail.subject)
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(mail.text);
+                    match message {
+                        Ok(message) => {
+                            if let Err(e) = smtp.transport.send(message).await {
+                                tracing::error!(error = %e, "sending mail failed");
+                            }
+                        }
+                        Err(e) => tracing::error!(error = %e, "building mail failed"),
+                    }
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Password reset: a mailed single-use link, then a new password that ends every session.
+
+use entity::{account, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+};
+
+use crate::clock::db_time;
+use crate::credentials::{check_new_password, normalize_email, CREDENTIAL};
+use crate::mail::Mail;
+use crate::verification::{self, Check, Purpose};
+use crate::{session, Auth, Error, Result};
+
+impl Auth {
+    /// Mails a reset link when the address belongs to a user. The answer is the same either way,
+    /// and the mail goes out in the background, so neither content nor timing tells.
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        redirect_to: Option<&str>,
+    ) -> Result<()> {
+        let Some(email) = normalize_email(email) else {
+            return Ok(());
+        };
+        let Some(user) = user::Entity::find()
+            .filter(user::Column::Email.eq(&email))
+            .one(&self.db)
+            .await?
+        else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let token = verification::issue(
+            &self.db,
+            Purpose::ResetPassword,
+            &user.id,
+            now,
+            self.cfg.reset_password_expires_in,
+        )
+        .await?;
+        let link = format!(
+            "{}/reset-password/{token}?callbackURL={}",
+            self.cfg.api_base_url,
+            crate::token::encode_uri_component(redirect_to.unwrap_or(""))
+        );
+        self.mailer.send(Mail {
+            to: user.email,
+            subject: "Reset your password".into(),
+            text: format!(
+                "Someone asked to reset the password of this account.\n\nTo choose a new password, open:\n{link}\n\nThe link works once, for {} minutes. If it was not you, ignore this mail.\n",
+                self.cfg.reset_password_expires_in.num_minutes()
+            ),
+        });
+        Ok(())
+    }
+
+    /// Whether a reset token is usable (for the link's redirect); does not use it.
+    pub async fn reset_token_is_valid(&self, token: &str) -> Result<bool> {
+        let check =
+            verification::peek(&self.db, Purpose::ResetPassword, token, self.clock.now()).await?;
+        Ok(matches!(check, Check::Valid(_)))
+    }
+
+    /// Sets a new password with a reset token. The token is used up even under concurrent
+    /// attempts (exactly one succeeds), every other reset token of the user stops working, and
+    /// every session of the user ends.
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<()> {
+        check_new_password(&self.cfg, new_password)?;
+        let now = self.clock.now();
+        if !matches!(
+            verification::peek(&self.db, Purpose::ResetPassword, token, now).await?,
+            Check::Valid(_)
+        ) {
+            return Err(Error::InvalidToken);
+        }
+        let hash = self.hasher.hash(new_password).await?;
+        let txn = self.db.begin().await?;
+        let Check::Valid(user_id) =
+            verification::consume(&txn, Purpose::ResetPassword, token, now).await?
+        else {
+            return Err(Error::InvalidToken);
+        };
+        let user = user::Entity::find_by_id(&user_id)
+            .one(&txn)
+            .await?
+            .ok_or(Error::UserNotFound)?;
+        verification::revoke_all(&txn, Purpose::ResetPassword, &user.id).await?;
+        let existing = account::Entity::find()
+            .filter(account::Column::UserId.eq(&user.id))
+            .filter(account::Column::ProviderId.eq(CREDENTIAL))
+            .one(&txn)
+            .await?;
+        match existing {
+            Some(acct) => {
+                let mut acct = acct.into_active_model();
+                acct.password = Set(Some(hash));
+                acct.updated_at = Set(db_time(now));
+                acct.update(&txn).await?;
+            }
+            None => {
+                account::ActiveModel {
+                    account_id: Set(user.id.clone()),
+                    provider_id: Set(CREDENTIAL.into()),
+                    user_id: Set(user.id.clone()),
+                    password: Set(Some(hash)),
+                    created_at: Set(db_time(now)),
+                    updated_at: Set(db_time(now)),
+                    ..Default::default()
+                }
+                .insert(&txn)
+                .await?;
+            }
+        }
+        if self.cfg.revoke_sessions_on_password_reset {
+            session::revoke_all(&txn, &user.id, None).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+}
