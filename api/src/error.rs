@@ -86,7 +86,9 @@ impl From<service::Error> for ApiError {
             | E::EmailAlreadyVerified
             | E::EmailIsTheSame
             | E::ChangeEmailDisabled
-            | E::SessionExpired => ApiError::BadRequest(body),
+            | E::SessionExpired
+            | E::AccountNotFound
+            | E::FailedToUnlinkLastAccount => ApiError::BadRequest(body),
             E::DeleteUserDisabled => ApiError::NotFound,
             E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
             E::EmailNotVerified | E::SessionNotFresh => ApiError::Forbidden(body),

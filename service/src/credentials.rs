@@ -2,8 +2,8 @@
 
 use entity::{account, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, Set, SqlErr, TransactionTrait,
 };
 
 use crate::clock::db_time;
@@ -254,4 +254,29 @@ pub async fn accounts(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<ac
         .limit(100)
         .all(db)
         .await?)
+}
+
+/// Removes one of the user's accounts, never the last one: the accounts are locked for the
+/// check, so two concurrent unlinks cannot together remove every way to sign in.
+pub async fn unlink_account(
+    db: &DatabaseConnection,
+    user_id: &str,
+    account_id: &str,
+) -> Result<()> {
+    use sea_orm::QuerySelect;
+    let txn = db.begin().await?;
+    let accounts = account::Entity::find()
+        .filter(account::Column::UserId.eq(user_id))
+        .lock_exclusive()
+        .all(&txn)
+        .await?;
+    if !accounts.iter().any(|a| a.id == account_id) {
+        return Err(Error::AccountNotFound);
+    }
+    if accounts.len() <= 1 {
+        return Err(Error::FailedToUnlinkLastAccount);
+    }
+    account::Entity::delete_by_id(account_id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
 }

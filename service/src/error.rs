@@ -65,6 +65,12 @@ pub enum Error {
     /// `delete-user` without a password needs a recent sign-in.
     #[error("Session expired. Re-authenticate to perform this action.")]
     SessionExpired,
+    /// `unlink-account` with an id that is not one of the caller's accounts.
+    #[error("Account not found")]
+    AccountNotFound,
+    /// `unlink-account` of the only way left to sign in.
+    #[error("You can't unlink your last account")]
+    FailedToUnlinkLastAccount,
     /// Hashing is saturated; retry shortly (never reported as a wrong password).
     #[error("The server is busy. Please try again shortly.")]
     Overloaded,
@@ -98,6 +104,8 @@ impl Error {
             Error::ChangeEmailDisabled => "CHANGE_EMAIL_DISABLED",
             Error::DeleteUserDisabled => "NOT_FOUND",
             Error::SessionExpired => "SESSION_EXPIRED",
+            Error::AccountNotFound => "ACCOUNT_NOT_FOUND",
+            Error::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
             Error::Overloaded => "SERVICE_UNAVAILABLE",
             Error::Database(_) => "INTERNAL_SERVER_ERROR",
         })

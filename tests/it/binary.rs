@@ -278,3 +278,38 @@ fn unreachable_database_is_one_line() {
         "{lines:?}"
     );
 }
+
+/// After sign-up, sign-in and authenticated requests at the most verbose log level, the log holds
+/// neither the password nor any session token or cookie signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_log() {
+    migration::testing::run(Backend::Sqlite, |db| async move {
+        let mut cmd = orgauth();
+        cmd.env("DATABASE_URL", &db.url).env("RUST_LOG", "trace").env("ORGAUTH_RATE_LIMIT", "off");
+        let mut server = start(cmd);
+        let http = reqwest::Client::new();
+        let password = "Marker-Passw0rd-7731";
+        let signed_up: serde_json::Value = http
+            .post(format!("{}/api/auth/sign-up/email", server.base))
+            .json(&serde_json::json!({"name": "Log", "email": "log@example.com", "password": password}))
+            .send().await.unwrap().json().await.unwrap();
+        let signed_in = http
+            .post(format!("{}/api/auth/sign-in/email", server.base))
+            .json(&serde_json::json!({"email": "log@example.com", "password": password}))
+            .send().await.unwrap();
+        let auth_token = signed_in.headers()["set-auth-token"].to_str().unwrap().to_owned();
+        let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        let me: serde_json::Value = http.get(format!("{}/api/auth/get-session", server.base)).bearer_auth(&auth_token).send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["user"]["email"], "log@example.com");
+        let (status, lines) = server.terminate();
+        assert!(status.success());
+        let log = lines.join("\n");
+        assert!(log.contains("/api/auth/sign-in/email"), "the requests were logged");
+        let token = signed_up["token"].as_str().unwrap();
+        let (session_token, signature) = auth_token.split_once('.').unwrap();
+        for secret in [password, &password[..8], token, session_token, signature, cookie.split_once('=').unwrap().1] {
+            assert!(!log.contains(secret), "the log contains a secret: {secret}");
+        }
+    })
+    .await;
+}

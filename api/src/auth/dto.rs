@@ -257,3 +257,10 @@ pub struct SuccessMessage {
     pub success: bool,
     pub message: String,
 }
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct UnlinkAccountBody {
+    /// The account's row id (`id` in `list-accounts`), despite the name.
+    pub account_id: String,
+}

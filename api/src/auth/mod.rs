@@ -395,4 +395,29 @@ impl AuthApi {
             service::credentials::accounts(&self.state.auth.db, &current.user.id).await?;
         Ok(Json(accounts.iter().map(Account::from).collect()))
     }
+
+    /// Unlink one of the caller's accounts
+    ///
+    /// Needs a fresh session. `accountId` is the account's row id. The last account cannot go.
+    #[oai(
+        path = "/unlink-account",
+        method = "post",
+        operation_id = "unlinkAccount",
+        tag = "Tag::User"
+    )]
+    async fn unlink_account(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<UnlinkAccountBody>,
+    ) -> ApiResult<Json<StatusTrue>> {
+        let current = self.state.require_fresh(req).await?;
+        service::credentials::unlink_account(
+            &self.state.auth.db,
+            &current.user.id,
+            &body.account_id,
+        )
+        .await?;
+        Ok(Json(StatusTrue { status: true }))
+    }
 }

@@ -56,6 +56,17 @@ impl TestServer {
         configure: impl FnOnce(&mut AuthConfig),
         web: WebSettings,
     ) -> Self {
+        let hasher = service::password::Hasher::new(2, 128);
+        Self::start_hashing(test_db, configure, web, hasher).await
+    }
+
+    /// With a given password-hashing pool (to test its limits).
+    pub async fn start_hashing(
+        test_db: &TestDb,
+        configure: impl FnOnce(&mut AuthConfig),
+        web: WebSettings,
+        hasher: service::password::Hasher,
+    ) -> Self {
         let db = service::db::connect(&test_db.url, PoolSize::default())
             .await
             .unwrap();
@@ -67,7 +78,7 @@ impl TestServer {
         configure(&mut cfg);
         let auth = service::Auth {
             db: db.clone(),
-            hasher: service::password::Hasher::new(2, 128),
+            hasher,
             cfg: Arc::new(cfg),
             clock: Arc::new(clock.clone()),
             mailer: service::mail::Mailer::smtp(&mail.url, "orgauth <no-reply@example.com>")

@@ -5,6 +5,7 @@ mod flows;
 mod harness;
 mod health;
 mod origin;
+mod resilience;
 mod smtp;
 
 /// Better Auth's scrypt hash of `password123` (the contract's example, §6).

@@ -1,0 +1,238 @@
+//! What must hold under stress and failure: linked-account safety, hashing overload, a lost
+//! database, and sign-in timing that does not tell whether an email exists.
+
+use std::time::Instant;
+
+use entity::account;
+use migration::db_tests;
+use migration::testing::TestDb;
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+use serde_json::json;
+
+use api::state::WebSettings;
+
+use crate::harness::{parts, TestServer, ORIGIN};
+
+async fn unlinking_keeps_a_way_to_sign_in(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = server.browser();
+    let id = b.sign_up("yan@example.com", "password123").await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let credential = b.json("/list-accounts").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, body) = parts(
+        b.post("/unlink-account", json!({"accountId": credential}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (400, Some("FAILED_TO_UNLINK_LAST_ACCOUNT"))
+    );
+    let github = account::ActiveModel {
+        account_id: Set("gh-42".into()),
+        provider_id: Set("github".into()),
+        user_id: Set(id.clone()),
+        scope: Set(Some("read:user,user:email".into())),
+        ..Default::default()
+    }
+    .insert(&server.db)
+    .await
+    .unwrap();
+    let listed = b.json("/list-accounts").await;
+    let gh = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["providerId"] == "github")
+        .unwrap()
+        .clone();
+    assert_eq!(gh["scopes"], json!(["read:user", "user:email"]));
+    let (s, body) = parts(
+        b.post("/unlink-account", json!({"accountId": "not-mine"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("ACCOUNT_NOT_FOUND")));
+    // Two concurrent unlinks of the last two accounts: at least one account survives.
+    let (first, second) = tokio::join!(
+        b.post("/unlink-account", json!({"accountId": credential})),
+        b.post("/unlink-account", json!({"accountId": github.id})),
+    );
+    let statuses = [first.status().as_u16(), second.status().as_u16()];
+    assert!(
+        statuses.contains(&200) && statuses.contains(&400),
+        "{statuses:?}"
+    );
+    assert_eq!(account::Entity::find().count(&server.db).await.unwrap(), 1);
+}
+
+/// When hashing is saturated, sign-ins are refused with 503 and Retry-After — never a 401 that
+/// would look like a wrong password.
+async fn a_saturated_hasher_answers_503(db: TestDb) {
+    let web = WebSettings {
+        base_url: ORIGIN.to_owned(),
+        ..Default::default()
+    };
+    let server =
+        TestServer::start_hashing(&db, |_| {}, web, service::password::Hasher::new(1, 1)).await;
+    let b = server.browser();
+    b.sign_up("zoe@example.com", "password123").await;
+    let attempts: Vec<_> = (0..16)
+        .map(|_| {
+            let http = server.http.clone();
+            let url = server.url("/api/auth/sign-in/email");
+            tokio::spawn(async move {
+                let r = http
+                    .post(url)
+                    .json(&json!({"email": "zoe@example.com", "password": "password123"}))
+                    .send()
+                    .await
+                    .unwrap();
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (
+                    r.status().as_u16(),
+                    retry,
+                    r.json::<serde_json::Value>().await.unwrap(),
+                )
+            })
+        })
+        .collect();
+    let mut refused = 0;
+    for a in attempts {
+        let (status, retry, body) = a.await.unwrap();
+        match status {
+            200 => {}
+            503 => {
+                refused += 1;
+                assert_eq!(retry.as_deref(), Some("1"));
+                assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(
+        refused > 0,
+        "16 concurrent sign-ins on one permit with a queue of one must refuse some"
+    );
+}
+
+/// With the database gone, authenticated routes fail closed with 503, never 200.
+async fn a_lost_database_fails_closed(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = server.browser();
+    b.sign_up("abe@example.com", "password123").await;
+    server.db.close_by_ref().await.unwrap();
+    for path in ["/get-session", "/list-sessions", "/list-accounts"] {
+        let (s, body) = parts(b.get(path).await).await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (503, Some("SERVICE_UNAVAILABLE")),
+            "{path}"
+        );
+    }
+    let (s, _) = parts(
+        b.post(
+            "/sign-in/email",
+            json!({"email": "abe@example.com", "password": "password123"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(s, 503);
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Mann-Whitney U, two-sided p-value by the normal approximation (no tie correction).
+fn mann_whitney_p(a: &[f64], b: &[f64]) -> f64 {
+    let (n1, n2) = (a.len() as f64, b.len() as f64);
+    let u: f64 = a
+        .iter()
+        .map(|x| {
+            b.iter()
+                .map(|y| {
+                    if x > y {
+                        1.0
+                    } else if x == y {
+                        0.5
+                    } else {
+                        0.0
+                    }
+                })
+                .sum::<f64>()
+        })
+        .sum();
+    let mean = n1 * n2 / 2.0;
+    let sd = (n1 * n2 * (n1 + n2 + 1.0) / 12.0).sqrt();
+    let z = ((u - mean).abs()) / sd;
+    // 2 * (1 - Phi(z)), with Phi from the complementary error function's series-free bound.
+    2.0 * 0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// erfc by Abramowitz-Stegun 7.1.26 (absolute error below 1.5e-7).
+fn erfc(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    poly * (-x * x).exp()
+}
+
+/// An unknown email and a wrong password take statistically indistinguishable time (generous
+/// bounds; one retry, the machines are noisy). Not a performance assertion: it compares two
+/// paths measured in the same run.
+async fn sign_in_timing_does_not_reveal_accounts(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    server
+        .browser()
+        .sign_up("timing@example.com", "password123")
+        .await;
+    let mut last = String::new();
+    for _attempt in 0..2 {
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for i in 0..40 {
+            for (email, into) in [
+                ("timing@example.com", &mut known),
+                ("nobody-here@example.com", &mut unknown),
+            ] {
+                let started = Instant::now();
+                let r = server
+                    .http
+                    .post(server.url("/api/auth/sign-in/email"))
+                    .json(&json!({"email": email, "password": format!("wrong-{i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 401);
+                into.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        let p = mann_whitney_p(&known, &unknown);
+        let (mk, mu) = (median(&mut known), median(&mut unknown));
+        let close = (mk - mu).abs() < (0.25 * mk.max(mu)).max(5.0);
+        if close && p > 0.001 {
+            return;
+        }
+        last = format!("medians {mk:.2} ms vs {mu:.2} ms, p = {p:.4}");
+    }
+    panic!("sign-in timing differs: {last}");
+}
+
+db_tests!(
+    unlinking_keeps_a_way_to_sign_in,
+    a_saturated_hasher_answers_503,
+    a_lost_database_fails_closed,
+    sign_in_timing_does_not_reveal_accounts,
+);
