@@ -288,15 +288,15 @@ impl AuthArgs {
         let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
             window: chrono::Duration::seconds(self.rate_limit_window.max(1)),
             max: self.rate_limit_max,
-            client_ip_header: self
-                .client_ip_header
-                .as_ref()
-                .map(|h| h.to_ascii_lowercase()),
         });
         WebSettings {
             base_url,
             trusted_origins: self.trusted_origins.clone(),
             rate_limit,
+            client_ip_header: self
+                .client_ip_header
+                .as_ref()
+                .map(|h| h.to_ascii_lowercase()),
         }
     }
 

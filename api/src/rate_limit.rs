@@ -12,13 +12,12 @@ use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use service::clock::Clock;
 
+use crate::client_ip::client_ip;
+
 #[derive(Clone, Debug)]
 pub struct RateLimitConfig {
     pub window: Duration,
     pub max: u32,
-    /// A header set by a trusted proxy that carries the client address (e.g. `x-forwarded-for`);
-    /// `None`: the socket's peer address, which no client can forge.
-    pub client_ip_header: Option<String>,
 }
 
 impl Default for RateLimitConfig {
@@ -26,7 +25,6 @@ impl Default for RateLimitConfig {
         Self {
             window: Duration::seconds(10),
             max: 100,
-            client_ip_header: None,
         }
     }
 }
@@ -56,14 +54,20 @@ struct Window {
 /// The limiter; with no configuration it lets everything through.
 pub struct RateLimit {
     cfg: Option<RateLimitConfig>,
+    client_ip_header: Option<String>,
     clock: Arc<dyn Clock>,
     windows: Arc<Mutex<HashMap<String, Window>>>,
 }
 
 impl RateLimit {
-    pub fn new(cfg: Option<RateLimitConfig>, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        cfg: Option<RateLimitConfig>,
+        client_ip_header: Option<String>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             cfg,
+            client_ip_header,
             clock,
             windows: Arc::default(),
         }
@@ -91,6 +95,7 @@ impl<E: Endpoint> Middleware<E> for RateLimit {
         RateLimitEndpoint {
             next,
             cfg: self.cfg.clone(),
+            client_ip_header: self.client_ip_header.clone(),
             clock: self.clock.clone(),
             windows: self.windows.clone(),
         }
@@ -100,25 +105,12 @@ impl<E: Endpoint> Middleware<E> for RateLimit {
 pub struct RateLimitEndpoint<E> {
     next: E,
     cfg: Option<RateLimitConfig>,
+    client_ip_header: Option<String>,
     clock: Arc<dyn Clock>,
     windows: Arc<Mutex<HashMap<String, Window>>>,
 }
 
 impl<E> RateLimitEndpoint<E> {
-    fn client(cfg: &RateLimitConfig, req: &Request) -> String {
-        let from_header = cfg.client_ip_header.as_deref().and_then(|h| {
-            // Only a single-valued header is trusted, as Better Auth does.
-            let value = req.header(h)?.trim();
-            (!value.contains(','))
-                .then(|| value.parse::<IpAddr>().ok())
-                .flatten()
-        });
-        match from_header.or_else(|| req.remote_addr().as_socket_addr().map(|a| a.ip())) {
-            Some(ip) => bucket_ip(ip),
-            None => "no-trusted-ip".to_owned(),
-        }
-    }
-
     /// Counts the request; `Some(seconds)` to wait when it is over the limit.
     fn hit(&self, cfg: &RateLimitConfig, key: String, window: Duration, max: u32) -> Option<i64> {
         let now = self.clock.now();
@@ -156,7 +148,8 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             .zip(req.uri().path().strip_prefix("/api/auth"));
         if let Some((cfg, path)) = limited {
             let (window, max) = rule(cfg, path);
-            let key = format!("{}|{path}", Self::client(cfg, &req));
+            let client = client_ip(&req, self.client_ip_header.as_deref()).map(bucket_ip);
+            let key = format!("{}|{path}", client.as_deref().unwrap_or("no-trusted-ip"));
             if let Some(retry_after) = self.hit(cfg, key, window, max) {
                 return Ok(Response::builder()
                     .status(StatusCode::TOO_MANY_REQUESTS)

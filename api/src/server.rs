@@ -58,7 +58,11 @@ pub fn openapi_json() -> String {
 /// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
-    let limiter = RateLimit::new(state.rate_limit.clone(), state.auth.clock.clone());
+    let limiter = RateLimit::new(
+        state.rate_limit.clone(),
+        state.client_ip_header.clone(),
+        state.auth.clock.clone(),
+    );
     let api = openapi(state);
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())

@@ -15,6 +15,8 @@ pub struct WebSettings {
     pub trusted_origins: Vec<String>,
     /// `None` turns rate limiting off (`ORGAUTH_RATE_LIMIT=off`).
     pub rate_limit: Option<RateLimitConfig>,
+    /// `ORGAUTH_CLIENT_IP_HEADER`: the header a trusted proxy sets to the client address.
+    pub client_ip_header: Option<String>,
 }
 
 #[derive(Clone)]
@@ -27,6 +29,7 @@ pub struct Inner {
     pub base_url: String,
     pub trusted: Arc<TrustedOrigins>,
     pub rate_limit: Option<RateLimitConfig>,
+    pub client_ip_header: Option<String>,
 }
 
 impl AppState {
@@ -43,6 +46,7 @@ impl AppState {
             base_url: web.base_url,
             trusted,
             rate_limit: web.rate_limit,
+            client_ip_header: web.client_ip_header,
         }))
     }
 }

@@ -18,7 +18,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
 use dto::*;
-pub use session::client_info;
 
 #[derive(Tags)]
 pub enum Tag {
@@ -95,7 +94,7 @@ impl AuthApi {
                 input,
                 remember,
                 body.callback_url.as_deref(),
-                &client_info(req),
+                &self.state.client_info(req),
             )
             .await?;
         let token = signed.session.map(|(token, _)| {
@@ -129,7 +128,12 @@ impl AuthApi {
         let signed = self
             .state
             .auth
-            .sign_in(&body.email, &body.password, remember, &client_info(req))
+            .sign_in(
+                &body.email,
+                &body.password,
+                remember,
+                &self.state.client_info(req),
+            )
             .await?;
         let (token, _) = signed.session.expect("sign-in always opens a session");
         let outbox = Outbox::of(req);
@@ -363,7 +367,7 @@ impl AuthApi {
         let new_session = self
             .state
             .auth
-            .change_password(&current, change, &client_info(req))
+            .change_password(&current, change, &self.state.client_info(req))
             .await?;
         let token = new_session.map(|(token, _)| {
             self.state

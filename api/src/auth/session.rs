@@ -5,33 +5,23 @@ use poem::http::header::{AUTHORIZATION, COOKIE, USER_AGENT};
 use poem::Request;
 use service::session::{ClientInfo, Current, Lookup};
 
+use crate::client_ip::client_ip;
 use crate::cookies::verify;
 use crate::error::ApiResult;
 use crate::outbox::Outbox;
 use crate::state::AppState;
 
-/// The client's address (from the socket) and user agent, as stored on new sessions.
-pub fn client_info(req: &Request) -> ClientInfo {
-    let ip_address = req
-        .remote_addr()
-        .as_socket_addr()
-        .map(|a| match a.ip() {
-            std::net::IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map(std::net::IpAddr::V4)
-                .unwrap_or(std::net::IpAddr::V6(v6)),
-            ip => ip,
-        })
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
-    let user_agent = req.header(USER_AGENT).unwrap_or_default().to_owned();
-    ClientInfo {
-        ip_address,
-        user_agent,
-    }
-}
-
 impl AppState {
+    /// The client's address (as the rate limiter sees it) and user agent, kept on new sessions.
+    pub fn client_info(&self, req: &Request) -> ClientInfo {
+        ClientInfo {
+            ip_address: client_ip(req, self.client_ip_header.as_deref())
+                .map(|ip| ip.to_string())
+                .unwrap_or_default(),
+            user_agent: req.header(USER_AGENT).unwrap_or_default().to_owned(),
+        }
+    }
+
     /// The session token the request presents: `Authorization: Bearer` (signed, or the raw token)
     /// first, then the signed session cookie.
     pub fn presented_token(&self, req: &Request) -> Option<String> {

@@ -41,11 +41,16 @@ impl TestServer {
         Self::start_full(test_db, configure, web).await
     }
 
-    /// With rate limiting as configured by `rate_limit`.
-    pub async fn start_rate_limited(test_db: &TestDb, rate_limit: RateLimitConfig) -> Self {
+    /// With rate limiting, the client address from `client_ip_header` when given.
+    pub async fn start_rate_limited(
+        test_db: &TestDb,
+        rate_limit: RateLimitConfig,
+        client_ip_header: Option<&str>,
+    ) -> Self {
         let web = WebSettings {
             base_url: ORIGIN.to_owned(),
             rate_limit: Some(rate_limit),
+            client_ip_header: client_ip_header.map(str::to_owned),
             ..Default::default()
         };
         Self::start_full(test_db, |_| {}, web).await

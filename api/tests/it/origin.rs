@@ -180,7 +180,7 @@ fn limits() -> RateLimitConfig {
 }
 
 async fn sign_in_is_rate_limited_per_address(db: TestDb) {
-    let server = TestServer::start_rate_limited(&db, limits()).await;
+    let server = TestServer::start_rate_limited(&db, limits(), None).await;
     let attempt = || {
         server
             .http
@@ -206,11 +206,7 @@ async fn sign_in_is_rate_limited_per_address(db: TestDb) {
 }
 
 async fn a_trusted_proxy_header_separates_clients(db: TestDb) {
-    let cfg = RateLimitConfig {
-        client_ip_header: Some("x-forwarded-for".into()),
-        ..limits()
-    };
-    let server = TestServer::start_rate_limited(&db, cfg).await;
+    let server = TestServer::start_rate_limited(&db, limits(), Some("x-forwarded-for")).await;
     let from = |ip: &str| {
         server
             .http
@@ -229,11 +225,40 @@ async fn a_trusted_proxy_header_separates_clients(db: TestDb) {
         from(&format!("2001:db8:1:2::{i}")).await.unwrap();
     }
     assert_eq!(from("2001:db8:1:2::ffff").await.unwrap().status(), 429);
+    // Sessions record the same address.
+    server
+        .browser()
+        .sign_up("proxy@example.com", "password123")
+        .await;
+    let signed_in = server
+        .http
+        .post(server.url("/api/auth/sign-in/email"))
+        .header("x-forwarded-for", "192.0.2.77")
+        .json(&json!({"email": "proxy@example.com", "password": "password123"}))
+        .send()
+        .await
+        .unwrap();
+    let token = parts(signed_in).await.1["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = parts(
+        server
+            .http
+            .get(server.url("/api/auth/get-session"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .1;
+    assert_eq!(me["session"]["ipAddress"], "192.0.2.77");
 }
 
 /// Concurrent requests cannot slip past the limit.
 async fn the_limit_holds_under_concurrency(db: TestDb) {
-    let server = TestServer::start_rate_limited(&db, limits()).await;
+    let server = TestServer::start_rate_limited(&db, limits(), None).await;
     let requests = (0..50).map(|_| {
         server
             .http
