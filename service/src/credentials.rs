@@ -81,21 +81,34 @@ impl Auth {
         check_new_password(cfg, &input.password)?;
         let hash = hasher.hash(&input.password).await?;
         let txn = db.begin().await?;
-        let user = user::ActiveModel {
-            name: Set(input.name),
-            email: Set(email),
+        let new_user = user::Model {
+            id: entity::behavior::new_id(),
+            name: input.name,
+            email,
+            email_verified: false,
+            image: input.image,
+            created_at: db_time(now),
+            updated_at: db_time(now),
+        };
+        let inserted = user::ActiveModel {
+            id: Set(new_user.id.clone()),
+            name: Set(new_user.name.clone()),
+            email: Set(new_user.email.clone()),
             email_verified: Set(false),
-            image: Set(input.image),
-            created_at: Set(db_time(now)),
-            updated_at: Set(db_time(now)),
-            ..Default::default()
+            image: Set(new_user.image.clone()),
+            created_at: Set(new_user.created_at),
+            updated_at: Set(new_user.updated_at),
         }
         .insert(&txn)
-        .await
-        .map_err(|e| match e.sql_err() {
-            Some(SqlErr::UniqueConstraintViolation(_)) => Error::UserAlreadyExists,
-            _ => Error::Database(e),
-        })?;
+        .await;
+        let user = match inserted {
+            Ok(user) => user,
+            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+                drop(txn);
+                return self.existing_email_sign_up(new_user).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
         account::ActiveModel {
             account_id: Set(user.id.clone()),
             provider_id: Set(CREDENTIAL.into()),
@@ -117,6 +130,25 @@ impl Auth {
             self.send_verification_to(&user, callback_url).await?;
         }
         Ok(SignedIn { user, session })
+    }
+
+    /// A sign-up with a taken email. When sign-up never signs in (verification required, or auto
+    /// sign-in off), it answers exactly like a new sign-up, with a user that is not stored, and
+    /// tells the address's owner by mail; so the answer does not reveal who has an account.
+    /// Otherwise it is the contract's 422.
+    async fn existing_email_sign_up(&self, attempted: user::Model) -> Result<SignedIn> {
+        if self.cfg.auto_sign_in && !self.cfg.require_email_verification {
+            return Err(Error::UserAlreadyExists);
+        }
+        self.mailer.send(crate::mail::Mail {
+            to: attempted.email.clone(),
+            subject: "Someone tried to sign up with your address".into(),
+            text: "Someone tried to create an account with this e-mail address, which already has one.\n\nIf it was you, sign in, or reset your password if you forgot it. Otherwise, ignore this mail.\n".into(),
+        });
+        Ok(SignedIn {
+            user: attempted,
+            session: None,
+        })
     }
 
     /// Checks email and password and opens a session. Every failure before the password check

@@ -8,6 +8,7 @@ use poem::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
 use poem::http::HeaderValue;
 use poem::Request;
 use poem_openapi::auth::{ApiKey, Bearer};
+use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{OpenApi, SecurityScheme, Tags};
@@ -185,9 +186,16 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: SessionAuth,
+        /// Any non-empty value (even `false`, as Better Auth reads it) skips the renewal.
+        #[oai(name = "disableRefresh")]
+        disable_refresh: Query<Option<String>>,
+        /// Accepted for compatibility; orgauth has no cookie cache.
+        #[oai(name = "disableCookieCache")]
+        _disable_cookie_cache: Query<Option<String>>,
     ) -> ApiResult<Json<Option<SessionAndUser>>> {
         no_store(&Outbox::of(req));
-        let current = self.state.resolve(req, true).await?;
+        let may_refresh = disable_refresh.0.is_none_or(|v| v.is_empty());
+        let current = self.state.resolve(req, may_refresh).await?;
         Ok(Json(current.map(|c| SessionAndUser {
             session: Session::new(&c.session, c.token.clone()),
             user: User::from(&c.user),

@@ -327,6 +327,12 @@ async fn sessions_slide_and_expire(db: TestDb) {
     assert_eq!(parts(r).await.1["session"]["expiresAt"], first);
 
     server.clock.advance(Duration::days(1));
+    let skipped = b.get("/get-session?disableRefresh=false").await;
+    assert!(
+        set_cookies(&skipped).is_empty(),
+        "disableRefresh (any value) skips the renewal"
+    );
+    assert_eq!(parts(skipped).await.1["session"]["expiresAt"], first);
     let r = b.get("/get-session").await;
     let cookies = set_cookies(&r);
     assert_eq!(

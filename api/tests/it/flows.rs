@@ -407,6 +407,27 @@ async fn required_verification_gates_sign_in(db: TestDb) {
     )
     .await;
     assert_eq!(wrong.0, 401, "the 403 comes only after the password check");
+    // A second sign-up with the address answers like a new one, stores nothing, and tells the owner.
+    let again = parts(
+        server
+            .browser()
+            .post(
+                "/sign-up/email",
+                json!({"name": "Imposter", "email": "sam@example.com", "password": "password456"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(again.0, 200);
+    assert!(again.1["token"].is_null());
+    assert_ne!(again.1["user"]["id"], signed_up["user"]["id"]);
+    assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 1);
+    let notice = server.mail.wait("sam@example.com", 2).await;
+    assert!(
+        notice.text.contains("Someone tried to create an account"),
+        "{}",
+        notice.text
+    );
     let mail = server.mail.wait("sam@example.com", 1).await;
     let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/verify-email?token="));
     let verified = parts(

@@ -112,6 +112,38 @@ async fn docs_and_openapi_are_served(db: TestDb) {
         assert_eq!(spec["paths"][path]["get"]["operationId"], id, "{path}");
     }
     assert!(spec["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
+    // Every operation is documented for client generation: an id, a summary, a tag, and for the
+    // auth routes their error responses and the session security schemes.
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(ids.insert(id.to_owned()), "duplicate operationId {id}");
+            assert!(op["summary"].is_string(), "{id} has no summary");
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{id} has no tag"
+            );
+            if path.starts_with("/api/auth/") && path != "/api/auth/ok" {
+                assert!(
+                    op["responses"]["400"].is_object() && op["responses"]["401"].is_object(),
+                    "{id} documents no errors"
+                );
+            }
+        }
+    }
+    assert!(ids.contains("signInEmail") && ids.contains("resetPassword"));
+    let schemes = spec["components"]["securitySchemes"].as_object().unwrap();
+    assert_eq!(schemes.len(), 2, "{schemes:?}");
+    let get_session = &spec["paths"]["/api/auth/get-session"]["get"];
+    assert!(
+        get_session["security"]
+            .as_array()
+            .is_some_and(|s| s.len() >= 2),
+        "{get_session}"
+    );
     assert_eq!(
         spec,
         serde_json::from_str::<Value>(&api::server::openapi_json()).unwrap()
