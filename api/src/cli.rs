@@ -441,6 +441,7 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> an
             .await
             .context("applying migrations failed")?;
     }
+    tokio::spawn(sweep_periodically(db.clone()));
     let acceptor = crate::server::bind(&args.host, args.port)
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -467,4 +468,17 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> an
     db.close().await.ok();
     tracing::info!("orgauth stopped");
     Ok(())
+}
+
+/// Every ten minutes, deletes expired sessions and one-time secrets (they are also deleted when
+/// presented). Runs until the process stops; a failed sweep is logged and retried next time.
+async fn sweep_periodically(db: sea_orm::DatabaseConnection) {
+    let mut every = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match service::maintenance::sweep(&db, chrono::Utc::now()).await {
+            Ok(swept) => tracing::debug!(?swept, "expired rows swept"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed"),
+        }
+    }
 }

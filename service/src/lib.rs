@@ -10,6 +10,7 @@ pub mod deletion;
 pub mod email;
 pub mod error;
 pub mod mail;
+pub mod maintenance;
 pub mod password;
 pub mod recovery;
 pub mod session;

@@ -120,3 +120,58 @@ async fn bad_urls_are_refused_clearly() {
         }
     }
 }
+
+/// The sweep removes expired sessions and one-time secrets, and nothing else.
+async fn sweep_removes_only_expired_rows(t: TestDb) {
+    use chrono::{Duration, TimeZone, Utc};
+    use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+    let db = t.migrated().await;
+    let now = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
+    let user = entity::user::ActiveModel {
+        name: Set("S".into()),
+        email: Set("s@example.com".into()),
+        email_verified: Set(false),
+        ..Default::default()
+    }
+    .insert(&db)
+    .await
+    .unwrap();
+    for (token, offset) in [("old", -1), ("live", 1)] {
+        entity::session::ActiveModel {
+            token: Set(token.into()),
+            user_id: Set(user.id.clone()),
+            expires_at: Set(service::clock::db_time(now + Duration::hours(offset))),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        entity::verification::ActiveModel {
+            identifier: Set(format!("x:{token}")),
+            value: Set(user.id.clone()),
+            expires_at: Set(service::clock::db_time(now + Duration::hours(offset))),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+    }
+    let swept = service::maintenance::sweep(&db, now).await.unwrap();
+    assert_eq!(
+        swept,
+        service::maintenance::Swept {
+            sessions: 1,
+            verifications: 1
+        }
+    );
+    assert_eq!(entity::session::Entity::find().count(&db).await.unwrap(), 1);
+    assert_eq!(
+        entity::verification::Entity::find()
+            .count(&db)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+migration::db_tests!(sweep_removes_only_expired_rows);
