@@ -6,8 +6,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::percent_decode_str;
 use poem::http::header::{HeaderValue, SET_COOKIE};
+use service::token::encode_uri_component;
 use sha2::Sha256;
 
 use crate::outbox::Outbox;
@@ -15,18 +16,6 @@ use crate::outbox::Outbox;
 const SESSION_TOKEN: &str = "better-auth.session_token";
 const SESSION_DATA: &str = "better-auth.session_data";
 const DONT_REMEMBER: &str = "better-auth.dont_remember";
-
-/// What `encodeURIComponent` leaves alone.
-const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'*')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')');
 
 /// The HMAC signature of `value`: standard base64 with padding (44 characters).
 pub fn signature(secret: &str, value: &str) -> String {
@@ -104,7 +93,7 @@ impl CookieSettings {
 
     /// A `Set-Cookie` value; `value` is percent-encoded as `encodeURIComponent` does.
     fn cookie(&self, base: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-        let value = utf8_percent_encode(value, URI_COMPONENT).to_string();
+        let value = encode_uri_component(value);
         let mut cookie = Cookie::new(self.name(base), value);
         cookie.set_path("/");
         cookie.set_http_only(true);
@@ -168,7 +157,7 @@ mod tests {
     fn verify_accepts_encoded_and_raw_and_rejects_tampering() {
         let secret = "s3cret-s3cret-s3cret-s3cret-s3cret";
         let signed = sign(secret, "abc");
-        let encoded = utf8_percent_encode(&signed, URI_COMPONENT).to_string();
+        let encoded = encode_uri_component(&signed);
         assert!(encoded.contains("%"), "{encoded}");
         assert_eq!(verify(secret, &signed).as_deref(), Some("abc"));
         assert_eq!(verify(secret, &encoded).as_deref(), Some("abc"));

@@ -109,17 +109,9 @@ impl Auth {
             }
             Err(e) => return Err(e.into()),
         };
-        account::ActiveModel {
-            account_id: Set(user.id.clone()),
-            provider_id: Set(CREDENTIAL.into()),
-            user_id: Set(user.id.clone()),
-            password: Set(Some(hash)),
-            created_at: Set(db_time(now)),
-            updated_at: Set(db_time(now)),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        new_credential_account(&user.id, hash, now)
+            .insert(&txn)
+            .await?;
         let session = if cfg.auto_sign_in && !cfg.require_email_verification {
             Some(session::create(&txn, cfg, &user.id, now, remember, client).await?)
         } else {
@@ -262,6 +254,23 @@ impl Auth {
         }
         active.updated_at = Set(db_time(now));
         Ok(active.update(db).await?)
+    }
+}
+
+/// A new password account for `user_id`: `provider_id = "credential"`, `account_id` = the user id.
+pub(crate) fn new_credential_account(
+    user_id: &str,
+    hash: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> account::ActiveModel {
+    account::ActiveModel {
+        account_id: Set(user_id.to_owned()),
+        provider_id: Set(CREDENTIAL.into()),
+        user_id: Set(user_id.to_owned()),
+        password: Set(Some(hash)),
+        created_at: Set(db_time(now)),
+        updated_at: Set(db_time(now)),
+        ..Default::default()
     }
 }
 

@@ -6,7 +6,7 @@ use sea_orm::{
 };
 
 use crate::clock::db_time;
-use crate::credentials::{check_new_password, normalize_email, CREDENTIAL};
+use crate::credentials::{check_new_password, new_credential_account, normalize_email, CREDENTIAL};
 use crate::mail::Mail;
 use crate::verification::{self, Check, Purpose};
 use crate::{session, Auth, Error, Result};
@@ -98,17 +98,9 @@ impl Auth {
                 acct.update(&txn).await?;
             }
             None => {
-                account::ActiveModel {
-                    account_id: Set(user.id.clone()),
-                    provider_id: Set(CREDENTIAL.into()),
-                    user_id: Set(user.id.clone()),
-                    password: Set(Some(hash)),
-                    created_at: Set(db_time(now)),
-                    updated_at: Set(db_time(now)),
-                    ..Default::default()
-                }
-                .insert(&txn)
-                .await?;
+                new_credential_account(&user.id, hash, now)
+                    .insert(&txn)
+                    .await?;
             }
         }
         if self.cfg.revoke_sessions_on_password_reset {
