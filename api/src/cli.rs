@@ -274,6 +274,28 @@ pub struct AuthArgs {
     /// `delete-user` without a password mails a confirmation link instead of deleting at once.
     #[arg(long, env = "ORGAUTH_DELETE_USER_VERIFICATION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
     pub delete_user_verification: bool,
+    /// Let any signed-in user create organizations.
+    #[arg(long, env = "ORGAUTH_ALLOW_USER_TO_CREATE_ORGANIZATION", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub allow_user_to_create_organization: bool,
+    /// Memberships a user may have before creating another organization is refused (unset: no limit).
+    #[arg(long, env = "ORGAUTH_ORGANIZATION_LIMIT", global = true)]
+    pub organization_limit: Option<u64>,
+    /// The role the creator of an organization gets.
+    #[arg(
+        long,
+        env = "ORGAUTH_CREATOR_ROLE",
+        global = true,
+        default_value = "owner"
+    )]
+    pub creator_role: String,
+    /// More roles, as JSON: `{"billing":{"organization":["update"]}}` (a built-in name replaces it).
+    #[arg(long, env = "ORGAUTH_ROLES", global = true)]
+    pub roles: Option<String>,
+    /// Create a team named after each new organization, with its creator in it.
+    #[arg(long, env = "ORGAUTH_DEFAULT_TEAM", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub default_team: bool,
+    #[arg(long, env = "ORGAUTH_DISABLE_ORGANIZATION_DELETION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub disable_organization_deletion: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -350,6 +372,25 @@ impl AuthArgs {
         cfg.change_email_enabled = self.change_email;
         cfg.delete_user_enabled = self.delete_user;
         cfg.delete_user_verification = self.delete_user_verification;
+        let custom: std::collections::BTreeMap<String, service::access::Statements> =
+            match &self.roles {
+                Some(json) => serde_json::from_str(json)
+                    .context("ORGAUTH_ROLES is not a JSON object of role -> resource -> actions")?,
+                None => Default::default(),
+            };
+        let mut roles = service::access::Roles::with_custom(custom);
+        anyhow::ensure!(
+            roles.exists(&self.creator_role),
+            "ORGAUTH_CREATOR_ROLE names an unknown role"
+        );
+        roles.creator_role = self.creator_role.clone();
+        cfg.org = service::config::OrgConfig {
+            allow_user_to_create_organization: self.allow_user_to_create_organization,
+            organization_limit: self.organization_limit,
+            roles,
+            default_team: self.default_team,
+            disable_organization_deletion: self.disable_organization_deletion,
+        };
         Ok(cfg)
     }
 

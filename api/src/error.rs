@@ -40,9 +40,9 @@ pub enum ApiError {
     /// Authenticated, but not allowed: untrusted origin, stale session, unverified email.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
-    /// The route is switched off in this configuration (empty body, as an unknown route).
+    /// The route or feature is switched off in this configuration.
     #[oai(status = 404)]
-    NotFound,
+    NotFound(Json<ErrorBody>),
     /// The method is not available in this configuration.
     #[oai(status = 405)]
     MethodNotAllowed(Json<ErrorBody>),
@@ -89,10 +89,16 @@ impl From<service::Error> for ApiError {
             | E::SessionExpired
             | E::AccountNotFound
             | E::FailedToUnlinkLastAccount => ApiError::BadRequest(body),
-            E::DeleteUserDisabled => ApiError::NotFound,
+            E::DeleteUserDisabled => ApiError::NotFound(body),
             E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
             E::EmailNotVerified | E::SessionNotFresh => ApiError::Forbidden(body),
             E::UserAlreadyExists => ApiError::Unprocessable(body),
+            E::Org { status, .. } => match status {
+                service::error::Status::BadRequest => ApiError::BadRequest(body),
+                service::error::Status::Unauthorized => ApiError::Unauthorized(body),
+                service::error::Status::Forbidden => ApiError::Forbidden(body),
+                service::error::Status::NotFound => ApiError::NotFound(body),
+            },
             E::Overloaded => ApiError::Unavailable(body, 1),
             E::Database(ref db) => {
                 tracing::error!(error = %db, "database error");

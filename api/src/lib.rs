@@ -8,6 +8,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod error;
 pub mod health;
+pub mod organization;
 pub mod origin;
 pub mod outbox;
 pub mod rate_limit;

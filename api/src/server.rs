@@ -13,6 +13,7 @@ use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
 use crate::error::with_contract_fallbacks;
 use crate::health::HealthApi;
+use crate::organization::OrganizationApi;
 use crate::origin::OriginCheck;
 use crate::outbox::WithOutbox;
 use crate::rate_limit::RateLimit;
@@ -23,14 +24,19 @@ use crate::state::AppState;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The typed API, which is also what the OpenAPI document describes.
-pub fn openapi(state: AppState) -> OpenApiService<(AuthApi, FlowsApi, HealthApi), ()> {
+pub fn openapi(
+    state: AppState,
+) -> OpenApiService<(AuthApi, FlowsApi, OrganizationApi, HealthApi), ()> {
     let db = state.auth.db.clone();
     OpenApiService::new(
         (
             AuthApi {
                 state: state.clone(),
             },
-            FlowsApi { state },
+            FlowsApi {
+                state: state.clone(),
+            },
+            OrganizationApi { state },
             HealthApi { db },
         ),
         "orgauth",

@@ -3,6 +3,8 @@
 
 use chrono::Duration;
 
+use crate::access::Roles;
+
 /// The server secret (`BETTER_AUTH_SECRET`): signs cookies and derives revocation handles.
 /// Its `Debug` never shows the value.
 #[derive(Clone)]
@@ -66,6 +68,31 @@ pub struct AuthConfig {
     /// `delete-user` without password or token mails a confirmation link instead of deleting.
     pub delete_user_verification: bool,
     pub delete_token_expires_in: Duration,
+    pub org: OrgConfig,
+}
+
+/// The organization plugin's options, with its defaults (`ORGAUTH_<NAME>` in the environment).
+#[derive(Clone, Debug)]
+pub struct OrgConfig {
+    pub allow_user_to_create_organization: bool,
+    /// Memberships a user may have before creating another organization is refused.
+    pub organization_limit: Option<u64>,
+    pub roles: Roles,
+    /// Create a team named after the organization, with its creator in it, on create.
+    pub default_team: bool,
+    pub disable_organization_deletion: bool,
+}
+
+impl Default for OrgConfig {
+    fn default() -> Self {
+        Self {
+            allow_user_to_create_organization: true,
+            organization_limit: None,
+            roles: Roles::default(),
+            default_team: true,
+            disable_organization_deletion: false,
+        }
+    }
 }
 
 impl AuthConfig {
@@ -91,6 +118,7 @@ impl AuthConfig {
             delete_user_enabled: true,
             delete_user_verification: false,
             delete_token_expires_in: Duration::seconds(86_400),
+            org: OrgConfig::default(),
         }
     }
 }

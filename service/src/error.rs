@@ -71,6 +71,9 @@ pub enum Error {
     /// `unlink-account` of the only way left to sign in.
     #[error("You can't unlink your last account")]
     FailedToUnlinkLastAccount,
+    /// An organization rule said no; the status is the contract's for that route.
+    #[error("{error}")]
+    Org { error: OrgError, status: Status },
     /// Hashing is saturated; retry shortly (never reported as a wrong password).
     #[error("The server is busy. Please try again shortly.")]
     Overloaded,
@@ -105,6 +108,7 @@ impl Error {
             Error::DeleteUserDisabled => "NOT_FOUND",
             Error::SessionExpired => "SESSION_EXPIRED",
             Error::AccountNotFound => "ACCOUNT_NOT_FOUND",
+            Error::Org { error, .. } => error.code(),
             Error::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
             Error::Overloaded => "SERVICE_UNAVAILABLE",
             Error::Database(_) => "INTERNAL_SERVER_ERROR",
@@ -123,3 +127,82 @@ impl From<crate::password::PasswordError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The HTTP status class of an organization error. Better Auth answers the same condition with
+/// different statuses on different routes (a non-member is 400 on `update`, 403 on `set-active`);
+/// the route decides, the message and code stay the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+}
+
+/// The organization plugin's errors, with the contract's messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OrgError {
+    #[error("You are not allowed to create a new organization")]
+    NotAllowedToCreateOrganization,
+    #[error("You have reached the maximum number of organizations")]
+    OrganizationLimitReached,
+    #[error("Organization already exists")]
+    OrganizationAlreadyExists,
+    #[error("Organization slug already taken")]
+    SlugAlreadyTaken,
+    #[error("Organization not found")]
+    OrganizationNotFound,
+    #[error("User is not a member of the organization")]
+    NotAMember,
+    #[error("You are not allowed to update this organization")]
+    NotAllowedToUpdateOrganization,
+    #[error("You are not allowed to delete this organization")]
+    NotAllowedToDeleteOrganization,
+    #[error("Organization deletion is disabled")]
+    DeletionDisabled,
+}
+
+impl OrgError {
+    pub fn code(self) -> &'static str {
+        match self {
+            OrgError::NotAllowedToCreateOrganization => {
+                "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_ORGANIZATION"
+            }
+            OrgError::OrganizationLimitReached => {
+                "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS"
+            }
+            OrgError::OrganizationAlreadyExists => "ORGANIZATION_ALREADY_EXISTS",
+            OrgError::SlugAlreadyTaken => "ORGANIZATION_SLUG_ALREADY_TAKEN",
+            OrgError::OrganizationNotFound => "ORGANIZATION_NOT_FOUND",
+            OrgError::NotAMember => "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
+            OrgError::NotAllowedToUpdateOrganization => {
+                "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION"
+            }
+            OrgError::NotAllowedToDeleteOrganization => {
+                "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION"
+            }
+            OrgError::DeletionDisabled => "ORGANIZATION_DELETION_DISABLED",
+        }
+    }
+
+    pub fn bad_request(self) -> Error {
+        Error::Org {
+            error: self,
+            status: Status::BadRequest,
+        }
+    }
+
+    pub fn forbidden(self) -> Error {
+        Error::Org {
+            error: self,
+            status: Status::Forbidden,
+        }
+    }
+
+    pub fn not_found(self) -> Error {
+        Error::Org {
+            error: self,
+            status: Status::NotFound,
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! users (and, as the issues land, organizations, members, invitations and teams). Functions take
 //! `&impl ConnectionTrait` so callers can compose several steps in one transaction.
 
+pub mod access;
 pub mod clock;
 pub mod config;
 pub mod credentials;
@@ -11,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod mail;
 pub mod maintenance;
+pub mod organization;
 pub mod password;
 pub mod recovery;
 pub mod session;

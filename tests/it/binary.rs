@@ -313,3 +313,21 @@ async fn secrets_never_reach_the_log() {
     })
     .await;
 }
+
+/// Malformed organization settings stop the start with one line.
+#[test]
+fn bad_roles_setting_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+    let out = run(orgauth()
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "off")
+        .env("ORGAUTH_ROLES", "{not json"));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("orgauth: error: ORGAUTH_ROLES is not a JSON object"),
+        "{lines:?}"
+    );
+}

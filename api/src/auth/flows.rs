@@ -237,7 +237,7 @@ impl FlowsApi {
         body: Json<Option<DeleteUserBody>>,
     ) -> ApiResult<Json<SuccessMessage>> {
         if !self.state.auth.cfg.delete_user_enabled {
-            return Err(ApiError::NotFound);
+            return Err(service::Error::DeleteUserDisabled.into());
         }
         let current = self.state.require(req).await?;
         let body = body.0.unwrap_or_default();
@@ -281,14 +281,17 @@ impl FlowsApi {
     ) -> ApiResult<JsonOrRedirect<SuccessMessage>> {
         no_referrer(req);
         if !self.state.auth.cfg.delete_user_enabled {
-            return Err(ApiError::NotFound);
+            return Err(service::Error::DeleteUserDisabled.into());
         }
         self.state
             .auth
             .delete_user_with_token(&token)
             .await
             .map_err(|e| match e {
-                service::Error::InvalidToken | service::Error::TokenExpired => ApiError::NotFound,
+                e @ (service::Error::InvalidToken | service::Error::TokenExpired) => {
+                    let code = e.code().unwrap_or("INVALID_TOKEN");
+                    ApiError::NotFound(Json(ErrorBody::new(code, &e.to_string())))
+                }
                 other => other.into(),
             })?;
         self.state.cookies.clear(&Outbox::of(req));

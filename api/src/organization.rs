@@ -1,0 +1,477 @@
+//! The organization plugin's organization routes: create, check-slug, list, set-active,
+//! get-organization, get-full-organization, update, delete.
+
+use poem::Request;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Object, OpenApi, Tags};
+use service::organization::{FullOrganization, NewOrganization, OrganizationUpdate, Target};
+
+use crate::auth::dto::{date, StatusTrue};
+use crate::auth::SessionAuth;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::state::AppState;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Organizations and the caller's active organization.
+    Organizations,
+}
+
+/// An organization; `metadata` as stored (a JSON string), as Better Auth returns it from reads.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Organization {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub logo: Option<String>,
+    pub created_at: String,
+    /// The metadata object as a JSON string, or null.
+    pub metadata: Option<String>,
+}
+
+impl From<&entity::organization::Model> for Organization {
+    fn from(o: &entity::organization::Model) -> Self {
+        Self {
+            id: o.id.clone(),
+            name: o.name.clone(),
+            slug: o.slug.clone(),
+            logo: o.logo.clone(),
+            created_at: date(o.created_at),
+            metadata: o.metadata.clone(),
+        }
+    }
+}
+
+/// An organization as `create` and `update` return it: `metadata` parsed, omitted when absent.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct OrganizationWithMetadata {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub logo: Option<String>,
+    pub created_at: String,
+    #[oai(skip_serializing_if_is_none)]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl From<&entity::organization::Model> for OrganizationWithMetadata {
+    fn from(o: &entity::organization::Model) -> Self {
+        Self {
+            id: o.id.clone(),
+            name: o.name.clone(),
+            slug: o.slug.clone(),
+            logo: o.logo.clone(),
+            created_at: date(o.created_at),
+            metadata: o
+                .metadata
+                .as_deref()
+                .and_then(|m| serde_json::from_str(m).ok()),
+        }
+    }
+}
+
+/// A membership. `role` is comma-joined when a member holds several.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Member {
+    pub id: String,
+    pub organization_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+impl From<&entity::member::Model> for Member {
+    fn from(m: &entity::member::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            organization_id: m.organization_id.clone(),
+            user_id: m.user_id.clone(),
+            role: m.role.clone(),
+            created_at: date(m.created_at),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct MemberUser {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub image: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct MemberWithUser {
+    #[oai(flatten)]
+    pub member: Member,
+    pub user: MemberUser,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct TeamWithCount {
+    pub id: String,
+    pub name: String,
+    pub organization_id: String,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+    pub member_count: u64,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Invitation {
+    pub id: String,
+    pub organization_id: String,
+    pub email: String,
+    pub role: Option<String>,
+    pub team_id: Option<String>,
+    pub status: String,
+    pub expires_at: String,
+    pub created_at: String,
+    pub inviter_id: String,
+}
+
+impl From<&entity::invitation::Model> for Invitation {
+    fn from(i: &entity::invitation::Model) -> Self {
+        Self {
+            id: i.id.clone(),
+            organization_id: i.organization_id.clone(),
+            email: i.email.clone(),
+            role: i.role.clone(),
+            team_id: i.team_id.clone(),
+            status: i.status.clone(),
+            expires_at: date(i.expires_at),
+            created_at: date(i.created_at),
+            inviter_id: i.inviter_id.clone(),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct CreatedOrganization {
+    #[oai(flatten)]
+    pub organization: OrganizationWithMetadata,
+    pub members: Vec<Member>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct FullOrganizationResponse {
+    #[oai(flatten)]
+    pub organization: Organization,
+    pub invitations: Vec<Invitation>,
+    pub members: Vec<MemberWithUser>,
+    pub teams: Vec<TeamWithCount>,
+}
+
+impl From<FullOrganization> for FullOrganizationResponse {
+    fn from(f: FullOrganization) -> Self {
+        Self {
+            organization: Organization::from(&f.organization),
+            invitations: f.invitations.iter().map(Invitation::from).collect(),
+            members: f
+                .members
+                .iter()
+                .map(|(m, u)| MemberWithUser {
+                    member: Member::from(m),
+                    user: MemberUser {
+                        id: u.id.clone(),
+                        name: u.name.clone(),
+                        email: u.email.clone(),
+                        image: u.image.clone(),
+                    },
+                })
+                .collect(),
+            teams: f
+                .teams
+                .iter()
+                .map(|(t, n)| TeamWithCount {
+                    id: t.id.clone(),
+                    name: t.name.clone(),
+                    organization_id: t.organization_id.clone(),
+                    created_at: date(t.created_at),
+                    updated_at: t.updated_at.map(date),
+                    member_count: *n,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateOrganizationBody {
+    pub name: String,
+    /// 1 to 64 characters of a-z, 0-9 and '-'.
+    pub slug: String,
+    pub logo: Option<String>,
+    /// Any JSON object; stored as a JSON string.
+    pub metadata: Option<serde_json::Value>,
+    /// Leave the session's active organization as it is.
+    pub keep_current_active_organization: Option<bool>,
+}
+
+#[derive(Object, Debug)]
+pub struct CheckSlugBody {
+    pub slug: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateOrganizationData {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    /// A URL, or null to remove the logo.
+    pub logo: MaybeUndefined<String>,
+    pub metadata: Option<serde_json::Value>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateOrganizationBody {
+    pub data: UpdateOrganizationData,
+    /// Default: the active organization.
+    pub organization_id: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct DeleteOrganizationBody {
+    pub organization_id: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SetActiveBody {
+    /// An organization id, or null to clear the active organization.
+    pub organization_id: MaybeUndefined<String>,
+    pub organization_slug: Option<String>,
+}
+
+fn metadata_object(value: Option<serde_json::Value>) -> ApiResult<Option<serde_json::Value>> {
+    match value {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(v) if v.is_object() => Ok(Some(v)),
+        Some(_) => Err(ApiError::BadRequest(Json(ErrorBody::new(
+            "VALIDATION_ERROR",
+            "[body.metadata] Expected an object",
+        )))),
+    }
+}
+
+fn target(id: Option<String>, slug: Option<String>) -> Target {
+    match (id, slug) {
+        (Some(id), _) => Target::Id(id),
+        (None, Some(slug)) => Target::Slug(slug),
+        (None, None) => Target::Active,
+    }
+}
+
+pub struct OrganizationApi {
+    pub state: AppState,
+}
+
+#[OpenApi(prefix_path = "/api/auth/organization", tag = "Tag::Organizations")]
+impl OrganizationApi {
+    /// Create an organization
+    ///
+    /// The caller becomes its owner and a member of its default team; it becomes the session's
+    /// active organization unless `keepCurrentActiveOrganization`. A taken slug answers 400
+    /// `ORGANIZATION_ALREADY_EXISTS`.
+    #[oai(path = "/create", method = "post", operation_id = "createOrganization")]
+    async fn create(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<CreateOrganizationBody>,
+    ) -> ApiResult<Json<CreatedOrganization>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let input = NewOrganization {
+            name: body.name,
+            slug: body.slug,
+            logo: body.logo,
+            metadata: metadata_object(body.metadata)?,
+            keep_current_active: body.keep_current_active_organization.unwrap_or(false),
+        };
+        let (org, owner) = self.state.auth.create_organization(&current, input).await?;
+        Ok(Json(CreatedOrganization {
+            organization: OrganizationWithMetadata::from(&org),
+            members: vec![Member::from(&owner)],
+        }))
+    }
+
+    /// Is a slug free?
+    ///
+    /// `{"status":true}` when free; 400 `ORGANIZATION_SLUG_ALREADY_TAKEN` when not. A hint only:
+    /// `create` decides.
+    #[oai(
+        path = "/check-slug",
+        method = "post",
+        operation_id = "checkOrganizationSlug"
+    )]
+    async fn check_slug(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<CheckSlugBody>,
+    ) -> ApiResult<Json<StatusTrue>> {
+        self.state.require(req).await?;
+        self.state.auth.check_slug(&body.slug).await?;
+        Ok(Json(StatusTrue { status: true }))
+    }
+
+    /// The caller's organizations
+    #[oai(path = "/list", method = "get", operation_id = "listOrganizations")]
+    async fn list(&self, req: &Request, _auth: SessionAuth) -> ApiResult<Json<Vec<Organization>>> {
+        let current = self.state.require(req).await?;
+        let orgs = self.state.auth.list_organizations(&current.user.id).await?;
+        Ok(Json(orgs.iter().map(Organization::from).collect()))
+    }
+
+    /// Set the session's active organization
+    ///
+    /// By id or slug; `organizationId: null` clears it; neither re-checks the current one. Moving
+    /// to another organization clears the active team. A non-member gets 403 (and the session's
+    /// active organization is cleared).
+    #[oai(
+        path = "/set-active",
+        method = "post",
+        operation_id = "setActiveOrganization"
+    )]
+    async fn set_active(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<SetActiveBody>,
+    ) -> ApiResult<Json<Option<Organization>>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let target = match (body.organization_id, body.organization_slug) {
+            (MaybeUndefined::Null, _) => None,
+            (MaybeUndefined::Value(id), _) => Some(Target::Id(id)),
+            (MaybeUndefined::Undefined, Some(slug)) => Some(Target::Slug(slug)),
+            (MaybeUndefined::Undefined, None) => Some(Target::Active),
+        };
+        let org = self
+            .state
+            .auth
+            .set_active_organization(&current, target)
+            .await?;
+        Ok(Json(org.as_ref().map(Organization::from)))
+    }
+
+    /// An organization the caller belongs to
+    ///
+    /// By id or slug, else the active one; `null` when none is named and none is active.
+    #[oai(
+        path = "/get-organization",
+        method = "get",
+        operation_id = "getOrganization"
+    )]
+    async fn get_organization(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
+        #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
+    ) -> ApiResult<Json<Option<Organization>>> {
+        let current = self.state.require(req).await?;
+        let org = self
+            .state
+            .auth
+            .organization(&current, target(organization_id.0, organization_slug.0))
+            .await?;
+        Ok(Json(org.as_ref().map(Organization::from)))
+    }
+
+    /// An organization with its members, teams and invitations
+    ///
+    /// Invitations only for members allowed to invite (invitations for the owner role only for
+    /// owners). `membersLimit` caps the members listed (at most 100).
+    #[oai(
+        path = "/get-full-organization",
+        method = "get",
+        operation_id = "getFullOrganization"
+    )]
+    async fn get_full_organization(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
+        #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
+        #[oai(name = "membersLimit")] members_limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<Option<FullOrganizationResponse>>> {
+        let current = self.state.require(req).await?;
+        let full = self
+            .state
+            .auth
+            .full_organization(
+                &current,
+                target(organization_id.0, organization_slug.0),
+                members_limit.0,
+            )
+            .await?;
+        Ok(Json(full.map(FullOrganizationResponse::from)))
+    }
+
+    /// Update an organization
+    ///
+    /// Needs `organization:update`. A slug taken by another organization answers 400
+    /// `ORGANIZATION_SLUG_ALREADY_TAKEN`.
+    #[oai(path = "/update", method = "post", operation_id = "updateOrganization")]
+    async fn update(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<UpdateOrganizationBody>,
+    ) -> ApiResult<Json<OrganizationWithMetadata>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let logo = match body.data.logo {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(v) => Some(Some(v)),
+        };
+        let update = OrganizationUpdate {
+            name: body.data.name,
+            slug: body.data.slug,
+            logo,
+            metadata: metadata_object(body.data.metadata)?,
+        };
+        let org = self
+            .state
+            .auth
+            .update_organization(&current, body.organization_id, update)
+            .await?;
+        Ok(Json(OrganizationWithMetadata::from(&org)))
+    }
+
+    /// Delete an organization
+    ///
+    /// Needs `organization:delete` (owners). Its teams, members and invitations go with it, and
+    /// every session that had it active forgets it.
+    #[oai(path = "/delete", method = "post", operation_id = "deleteOrganization")]
+    async fn delete(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<DeleteOrganizationBody>,
+    ) -> ApiResult<Json<Organization>> {
+        let current = self.state.require(req).await?;
+        let org = self
+            .state
+            .auth
+            .delete_organization(&current, &body.organization_id)
+            .await?;
+        Ok(Json(Organization::from(&org)))
+    }
+}
