@@ -296,6 +296,14 @@ pub struct AuthArgs {
     pub default_team: bool,
     #[arg(long, env = "ORGAUTH_DISABLE_ORGANIZATION_DELETION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
     pub disable_organization_deletion: bool,
+    /// Members per organization at most; also the largest page of `list-members`.
+    #[arg(
+        long,
+        env = "ORGAUTH_MEMBERSHIP_LIMIT",
+        global = true,
+        default_value_t = 100
+    )]
+    pub membership_limit: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -390,6 +398,7 @@ impl AuthArgs {
             roles,
             default_team: self.default_team,
             disable_organization_deletion: self.disable_organization_deletion,
+            membership_limit: self.membership_limit.max(1),
         };
         Ok(cfg)
     }

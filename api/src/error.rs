@@ -88,7 +88,8 @@ impl From<service::Error> for ApiError {
             | E::ChangeEmailDisabled
             | E::SessionExpired
             | E::AccountNotFound
-            | E::FailedToUnlinkLastAccount => ApiError::BadRequest(body),
+            | E::FailedToUnlinkLastAccount
+            | E::RoleNotFound(_) => ApiError::BadRequest(body),
             E::DeleteUserDisabled => ApiError::NotFound(body),
             E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
             E::EmailNotVerified | E::SessionNotFresh => ApiError::Forbidden(body),

@@ -475,3 +475,335 @@ impl OrganizationApi {
         Ok(Json(Organization::from(&org)))
     }
 }
+
+/// A member with the user, as `get-active-member` and `leave` return it.
+fn member_with_user(m: &entity::member::Model, u: &entity::user::Model) -> MemberWithUser {
+    MemberWithUser {
+        member: Member::from(m),
+        user: MemberUser {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            email: u.email.clone(),
+            image: u.image.clone(),
+        },
+    }
+}
+
+#[derive(Object, Debug)]
+pub struct RoleResponse {
+    pub role: String,
+}
+
+#[derive(Object, Debug)]
+pub struct MembersPage {
+    pub members: Vec<MemberWithUser>,
+    /// All members matching the filter, whatever the page.
+    pub total: u64,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct HasPermissionBody {
+    pub organization_id: Option<String>,
+    /// resource → actions, e.g. `{"member": ["delete"]}`.
+    pub permissions: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    /// Deprecated; always answers `success: false`, as Better Auth does.
+    pub permission: Option<std::collections::BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Object, Debug)]
+pub struct HasPermissionResponse {
+    /// Always null.
+    pub error: Option<String>,
+    pub success: bool,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct LeaveBody {
+    pub organization_id: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct RemoveMemberBody {
+    /// A member id, or (containing `@`) the member's email.
+    pub member_id_or_email: String,
+    pub organization_id: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct RemovedMember {
+    pub member: MemberWithUser,
+}
+
+/// A role name or a list of them.
+#[derive(poem_openapi::Union, Debug)]
+pub enum RoleInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl RoleInput {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            RoleInput::One(r) => vec![r],
+            RoleInput::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateMemberRoleBody {
+    pub member_id: String,
+    pub role: RoleInput,
+    pub organization_id: Option<String>,
+}
+
+pub struct MembersApi {
+    pub state: AppState,
+}
+
+#[OpenApi(prefix_path = "/api/auth/organization", tag = "Tag::Organizations")]
+impl MembersApi {
+    /// The caller's membership of the active organization
+    #[oai(
+        path = "/get-active-member",
+        method = "get",
+        operation_id = "getActiveMember"
+    )]
+    async fn get_active_member(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+    ) -> ApiResult<Json<MemberWithUser>> {
+        let current = self.state.require(req).await?;
+        let (m, u) = self.state.auth.active_member(&current).await?;
+        Ok(Json(member_with_user(&m, &u)))
+    }
+
+    /// A member's role
+    ///
+    /// The caller's, or `userId`'s; for members of the organization only.
+    #[oai(
+        path = "/get-active-member-role",
+        method = "get",
+        operation_id = "getActiveMemberRole"
+    )]
+    async fn get_active_member_role(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "userId")] user_id: Query<Option<String>>,
+        #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
+        #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
+    ) -> ApiResult<Json<RoleResponse>> {
+        let current = self.state.require(req).await?;
+        let role = self
+            .state
+            .auth
+            .member_role(
+                &current,
+                target(organization_id.0, organization_slug.0),
+                user_id.0,
+            )
+            .await?;
+        Ok(Json(RoleResponse { role }))
+    }
+
+    /// A page of an organization's members
+    ///
+    /// `limit` (default and at most the membership limit, 100), `offset`, `sortBy` (`createdAt` or
+    /// `role`), `sortDirection`; `filterField=role` with `filterValue` keeps members holding that
+    /// role. `total` counts every match, so nothing is cut off silently.
+    #[oai(path = "/list-members", method = "get", operation_id = "listMembers")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_members(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
+        #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
+        limit: Query<Option<u64>>,
+        offset: Query<Option<u64>>,
+        #[oai(name = "sortBy")] sort_by: Query<Option<String>>,
+        #[oai(name = "sortDirection")] sort_direction: Query<Option<String>>,
+        #[oai(name = "filterField")] filter_field: Query<Option<String>>,
+        #[oai(name = "filterValue")] filter_value: Query<Option<String>>,
+    ) -> ApiResult<Json<MembersPage>> {
+        let current = self.state.require(req).await?;
+        let role = match (filter_field.0.as_deref(), filter_value.0) {
+            (None, _) => None,
+            (Some("role"), Some(v)) => Some(v),
+            _ => {
+                return Err(ApiError::BadRequest(Json(ErrorBody::new(
+                    "VALIDATION_ERROR",
+                    "[query.filterField] Only filterField=role with a filterValue is supported",
+                ))))
+            }
+        };
+        let descending = match sort_direction.0.as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(_) => {
+                return Err(ApiError::BadRequest(Json(ErrorBody::new(
+                    "VALIDATION_ERROR",
+                    "[query.sortDirection] Use asc or desc",
+                ))))
+            }
+        };
+        let page = service::members::MemberPage {
+            limit: limit.0,
+            offset: offset.0,
+            sort_by: sort_by.0,
+            descending,
+            role,
+        };
+        let (members, total) = self
+            .state
+            .auth
+            .list_members(
+                &current,
+                target(organization_id.0, organization_slug.0),
+                page,
+            )
+            .await?;
+        Ok(Json(MembersPage {
+            members: members
+                .iter()
+                .map(|(m, u)| member_with_user(m, u))
+                .collect(),
+            total,
+        }))
+    }
+
+    /// Does the caller have these permissions?
+    ///
+    /// True when one of the caller's roles grants every requested action.
+    #[oai(
+        path = "/has-permission",
+        method = "post",
+        operation_id = "hasPermission"
+    )]
+    async fn has_permission(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<HasPermissionBody>,
+    ) -> ApiResult<Json<HasPermissionResponse>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let request = match (body.permissions, body.permission) {
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(ApiError::BadRequest(Json(ErrorBody::new(
+                    "VALIDATION_ERROR",
+                    "[body] Give exactly one of permissions and permission",
+                ))))
+            }
+            (None, Some(_)) => None,
+            (Some(p), None) => Some(
+                p.into_iter()
+                    .map(|(k, v)| (k, v.into_iter().collect()))
+                    .collect(),
+            ),
+        };
+        let allowed = match request {
+            // The deprecated key never grants anything.
+            None => {
+                self.state
+                    .auth
+                    .has_permission(&current, body.organization_id, &Default::default())
+                    .await?;
+                false
+            }
+            Some(request) => {
+                self.state
+                    .auth
+                    .has_permission(&current, body.organization_id, &request)
+                    .await?
+            }
+        };
+        Ok(Json(HasPermissionResponse {
+            error: None,
+            success: allowed,
+        }))
+    }
+
+    /// Leave an organization
+    ///
+    /// The last owner cannot leave. The caller's team memberships in it end, and no session of the
+    /// caller keeps it active.
+    #[oai(path = "/leave", method = "post", operation_id = "leaveOrganization")]
+    async fn leave(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<LeaveBody>,
+    ) -> ApiResult<Json<MemberWithUser>> {
+        let current = self.state.require(req).await?;
+        let m = self
+            .state
+            .auth
+            .leave_organization(&current, &body.organization_id)
+            .await?;
+        Ok(Json(member_with_user(&m, &current.user)))
+    }
+
+    /// Remove a member
+    ///
+    /// Needs `member:delete`; only an owner removes an owner, and never the last one. The removed
+    /// user's team memberships in the organization end and their sessions forget it.
+    #[oai(
+        path = "/remove-member",
+        method = "post",
+        operation_id = "removeMember"
+    )]
+    async fn remove_member(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<RemoveMemberBody>,
+    ) -> ApiResult<Json<RemovedMember>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let (m, u) = self
+            .state
+            .auth
+            .remove_member(&current, body.organization_id, &body.member_id_or_email)
+            .await?;
+        Ok(Json(RemovedMember {
+            member: member_with_user(&m, &u),
+        }))
+    }
+
+    /// Change a member's roles
+    ///
+    /// Needs `member:update`. Only an owner grants the owner role or changes an owner; the last
+    /// owner cannot be demoted.
+    #[oai(
+        path = "/update-member-role",
+        method = "post",
+        operation_id = "updateMemberRole"
+    )]
+    async fn update_member_role(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<UpdateMemberRoleBody>,
+    ) -> ApiResult<Json<Member>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let m = self
+            .state
+            .auth
+            .update_member_role(
+                &current,
+                body.organization_id,
+                &body.member_id,
+                &body.role.into_vec(),
+            )
+            .await?;
+        Ok(Json(Member::from(&m)))
+    }
+}

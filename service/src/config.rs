@@ -81,6 +81,8 @@ pub struct OrgConfig {
     /// Create a team named after the organization, with its creator in it, on create.
     pub default_team: bool,
     pub disable_organization_deletion: bool,
+    /// Members per organization at most; also the largest page of `list-members` (100).
+    pub membership_limit: u64,
 }
 
 impl Default for OrgConfig {
@@ -91,6 +93,7 @@ impl Default for OrgConfig {
             roles: Roles::default(),
             default_team: true,
             disable_organization_deletion: false,
+            membership_limit: 100,
         }
     }
 }

@@ -74,6 +74,9 @@ pub enum Error {
     /// An organization rule said no; the status is the contract's for that route.
     #[error("{error}")]
     Org { error: OrgError, status: Status },
+    /// Roles that do not exist, named in the message as Better Auth does (`ROLE_NOT_FOUND: x, y`).
+    #[error("ROLE_NOT_FOUND: {0}")]
+    RoleNotFound(String),
     /// Hashing is saturated; retry shortly (never reported as a wrong password).
     #[error("The server is busy. Please try again shortly.")]
     Overloaded,
@@ -108,6 +111,7 @@ impl Error {
             Error::DeleteUserDisabled => "NOT_FOUND",
             Error::SessionExpired => "SESSION_EXPIRED",
             Error::AccountNotFound => "ACCOUNT_NOT_FOUND",
+            Error::RoleNotFound(_) => "ROLE_NOT_FOUND",
             Error::Org { error, .. } => error.code(),
             Error::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
             Error::Overloaded => "SERVICE_UNAVAILABLE",
@@ -160,6 +164,20 @@ pub enum OrgError {
     NotAllowedToDeleteOrganization,
     #[error("Organization deletion is disabled")]
     DeletionDisabled,
+    #[error("No active organization")]
+    NoActiveOrganization,
+    #[error("Member not found")]
+    MemberNotFound,
+    #[error("You are not a member of this organization")]
+    YouAreNotAMember,
+    #[error("You cannot leave the organization as the only owner")]
+    OnlyOwner,
+    #[error("You cannot leave the organization without an owner")]
+    WithoutAnOwner,
+    #[error("You are not allowed to delete this member")]
+    NotAllowedToDeleteMember,
+    #[error("You are not allowed to update this member")]
+    NotAllowedToUpdateMember,
 }
 
 impl OrgError {
@@ -182,6 +200,13 @@ impl OrgError {
                 "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION"
             }
             OrgError::DeletionDisabled => "ORGANIZATION_DELETION_DISABLED",
+            OrgError::NoActiveOrganization => "NO_ACTIVE_ORGANIZATION",
+            OrgError::MemberNotFound => "MEMBER_NOT_FOUND",
+            OrgError::YouAreNotAMember => "YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION",
+            OrgError::OnlyOwner => "YOU_CANNOT_LEAVE_THE_ORGANIZATION_AS_THE_ONLY_OWNER",
+            OrgError::WithoutAnOwner => "YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER",
+            OrgError::NotAllowedToDeleteMember => "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER",
+            OrgError::NotAllowedToUpdateMember => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER",
         }
     }
 
@@ -196,6 +221,13 @@ impl OrgError {
         Error::Org {
             error: self,
             status: Status::Forbidden,
+        }
+    }
+
+    pub fn unauthorized(self) -> Error {
+        Error::Org {
+            error: self,
+            status: Status::Unauthorized,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod email;
 pub mod error;
 pub mod mail;
 pub mod maintenance;
+pub mod members;
 pub mod organization;
 pub mod password;
 pub mod recovery;
