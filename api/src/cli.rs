@@ -304,6 +304,32 @@ pub struct AuthArgs {
         default_value_t = 100
     )]
     pub membership_limit: u64,
+    /// Seconds an invitation stays valid.
+    #[arg(
+        long,
+        env = "ORGAUTH_INVITATION_EXPIRES_IN",
+        global = true,
+        default_value_t = 172_800
+    )]
+    pub invitation_expires_in: i64,
+    /// Pending invitations per organization at most.
+    #[arg(
+        long,
+        env = "ORGAUTH_INVITATION_LIMIT",
+        global = true,
+        default_value_t = 100
+    )]
+    pub invitation_limit: u64,
+    /// Re-inviting an address cancels its pending invitation instead of failing.
+    #[arg(long, env = "ORGAUTH_CANCEL_PENDING_INVITATIONS_ON_RE_INVITE", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub cancel_pending_invitations_on_re_invite: bool,
+    /// Only verified addresses may accept, reject or view invitations.
+    #[arg(long, env = "ORGAUTH_REQUIRE_EMAIL_VERIFICATION_ON_INVITATION", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_email_verification_on_invitation: bool,
+    /// The link in invitation mails; `{id}` becomes the invitation id. Default:
+    /// BETTER_AUTH_URL/accept-invitation/{id}.
+    #[arg(long, env = "ORGAUTH_INVITATION_URL", global = true)]
+    pub invitation_url: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -399,6 +425,14 @@ impl AuthArgs {
             default_team: self.default_team,
             disable_organization_deletion: self.disable_organization_deletion,
             membership_limit: self.membership_limit.max(1),
+            invitation_expires_in: Duration::seconds(self.invitation_expires_in.max(1)),
+            invitation_limit: self.invitation_limit,
+            cancel_pending_invitations_on_re_invite: self.cancel_pending_invitations_on_re_invite,
+            require_email_verification_on_invitation: self.require_email_verification_on_invitation,
+            invitation_url: self
+                .invitation_url
+                .clone()
+                .unwrap_or_else(|| format!("{base_url}/accept-invitation/{{id}}")),
         };
         Ok(cfg)
     }

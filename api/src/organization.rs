@@ -807,3 +807,257 @@ impl MembersApi {
         Ok(Json(Member::from(&m)))
     }
 }
+
+/// One team id or a list of them.
+#[derive(poem_openapi::Union, Debug)]
+pub enum TeamIdInput {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct InviteMemberBody {
+    pub email: String,
+    pub role: RoleInput,
+    pub organization_id: Option<String>,
+    /// Extend a pending invitation's expiry and mail it again (its roles and teams stay).
+    pub resend: Option<bool>,
+    /// Teams of the organization the new member joins on acceptance.
+    pub team_id: Option<TeamIdInput>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct InvitationIdBody {
+    pub invitation_id: String,
+}
+
+#[derive(Object, Debug)]
+pub struct AcceptedInvitation {
+    pub invitation: Invitation,
+    pub member: Member,
+}
+
+#[derive(Object, Debug)]
+pub struct RejectedInvitation {
+    pub invitation: Invitation,
+    /// Always null.
+    pub member: Option<Member>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct InvitationWithOrganization {
+    #[oai(flatten)]
+    pub invitation: Invitation,
+    pub organization_name: String,
+    pub organization_slug: String,
+    pub inviter_email: String,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct UserInvitation {
+    #[oai(flatten)]
+    pub invitation: Invitation,
+    pub organization_name: String,
+}
+
+/// `list-invitations`: the page as Better Auth's array, the total in `X-Total-Count`.
+#[derive(poem_openapi::ApiResponse)]
+pub enum InvitationsPage {
+    #[oai(status = 200)]
+    Ok(Json<Vec<Invitation>>, #[oai(header = "X-Total-Count")] u64),
+}
+
+pub struct InvitationsApi {
+    pub state: AppState,
+}
+
+#[OpenApi(prefix_path = "/api/auth/organization", tag = "Tag::Organizations")]
+impl InvitationsApi {
+    /// Invite an e-mail address
+    ///
+    /// Needs `invitation:create`; only an owner invites owners. Mails the invitation link.
+    /// `resend` extends a pending invitation instead of failing with
+    /// `USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION`.
+    #[oai(
+        path = "/invite-member",
+        method = "post",
+        operation_id = "inviteMember"
+    )]
+    async fn invite_member(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<InviteMemberBody>,
+    ) -> ApiResult<Json<Invitation>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let team_ids = match body.team_id {
+            None => Vec::new(),
+            Some(TeamIdInput::One(t)) => vec![t],
+            Some(TeamIdInput::Many(v)) => v,
+        };
+        let input = service::invitations::NewInvitation {
+            email: body.email,
+            roles: body.role.into_vec(),
+            organization_id: body.organization_id,
+            resend: body.resend.unwrap_or(false),
+            team_ids,
+        };
+        let inv = self.state.auth.invite_member(&current, input).await?;
+        Ok(Json(Invitation::from(&inv)))
+    }
+
+    /// Accept an invitation
+    ///
+    /// Only the invited address (verified, unless switched off), before expiry, once — even under
+    /// concurrent requests. The organization becomes the session's active one.
+    #[oai(
+        path = "/accept-invitation",
+        method = "post",
+        operation_id = "acceptInvitation"
+    )]
+    async fn accept(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<InvitationIdBody>,
+    ) -> ApiResult<Json<AcceptedInvitation>> {
+        let current = self.state.require(req).await?;
+        let (inv, m) = self
+            .state
+            .auth
+            .accept_invitation(&current, &body.invitation_id)
+            .await?;
+        Ok(Json(AcceptedInvitation {
+            invitation: Invitation::from(&inv),
+            member: Member::from(&m),
+        }))
+    }
+
+    /// Reject an invitation
+    #[oai(
+        path = "/reject-invitation",
+        method = "post",
+        operation_id = "rejectInvitation"
+    )]
+    async fn reject(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<InvitationIdBody>,
+    ) -> ApiResult<Json<RejectedInvitation>> {
+        let current = self.state.require(req).await?;
+        let inv = self
+            .state
+            .auth
+            .reject_invitation(&current, &body.invitation_id)
+            .await?;
+        Ok(Json(RejectedInvitation {
+            invitation: Invitation::from(&inv),
+            member: None,
+        }))
+    }
+
+    /// Cancel an invitation
+    ///
+    /// Needs `invitation:cancel` in the invitation's organization.
+    #[oai(
+        path = "/cancel-invitation",
+        method = "post",
+        operation_id = "cancelInvitation"
+    )]
+    async fn cancel(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<InvitationIdBody>,
+    ) -> ApiResult<Json<Invitation>> {
+        let current = self.state.require(req).await?;
+        let inv = self
+            .state
+            .auth
+            .cancel_invitation(&current, &body.invitation_id)
+            .await?;
+        Ok(Json(Invitation::from(&inv)))
+    }
+
+    /// An invitation, for its recipient
+    #[oai(
+        path = "/get-invitation",
+        method = "get",
+        operation_id = "getInvitation"
+    )]
+    async fn get_invitation(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        id: Query<String>,
+    ) -> ApiResult<Json<InvitationWithOrganization>> {
+        let current = self.state.require(req).await?;
+        let d = self.state.auth.invitation_details(&current, &id).await?;
+        Ok(Json(InvitationWithOrganization {
+            invitation: Invitation::from(&d.invitation),
+            organization_name: d.organization_name,
+            organization_slug: d.organization_slug,
+            inviter_email: d.inviter_email,
+        }))
+    }
+
+    /// An organization's invitations
+    ///
+    /// For members allowed to invite. Paginated with `limit` (at most 100) and `offset`; the body
+    /// is the page (an array, as Better Auth), `X-Total-Count` the number of all invitations.
+    #[oai(
+        path = "/list-invitations",
+        method = "get",
+        operation_id = "listInvitations"
+    )]
+    async fn list_invitations(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
+        limit: Query<Option<u64>>,
+        offset: Query<Option<u64>>,
+    ) -> ApiResult<InvitationsPage> {
+        let current = self.state.require(req).await?;
+        let (page, total) = self
+            .state
+            .auth
+            .list_invitations(&current, organization_id.0, limit.0, offset.0)
+            .await?;
+        Ok(InvitationsPage::Ok(
+            Json(page.iter().map(Invitation::from).collect()),
+            total,
+        ))
+    }
+
+    /// The caller's pending invitations
+    ///
+    /// Needs a verified e-mail address.
+    #[oai(
+        path = "/list-user-invitations",
+        method = "get",
+        operation_id = "listUserInvitations"
+    )]
+    async fn list_user_invitations(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+    ) -> ApiResult<Json<Vec<UserInvitation>>> {
+        let current = self.state.require(req).await?;
+        let list = self.state.auth.user_invitations(&current).await?;
+        Ok(Json(
+            list.iter()
+                .map(|(i, name)| UserInvitation {
+                    invitation: Invitation::from(i),
+                    organization_name: name.clone(),
+                })
+                .collect(),
+        ))
+    }
+}

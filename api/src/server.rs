@@ -13,7 +13,7 @@ use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
 use crate::error::with_contract_fallbacks;
 use crate::health::HealthApi;
-use crate::organization::{MembersApi, OrganizationApi};
+use crate::organization::{InvitationsApi, MembersApi, OrganizationApi};
 use crate::origin::OriginCheck;
 use crate::outbox::WithOutbox;
 use crate::rate_limit::RateLimit;
@@ -26,7 +26,17 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The typed API, which is also what the OpenAPI document describes.
 pub fn openapi(
     state: AppState,
-) -> OpenApiService<(AuthApi, FlowsApi, OrganizationApi, MembersApi, HealthApi), ()> {
+) -> OpenApiService<
+    (
+        AuthApi,
+        FlowsApi,
+        OrganizationApi,
+        MembersApi,
+        InvitationsApi,
+        HealthApi,
+    ),
+    (),
+> {
     let db = state.auth.db.clone();
     OpenApiService::new(
         (
@@ -39,7 +49,10 @@ pub fn openapi(
             OrganizationApi {
                 state: state.clone(),
             },
-            MembersApi { state },
+            MembersApi {
+                state: state.clone(),
+            },
+            InvitationsApi { state },
             HealthApi { db },
         ),
         "orgauth",

@@ -83,6 +83,15 @@ pub struct OrgConfig {
     pub disable_organization_deletion: bool,
     /// Members per organization at most; also the largest page of `list-members` (100).
     pub membership_limit: u64,
+    pub invitation_expires_in: Duration,
+    /// Pending, unexpired invitations per organization at most.
+    pub invitation_limit: u64,
+    /// A new invitation to an address with a pending one cancels the old one instead of failing.
+    pub cancel_pending_invitations_on_re_invite: bool,
+    /// Only a verified address may accept, reject or view an invitation (on by default here).
+    pub require_email_verification_on_invitation: bool,
+    /// The link in invitation mails; `{id}` is replaced by the invitation id.
+    pub invitation_url: String,
 }
 
 impl Default for OrgConfig {
@@ -94,6 +103,11 @@ impl Default for OrgConfig {
             default_team: true,
             disable_organization_deletion: false,
             membership_limit: 100,
+            invitation_expires_in: Duration::seconds(172_800),
+            invitation_limit: 100,
+            cancel_pending_invitations_on_re_invite: false,
+            require_email_verification_on_invitation: true,
+            invitation_url: "http://localhost:3000/accept-invitation/{id}".into(),
         }
     }
 }

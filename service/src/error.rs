@@ -178,6 +178,36 @@ pub enum OrgError {
     NotAllowedToDeleteMember,
     #[error("You are not allowed to update this member")]
     NotAllowedToUpdateMember,
+    #[error("You are not allowed to invite users to this organization")]
+    NotAllowedToInvite,
+    #[error("You are not allowed to invite a user with this role")]
+    NotAllowedToInviteWithRole,
+    #[error("User is already a member of this organization")]
+    AlreadyAMember,
+    #[error("User is already invited to this organization")]
+    AlreadyInvited,
+    #[error("Invitation limit reached")]
+    InvitationLimitReached,
+    #[error("Invitation not found")]
+    InvitationNotFound,
+    #[error("You are not the recipient of the invitation")]
+    NotTheRecipient,
+    #[error("Email verification required before accepting or rejecting invitation")]
+    VerificationRequiredToAnswer,
+    #[error("Email verification required to view or list invitations for the session email")]
+    VerificationRequiredToView,
+    #[error("You are not allowed to cancel this invitation")]
+    NotAllowedToCancel,
+    #[error("You are not allowed to list invitations for this organization")]
+    NotAllowedToListInvitations,
+    #[error("Inviter is no longer a member of the organization")]
+    InviterGone,
+    #[error("Organization membership limit reached")]
+    MembershipLimitReached,
+    #[error("Team not found")]
+    TeamNotFound,
+    #[error("Team id contains a reserved character")]
+    InvalidTeamId,
 }
 
 impl OrgError {
@@ -207,6 +237,27 @@ impl OrgError {
             OrgError::WithoutAnOwner => "YOU_CANNOT_LEAVE_THE_ORGANIZATION_WITHOUT_AN_OWNER",
             OrgError::NotAllowedToDeleteMember => "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_MEMBER",
             OrgError::NotAllowedToUpdateMember => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER",
+            OrgError::NotAllowedToInvite => {
+                "YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION"
+            }
+            OrgError::NotAllowedToInviteWithRole => {
+                "YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE"
+            }
+            OrgError::AlreadyAMember => "USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION",
+            OrgError::AlreadyInvited => "USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION",
+            OrgError::InvitationLimitReached => "INVITATION_LIMIT_REACHED",
+            OrgError::InvitationNotFound => "INVITATION_NOT_FOUND",
+            OrgError::NotTheRecipient => "YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION",
+            OrgError::VerificationRequiredToAnswer => {
+                "EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION"
+            }
+            OrgError::VerificationRequiredToView => "EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION",
+            OrgError::NotAllowedToCancel => "YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION",
+            OrgError::NotAllowedToListInvitations => "YOU_ARE_NOT_ALLOWED_TO_LIST_INVITATIONS",
+            OrgError::InviterGone => "INVITER_IS_NO_LONGER_A_MEMBER_OF_THE_ORGANIZATION",
+            OrgError::MembershipLimitReached => "ORGANIZATION_MEMBERSHIP_LIMIT_REACHED",
+            OrgError::TeamNotFound => "TEAM_NOT_FOUND",
+            OrgError::InvalidTeamId => "INVALID_TEAM_ID",
         }
     }
 

@@ -10,6 +10,7 @@ pub mod db;
 pub mod deletion;
 pub mod email;
 pub mod error;
+pub mod invitations;
 pub mod mail;
 pub mod maintenance;
 pub mod members;

@@ -4,6 +4,7 @@ mod auth;
 mod flows;
 mod harness;
 mod health;
+mod invitations;
 mod members;
 mod organization;
 mod origin;
