@@ -45,6 +45,19 @@ pub enum Command {
     },
     /// Print the OpenAPI document as JSON, without starting a server or opening a database.
     Openapi,
+    /// Add an existing user to an organization without an invitation (the organization plugin's
+    /// server-side `addMember`; deliberately not an HTTP route).
+    AddMember {
+        /// The organization's id or slug.
+        #[arg(long)]
+        organization: String,
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// A role; repeat for several.
+        #[arg(long = "role", default_value = "member")]
+        member_roles: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -495,6 +508,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None | Some(Command::Serve) => serve(&cli.database, &cli.serve, &cli.auth).await,
         Some(Command::Migrate { action }) => migrate(&cli.database, action).await,
         Some(Command::Openapi) => unreachable!("handled before the runtime starts"),
+        Some(Command::AddMember {
+            organization,
+            email,
+            member_roles,
+        }) => {
+            let db = cli.database.connect().await?;
+            let base_url = cli.auth.base_url.clone().unwrap_or_default();
+            let auth = service::Auth {
+                db,
+                hasher: service::password::Hasher::new(1, 1),
+                cfg: std::sync::Arc::new(cli.auth.config(&base_url)?),
+                clock: std::sync::Arc::new(service::clock::SystemClock),
+                mailer: service::mail::Mailer::Log,
+            };
+            let added = auth.add_member(&organization, &email, &member_roles).await?;
+            println!(
+                "{}",
+                serde_json::json!({"id": added.id, "organizationId": added.organization_id, "userId": added.user_id, "role": added.role})
+            );
+            Ok(())
+        }
     }
 }
 

@@ -329,3 +329,58 @@ impl Auth {
         Ok(updated)
     }
 }
+
+impl Auth {
+    /// Adds an existing user to an organization directly, without an invitation. Not an HTTP
+    /// route: it is the operator's tool (`orgauth add-member`), for seeding and support.
+    pub async fn add_member(
+        &self,
+        organization: &str,
+        email: &str,
+        requested_roles: &[String],
+    ) -> Result<member::Model> {
+        use entity::organization;
+        let role = parse_roles(self, requested_roles)?;
+        let email = crate::credentials::normalize_email(email).ok_or(Error::InvalidEmail)?;
+        let txn = self.db.begin().await?;
+        let org = organization::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(organization::Column::Id.eq(organization))
+                    .add(organization::Column::Slug.eq(organization)),
+            )
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())?;
+        let user = user::Entity::find()
+            .filter(user::Column::Email.eq(&email))
+            .one(&txn)
+            .await?
+            .ok_or(Error::UserNotFound)?;
+        let count = member::Entity::find()
+            .filter(member::Column::OrganizationId.eq(&org.id))
+            .count(&txn)
+            .await?;
+        if count >= self.cfg.org.membership_limit {
+            return Err(OrgError::MembershipLimitReached.forbidden());
+        }
+        let added = member::ActiveModel {
+            organization_id: Set(org.id),
+            user_id: Set(user.id),
+            role: Set(role),
+            created_at: Set(crate::clock::db_time(self.clock.now())),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                OrgError::AlreadyAMember.bad_request()
+            }
+            _ => e.into(),
+        })?;
+        txn.commit().await?;
+        Ok(added)
+    }
+}

@@ -331,3 +331,65 @@ fn bad_roles_setting_is_one_line() {
         "{lines:?}"
     );
 }
+
+/// `orgauth add-member` adds an existing user to an organization by slug; mistakes are one line.
+async fn add_member_command(db: TestDb) {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let conn = db.migrated().await;
+    let u = entity::user::ActiveModel {
+        name: Set("Ops".into()),
+        email: Set("ops@example.com".into()),
+        email_verified: Set(true),
+        ..Default::default()
+    }
+    .insert(&conn)
+    .await
+    .unwrap();
+    let org = entity::organization::ActiveModel {
+        name: Set("Acme".into()),
+        slug: Set("acme".into()),
+        ..Default::default()
+    }
+    .insert(&conn)
+    .await
+    .unwrap();
+    let add = |email: &str| {
+        run(orgauth()
+            .args([
+                "add-member",
+                "--organization",
+                "acme",
+                "--email",
+                email,
+                "--role",
+                "admin",
+                "--role",
+                "member",
+            ])
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "off"))
+    };
+    let out = add("OPS@example.com");
+    assert!(out.status.success(), "{out:?}");
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (printed["role"].as_str(), printed["organizationId"].as_str()),
+        (Some("admin,member"), Some(org.id.as_str()))
+    );
+    let stored = entity::member::Entity::find()
+        .filter(entity::member::Column::UserId.eq(&u.id))
+        .one(&conn)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.role, "admin,member");
+    let again = add("ops@example.com");
+    assert_eq!(
+        stderr_lines(&again),
+        ["orgauth: error: User is already a member of this organization"]
+    );
+    let unknown = add("nobody@example.com");
+    assert_eq!(stderr_lines(&unknown), ["orgauth: error: User not found"]);
+}
+
+db_tests!(add_member_command);
