@@ -522,7 +522,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 clock: std::sync::Arc::new(service::clock::SystemClock),
                 mailer: service::mail::Mailer::Log,
             };
-            let added = auth.add_member(&organization, &email, &member_roles).await?;
+            let added = auth
+                .add_member(&organization, &email, &member_roles)
+                .await?;
             println!(
                 "{}",
                 serde_json::json!({"id": added.id, "organizationId": added.organization_id, "userId": added.user_id, "role": added.role})

@@ -594,6 +594,72 @@ async fn invitations_with_a_team(db: TestDb) {
     assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_TEAM_ID")));
 }
 
+/// The configurable limits and switches: organization limit, invitation limit,
+/// cancel-on-re-invite, and accepting without verification when that is switched off.
+async fn limits_and_switches(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| {
+        c.org.organization_limit = Some(1);
+        c.org.invitation_limit = 2;
+        c.org.cancel_pending_invitations_on_re_invite = true;
+        c.org.require_email_verification_on_invitation = false;
+    })
+    .await;
+    let (owner, org) = owner_with_org(&server, "switches").await;
+    let (s, body) = parts(
+        owner
+            .post(
+                "/organization/create",
+                json!({"name": "Two", "slug": "two"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (
+            403,
+            Some("YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS")
+        )
+    );
+
+    let (_, first) = invite(&owner, json!({"email": "u1@example.com", "role": "member"})).await;
+    let (s, second) = invite(&owner, json!({"email": "u1@example.com", "role": "admin"})).await;
+    assert_eq!(
+        (s, second["role"].as_str()),
+        (200, Some("admin")),
+        "re-invite replaces the pending one"
+    );
+    let old = invitation::Entity::find_by_id(first["id"].as_str().unwrap())
+        .one(&server.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.status, "canceled");
+    invite(&owner, json!({"email": "u2@example.com", "role": "member"})).await;
+    let (s, body) = invite(&owner, json!({"email": "u3@example.com", "role": "member"})).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (403, Some("INVITATION_LIMIT_REACHED"))
+    );
+
+    // Verification not required: an unverified recipient may accept.
+    let unverified = server.browser();
+    unverified.sign_up("u1@example.com", "password123").await;
+    let (s, accepted) = parts(
+        unverified
+            .post(
+                "/organization/accept-invitation",
+                json!({"invitationId": second["id"]}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, accepted["member"]["organizationId"].as_str()),
+        (200, Some(org.as_str()))
+    );
+}
+
 db_tests!(
     the_invitation_lifecycle,
     rules_for_inviting,
@@ -601,4 +667,5 @@ db_tests!(
     one_invitation_one_membership,
     the_membership_limit_holds,
     invitations_with_a_team,
+    limits_and_switches,
 );

@@ -565,3 +565,80 @@ db_tests!(
     owner_races_keep_an_owner,
     removal_cleans_up,
 );
+
+/// A member of organization A naming organization B on every member route gets the contract's
+/// error, and B is unchanged.
+async fn member_routes_are_isolated(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let a = org(&server, "iso-a").await;
+    let b = org(&server, "iso-b").await;
+    let (_, b_member) = join(&server, &b, "victim@example.com", "member").await;
+    let b_owner_member = b.owner.json("/organization/get-active-member").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (
+            "/organization/remove-member",
+            json!({"organizationId": b.id, "memberIdOrEmail": b_member}),
+            400,
+            "MEMBER_NOT_FOUND",
+        ),
+        (
+            "/organization/update-member-role",
+            json!({"organizationId": b.id, "memberId": b_owner_member, "role": "member"}),
+            400,
+            "MEMBER_NOT_FOUND",
+        ),
+        (
+            "/organization/has-permission",
+            json!({"organizationId": b.id, "permissions": {"member": ["delete"]}}),
+            401,
+            "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
+        ),
+        (
+            "/organization/leave",
+            json!({"organizationId": b.id}),
+            400,
+            "MEMBER_NOT_FOUND",
+        ),
+        // A's own member id, but B named: still refused.
+        (
+            "/organization/remove-member",
+            json!({"organizationId": b.id, "memberIdOrEmail": "victim@example.com"}),
+            400,
+            "MEMBER_NOT_FOUND",
+        ),
+    ];
+    for (path, body, status, code) in cases {
+        let (s, answer) = parts(a.owner.post(path, body.clone()).await).await;
+        assert_eq!(
+            (s, answer["code"].as_str()),
+            (status, Some(code)),
+            "{path} {body}"
+        );
+    }
+    let (s, answer) = parts(
+        a.owner
+            .get(&format!(
+                "/organization/get-active-member-role?organizationId={}&userId=x",
+                b.id
+            ))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, answer["code"].as_str()),
+        (403, Some("YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION"))
+    );
+    let b_members = member::Entity::find()
+        .filter(member::Column::OrganizationId.eq(&b.id))
+        .all(&server.db)
+        .await
+        .unwrap();
+    assert_eq!(b_members.len(), 2);
+    assert!(b_members.iter().any(|m| m.role == "owner"));
+    let _ = a.id;
+}
+
+db_tests!(member_routes_are_isolated);
