@@ -2,8 +2,8 @@
 //! owner rules are decided inside one transaction that locks the organization's member rows, so
 //! concurrent demotions, removals and departures can never leave an organization without an owner.
 
-use entity::{member, session, team, team_member, user};
-use sea_orm::sea_query::{Expr, Query};
+use entity::{member, team, team_member, user};
+use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -73,19 +73,7 @@ async fn remove_membership(db: &impl ConnectionTrait, m: &member::Model) -> Resu
         .exec(db)
         .await?;
     member::Entity::delete_by_id(&m.id).exec(db).await?;
-    session::Entity::update_many()
-        .col_expr(
-            session::Column::ActiveOrganizationId,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            session::Column::ActiveTeamId,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(session::Column::UserId.eq(&m.user_id))
-        .filter(session::Column::ActiveOrganizationId.eq(&m.organization_id))
-        .exec(db)
-        .await?;
+    crate::session::forget_organization(db, &m.organization_id, Some(&m.user_id)).await?;
     Ok(())
 }
 

@@ -461,18 +461,7 @@ impl Auth {
             .one(&txn)
             .await?
             .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())?;
-        session::Entity::update_many()
-            .col_expr(
-                session::Column::ActiveOrganizationId,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(
-                session::Column::ActiveTeamId,
-                Expr::value(Option::<String>::None),
-            )
-            .filter(session::Column::ActiveOrganizationId.eq(organization_id))
-            .exec(&txn)
-            .await?;
+        crate::session::forget_organization(&txn, organization_id, None).await?;
         organization::Entity::delete_by_id(organization_id)
             .exec(&txn)
             .await?;

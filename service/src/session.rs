@@ -233,3 +233,27 @@ pub fn is_fresh(cfg: &AuthConfig, current: &Current, now: DateTime<Utc>) -> bool
     cfg.session_fresh_age.is_zero()
         || db_time(now) - current.session.created_at < cfg.session_fresh_age
 }
+
+/// Sessions that have `organization_id` active — all of them, or only `user_id`'s — forget it
+/// and its team (after a deletion or a departure).
+pub async fn forget_organization(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+    user_id: Option<&str>,
+) -> Result<()> {
+    let mut update = session::Entity::update_many()
+        .col_expr(
+            session::Column::ActiveOrganizationId,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            session::Column::ActiveTeamId,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(session::Column::ActiveOrganizationId.eq(organization_id));
+    if let Some(user_id) = user_id {
+        update = update.filter(session::Column::UserId.eq(user_id));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
