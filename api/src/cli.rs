@@ -343,6 +343,15 @@ pub struct AuthArgs {
     /// BETTER_AUTH_URL/accept-invitation/{id}.
     #[arg(long, env = "ORGAUTH_INVITATION_URL", global = true)]
     pub invitation_url: Option<String>,
+    /// Teams per organization at most (unset: no limit).
+    #[arg(long, env = "ORGAUTH_MAXIMUM_TEAMS", global = true)]
+    pub maximum_teams: Option<u64>,
+    /// Members per team at most (unset: no limit).
+    #[arg(long, env = "ORGAUTH_MAXIMUM_MEMBERS_PER_TEAM", global = true)]
+    pub maximum_members_per_team: Option<u64>,
+    /// Let the last team of an organization be removed.
+    #[arg(long, env = "ORGAUTH_ALLOW_REMOVING_ALL_TEAMS", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_removing_all_teams: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -446,6 +455,9 @@ impl AuthArgs {
                 .invitation_url
                 .clone()
                 .unwrap_or_else(|| format!("{base_url}/accept-invitation/{{id}}")),
+            maximum_teams: self.maximum_teams,
+            maximum_members_per_team: self.maximum_members_per_team,
+            allow_removing_all_teams: self.allow_removing_all_teams,
         };
         Ok(cfg)
     }

@@ -1061,3 +1061,302 @@ impl InvitationsApi {
         ))
     }
 }
+
+/// A team (without its member count, as Better Auth returns teams outside `get-full-organization`).
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub organization_id: String,
+    pub created_at: String,
+    pub updated_at: Option<String>,
+}
+
+impl From<&entity::team::Model> for Team {
+    fn from(t: &entity::team::Model) -> Self {
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            organization_id: t.organization_id.clone(),
+            created_at: date(t.created_at),
+            updated_at: t.updated_at.map(date),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct TeamMember {
+    pub id: String,
+    pub team_id: String,
+    pub user_id: String,
+    pub created_at: Option<String>,
+}
+
+impl From<&entity::team_member::Model> for TeamMember {
+    fn from(m: &entity::team_member::Model) -> Self {
+        Self {
+            id: m.id.clone(),
+            team_id: m.team_id.clone(),
+            user_id: m.user_id.clone(),
+            created_at: m.created_at.map(date),
+        }
+    }
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct CreateTeamBody {
+    pub name: String,
+    pub organization_id: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateTeamData {
+    pub name: Option<String>,
+    /// Which organization the team is looked up in (default: the active one); teams never move.
+    pub organization_id: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateTeamBody {
+    pub team_id: String,
+    pub data: UpdateTeamData,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct TeamIdBody {
+    pub team_id: String,
+    pub organization_id: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SetActiveTeamBody {
+    /// A team of the active organization the caller is in, or null to clear.
+    pub team_id: MaybeUndefined<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct TeamMemberBody {
+    pub team_id: String,
+    pub user_id: String,
+    pub organization_id: Option<String>,
+}
+
+#[derive(Object, Debug)]
+pub struct Message {
+    pub message: String,
+}
+
+pub struct TeamsApi {
+    pub state: AppState,
+}
+
+#[OpenApi(prefix_path = "/api/auth/organization", tag = "Tag::Organizations")]
+impl TeamsApi {
+    /// Create a team
+    ///
+    /// Needs `team:create`; at most `ORGAUTH_MAXIMUM_TEAMS`. The creator is not added to it.
+    #[oai(path = "/create-team", method = "post", operation_id = "createTeam")]
+    async fn create_team(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<CreateTeamBody>,
+    ) -> ApiResult<Json<Team>> {
+        let current = self.state.require(req).await?;
+        let team = self
+            .state
+            .auth
+            .create_team(&current, body.0.organization_id, &body.0.name)
+            .await?;
+        Ok(Json(Team::from(&team)))
+    }
+
+    /// An organization's teams
+    #[oai(path = "/list-teams", method = "get", operation_id = "listTeams")]
+    async fn list_teams(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
+    ) -> ApiResult<Json<Vec<Team>>> {
+        let current = self.state.require(req).await?;
+        let teams = self
+            .state
+            .auth
+            .list_teams(&current, organization_id.0)
+            .await?;
+        Ok(Json(teams.iter().map(Team::from).collect()))
+    }
+
+    /// Rename a team
+    ///
+    /// Needs `team:update` in the team's organization.
+    #[oai(path = "/update-team", method = "post", operation_id = "updateTeam")]
+    async fn update_team(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<UpdateTeamBody>,
+    ) -> ApiResult<Json<Team>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let team = self
+            .state
+            .auth
+            .update_team(
+                &current,
+                body.data.organization_id,
+                &body.team_id,
+                body.data.name,
+            )
+            .await?;
+        Ok(Json(Team::from(&team)))
+    }
+
+    /// Remove a team
+    ///
+    /// Needs `team:delete`; not the caller's active team, and not the organization's last team
+    /// unless `ORGAUTH_ALLOW_REMOVING_ALL_TEAMS`. Sessions that had it active forget it.
+    #[oai(path = "/remove-team", method = "post", operation_id = "removeTeam")]
+    async fn remove_team(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<TeamIdBody>,
+    ) -> ApiResult<Json<Message>> {
+        let current = self.state.require(req).await?;
+        self.state
+            .auth
+            .remove_team(&current, body.0.organization_id, &body.0.team_id)
+            .await?;
+        Ok(Json(Message {
+            message: "Team removed successfully.".into(),
+        }))
+    }
+
+    /// Set the session's active team
+    ///
+    /// A team of the active organization that the caller is in; `teamId: null` clears.
+    #[oai(
+        path = "/set-active-team",
+        method = "post",
+        operation_id = "setActiveTeam"
+    )]
+    async fn set_active_team(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<SetActiveTeamBody>,
+    ) -> ApiResult<Json<Option<Team>>> {
+        let current = self.state.require(req).await?;
+        let team_id = match body.0.team_id {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(id) => Some(Some(id)),
+        };
+        let team = self.state.auth.set_active_team(&current, team_id).await?;
+        Ok(Json(team.as_ref().map(Team::from)))
+    }
+
+    /// The teams a user is in
+    ///
+    /// The caller's (in organizations they still belong to, or in `organizationId`); another
+    /// member's with `userId`, for members allowed `member:update`.
+    #[oai(
+        path = "/list-user-teams",
+        method = "get",
+        operation_id = "listUserTeams"
+    )]
+    async fn list_user_teams(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
+        #[oai(name = "userId")] user_id: Query<Option<String>>,
+    ) -> ApiResult<Json<Vec<Team>>> {
+        let current = self.state.require(req).await?;
+        let teams = self
+            .state
+            .auth
+            .user_teams(&current, organization_id.0, user_id.0)
+            .await?;
+        Ok(Json(teams.iter().map(Team::from).collect()))
+    }
+
+    /// A team's members
+    ///
+    /// For members of the team (default: the active team).
+    #[oai(
+        path = "/list-team-members",
+        method = "get",
+        operation_id = "listTeamMembers"
+    )]
+    async fn list_team_members(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "teamId")] team_id: Query<Option<String>>,
+    ) -> ApiResult<Json<Vec<TeamMember>>> {
+        let current = self.state.require(req).await?;
+        let members = self.state.auth.team_members(&current, team_id.0).await?;
+        Ok(Json(members.iter().map(TeamMember::from).collect()))
+    }
+
+    /// Add a member of the organization to a team
+    ///
+    /// Needs `member:update`; at most `ORGAUTH_MAXIMUM_MEMBERS_PER_TEAM`. Adding an existing team
+    /// member returns that membership.
+    #[oai(
+        path = "/add-team-member",
+        method = "post",
+        operation_id = "addTeamMember"
+    )]
+    async fn add_team_member(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<TeamMemberBody>,
+    ) -> ApiResult<Json<TeamMember>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        let m = self
+            .state
+            .auth
+            .add_team_member(&current, body.organization_id, &body.team_id, &body.user_id)
+            .await?;
+        Ok(Json(TeamMember::from(&m)))
+    }
+
+    /// Remove a member from a team
+    ///
+    /// Needs `member:delete`; their sessions forget the team.
+    #[oai(
+        path = "/remove-team-member",
+        method = "post",
+        operation_id = "removeTeamMember"
+    )]
+    async fn remove_team_member(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<TeamMemberBody>,
+    ) -> ApiResult<Json<Message>> {
+        let current = self.state.require(req).await?;
+        let body = body.0;
+        self.state
+            .auth
+            .remove_team_member(&current, body.organization_id, &body.team_id, &body.user_id)
+            .await?;
+        Ok(Json(Message {
+            message: "Team member removed successfully.".into(),
+        }))
+    }
+}

@@ -13,7 +13,7 @@ use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
 use crate::error::with_contract_fallbacks;
 use crate::health::HealthApi;
-use crate::organization::{InvitationsApi, MembersApi, OrganizationApi};
+use crate::organization::{InvitationsApi, MembersApi, OrganizationApi, TeamsApi};
 use crate::origin::OriginCheck;
 use crate::outbox::WithOutbox;
 use crate::rate_limit::RateLimit;
@@ -23,20 +23,19 @@ use crate::state::AppState;
 /// Request bodies larger than this are refused with 413 before they are read.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Every group of operations, in the order the document lists them.
+pub type Apis = (
+    AuthApi,
+    FlowsApi,
+    OrganizationApi,
+    MembersApi,
+    InvitationsApi,
+    TeamsApi,
+    HealthApi,
+);
+
 /// The typed API, which is also what the OpenAPI document describes.
-pub fn openapi(
-    state: AppState,
-) -> OpenApiService<
-    (
-        AuthApi,
-        FlowsApi,
-        OrganizationApi,
-        MembersApi,
-        InvitationsApi,
-        HealthApi,
-    ),
-    (),
-> {
+pub fn openapi(state: AppState) -> OpenApiService<Apis, ()> {
     let db = state.auth.db.clone();
     OpenApiService::new(
         (
@@ -52,7 +51,10 @@ pub fn openapi(
             MembersApi {
                 state: state.clone(),
             },
-            InvitationsApi { state },
+            InvitationsApi {
+                state: state.clone(),
+            },
+            TeamsApi { state },
             HealthApi { db },
         ),
         "orgauth",

@@ -92,6 +92,12 @@ pub struct OrgConfig {
     pub require_email_verification_on_invitation: bool,
     /// The link in invitation mails; `{id}` is replaced by the invitation id.
     pub invitation_url: String,
+    /// Teams per organization at most (`None`: no limit).
+    pub maximum_teams: Option<u64>,
+    /// Members per team at most (`None`: no limit).
+    pub maximum_members_per_team: Option<u64>,
+    /// Let the last team of an organization be removed.
+    pub allow_removing_all_teams: bool,
 }
 
 impl Default for OrgConfig {
@@ -108,6 +114,9 @@ impl Default for OrgConfig {
             cancel_pending_invitations_on_re_invite: false,
             require_email_verification_on_invitation: true,
             invitation_url: "http://localhost:3000/accept-invitation/{id}".into(),
+            maximum_teams: None,
+            maximum_members_per_team: None,
+            allow_removing_all_teams: false,
         }
     }
 }

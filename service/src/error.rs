@@ -208,6 +208,30 @@ pub enum OrgError {
     TeamNotFound,
     #[error("Team id contains a reserved character")]
     InvalidTeamId,
+    #[error("You are not allowed to create teams in this organization")]
+    NotAllowedToCreateTeams,
+    #[error("You have reached the maximum number of teams")]
+    TeamLimitReached,
+    #[error("You are not allowed to access this organization as an owner")]
+    NotAllowedToAccessOrganization,
+    #[error("You are not allowed to update this team")]
+    NotAllowedToUpdateTeam,
+    #[error("You are not allowed to delete this team")]
+    NotAllowedToDeleteThisTeam,
+    #[error("You are not allowed to delete teams in this organization")]
+    NotAllowedToDeleteTeams,
+    #[error("Unable to remove last team")]
+    UnableToRemoveLastTeam,
+    #[error("User is not a member of the team")]
+    NotATeamMember,
+    #[error("You do not have an active team")]
+    NoActiveTeam,
+    #[error("You are not allowed to create a new member")]
+    NotAllowedToAddTeamMember,
+    #[error("You are not allowed to remove a team member")]
+    NotAllowedToRemoveTeamMember,
+    #[error("Team member limit reached")]
+    TeamMemberLimitReached,
 }
 
 impl OrgError {
@@ -258,6 +282,26 @@ impl OrgError {
             OrgError::MembershipLimitReached => "ORGANIZATION_MEMBERSHIP_LIMIT_REACHED",
             OrgError::TeamNotFound => "TEAM_NOT_FOUND",
             OrgError::InvalidTeamId => "INVALID_TEAM_ID",
+            OrgError::NotAllowedToCreateTeams => {
+                "YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION"
+            }
+            OrgError::TeamLimitReached => "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_TEAMS",
+            OrgError::NotAllowedToAccessOrganization => {
+                "YOU_ARE_NOT_ALLOWED_TO_ACCESS_THIS_ORGANIZATION"
+            }
+            OrgError::NotAllowedToUpdateTeam => "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM",
+            OrgError::NotAllowedToDeleteThisTeam => "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM",
+            OrgError::NotAllowedToDeleteTeams => {
+                "YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION"
+            }
+            OrgError::UnableToRemoveLastTeam => "UNABLE_TO_REMOVE_LAST_TEAM",
+            OrgError::NotATeamMember => "USER_IS_NOT_A_MEMBER_OF_THE_TEAM",
+            OrgError::NoActiveTeam => "YOU_DO_NOT_HAVE_AN_ACTIVE_TEAM",
+            OrgError::NotAllowedToAddTeamMember => {
+                "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER"
+            }
+            OrgError::NotAllowedToRemoveTeamMember => "YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER",
+            OrgError::TeamMemberLimitReached => "TEAM_MEMBER_LIMIT_REACHED",
         }
     }
 

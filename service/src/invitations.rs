@@ -53,6 +53,24 @@ async fn lock_organization(
 }
 
 impl Auth {
+    /// 403 `TEAM_MEMBER_LIMIT_REACHED` when the team is full.
+    async fn check_team_capacity(
+        &self,
+        db: &impl sea_orm::ConnectionTrait,
+        team_id: &str,
+    ) -> Result<()> {
+        if let Some(max) = self.cfg.org.maximum_members_per_team {
+            let count = team_member::Entity::find()
+                .filter(team_member::Column::TeamId.eq(team_id))
+                .count(db)
+                .await?;
+            if count >= max {
+                return Err(OrgError::TeamMemberLimitReached.forbidden());
+            }
+        }
+        Ok(())
+    }
+
     fn is_live(&self, i: &invitation::Model) -> bool {
         i.status == PENDING && i.expires_at > db_time(self.clock.now())
     }
@@ -163,6 +181,7 @@ impl Auth {
             if found == 0 {
                 return Err(OrgError::TeamNotFound.bad_request());
             }
+            self.check_team_capacity(&txn, id).await?;
         }
         let created = invitation::ActiveModel {
             // Ids of invitations are capabilities: 190 random bits, not a time-ordered UUID.
@@ -259,6 +278,7 @@ impl Auth {
             if in_org == 0 {
                 return Err(OrgError::TeamNotFound.bad_request());
             }
+            self.check_team_capacity(&txn, team_id).await?;
             team_member::ActiveModel {
                 team_id: Set(team_id.to_string()),
                 user_id: Set(current.user.id.clone()),

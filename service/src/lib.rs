@@ -18,6 +18,7 @@ pub mod organization;
 pub mod password;
 pub mod recovery;
 pub mod session;
+pub mod teams;
 pub mod token;
 pub mod verification;
 
