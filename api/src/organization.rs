@@ -116,11 +116,8 @@ pub struct MemberWithUser {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct TeamWithCount {
-    pub id: String,
-    pub name: String,
-    pub organization_id: String,
-    pub created_at: String,
-    pub updated_at: Option<String>,
+    #[oai(flatten)]
+    pub team: Team,
     pub member_count: u64,
 }
 
@@ -180,25 +177,13 @@ impl From<FullOrganization> for FullOrganizationResponse {
             members: f
                 .members
                 .iter()
-                .map(|(m, u)| MemberWithUser {
-                    member: Member::from(m),
-                    user: MemberUser {
-                        id: u.id.clone(),
-                        name: u.name.clone(),
-                        email: u.email.clone(),
-                        image: u.image.clone(),
-                    },
-                })
+                .map(|(m, u)| member_with_user(m, u))
                 .collect(),
             teams: f
                 .teams
                 .iter()
                 .map(|(t, n)| TeamWithCount {
-                    id: t.id.clone(),
-                    name: t.name.clone(),
-                    organization_id: t.organization_id.clone(),
-                    created_at: date(t.created_at),
-                    updated_at: t.updated_at.map(date),
+                    team: Team::from(t),
                     member_count: *n,
                 })
                 .collect(),

@@ -166,11 +166,8 @@ impl Auth {
             Some(u) => credential_account(db, &u.id).await?,
             None => None,
         };
-        let (Some(user), Some(account), Some(stored)) = (
-            user,
-            account.clone(),
-            account.as_ref().and_then(|a| a.password.clone()),
-        ) else {
+        let stored = account.as_ref().and_then(|a| a.password.clone());
+        let (Some(user), Some(account), Some(stored)) = (user, account, stored) else {
             hasher.verify_dummy(password).await?;
             return Err(Error::InvalidEmailOrPassword);
         };

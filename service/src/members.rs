@@ -89,15 +89,7 @@ impl Auth {
         match target {
             Target::Id(id) => Ok(id),
             Target::Active => self.organization_id(current, None),
-            Target::Slug(slug) => {
-                use entity::organization;
-                organization::Entity::find()
-                    .filter(organization::Column::Slug.eq(&slug))
-                    .one(&self.db)
-                    .await?
-                    .map(|o| o.id)
-                    .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())
-            }
+            Target::Slug(slug) => Ok(self.organization_by_slug(&slug).await?.id),
         }
     }
 

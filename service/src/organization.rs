@@ -206,6 +206,15 @@ impl Auth {
         Ok((org, owner))
     }
 
+    /// The organization with `slug`, or 400 `ORGANIZATION_NOT_FOUND`.
+    pub async fn organization_by_slug(&self, slug: &str) -> Result<organization::Model> {
+        organization::Entity::find()
+            .filter(organization::Column::Slug.eq(slug))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())
+    }
+
     /// `check-slug`: whether a slug is free (a hint only; `create` decides by the constraint).
     pub async fn check_slug(&self, slug: &str) -> Result<()> {
         validate_slug(slug)?;
@@ -251,13 +260,7 @@ impl Auth {
                 None => return Ok(None),
             },
             Target::Id(id) => organization::Entity::find_by_id(&id).one(&self.db).await?,
-            Target::Slug(slug) => {
-                let found = organization::Entity::find()
-                    .filter(organization::Column::Slug.eq(&slug))
-                    .one(&self.db)
-                    .await?;
-                Some(found.ok_or_else(|| OrgError::OrganizationNotFound.bad_request())?)
-            }
+            Target::Slug(slug) => Some(self.organization_by_slug(&slug).await?),
         };
         let membership = match &org {
             Some(o) => self.membership(&o.id, &current.user.id).await?,

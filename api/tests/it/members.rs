@@ -638,7 +638,6 @@ async fn member_routes_are_isolated(db: TestDb) {
         .unwrap();
     assert_eq!(b_members.len(), 2);
     assert!(b_members.iter().any(|m| m.role == "owner"));
-    let _ = a.id;
 }
 
 db_tests!(member_routes_are_isolated);
