@@ -2,21 +2,24 @@
 //! Auth's scrypt hashes (re-hashed to Argon2id on the next sign-in), and a bounded pool so that a
 //! flood of sign-ins can neither starve the async workers nor exhaust memory.
 //!
-//! Hashing runs on blocking threads, at most one per permit (permits = cores), each permit with
-//! its own reused Argon2 memory buffer (a fresh 19 MiB allocation per hash makes glibc keep freed
-//! buffers around; see shared/security.md §3.3). Callers beyond the queue limit are refused with
-//! [`PasswordError::Overloaded`], which the API answers with 503 and `Retry-After` — never with a
-//! wrong-password 401.
+//! Hashing runs on dedicated worker threads, one per core, at a lower CPU priority than the
+//! request workers, so that a flood of sign-ins slows sign-ins, not every other request. A worker
+//! maps its Argon2 memory (19 MiB) while it has work and unmaps it when the queue runs dry: a busy
+//! server reuses the memory, an idle one holds none (a heap allocation per hash would make glibc
+//! keep freed buffers around; see shared/security.md §3.3). Callers beyond the queue limit, or
+//! whose turn has not come within 5 s, are refused with [`PasswordError::Overloaded`], which the
+//! API answers with 503 and `Retry-After` — never with a wrong-password 401.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use memmap2::MmapMut;
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 use unicode_normalization::UnicodeNormalization;
 
 /// The OWASP baseline; what every new hash uses.
@@ -24,6 +27,11 @@ pub const M_COST: u32 = 19456;
 pub const T_COST: u32 = 2;
 pub const P_COST: u32 = 1;
 const OUTPUT_LEN: usize = 32;
+/// How long a caller may wait for a worker before it is refused.
+const WAIT_LIMIT: Duration = Duration::from_secs(5);
+/// Nice value of the hashing threads (request workers run at 0).
+#[cfg(target_os = "linux")]
+const HASHING_NICENESS: libc::c_int = 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
@@ -44,7 +52,8 @@ pub enum Verified {
     YesRehashed(String),
 }
 
-/// The bounded hashing pool. One per process; cheap to clone.
+/// The bounded hashing pool. One per process; cheap to clone. The workers stop when the last
+/// clone is dropped.
 #[derive(Clone)]
 pub struct Hasher {
     inner: Arc<Inner>,
@@ -52,13 +61,71 @@ pub struct Hasher {
 
 struct Inner {
     params: Params,
-    permits: Semaphore,
-    buffers: Mutex<Vec<Vec<Block>>>,
+    jobs: flume::Sender<Job>,
+    /// Callers queued or being served.
     waiting: AtomicUsize,
     queue_limit: usize,
-    acquire_timeout: Duration,
+    /// Workers currently holding Argon2 memory.
+    mapped: Arc<AtomicUsize>,
     /// Verified against when there is no real hash (unknown email), so timing does not tell.
     dummy: String,
+}
+
+/// A unit of hashing work. Dropped unrun (so its caller is refused) once `deadline` has passed.
+struct Job {
+    deadline: Instant,
+    run: Box<dyn FnOnce(&mut [Block]) + Send>,
+}
+
+/// Argon2 memory of `blocks` blocks in its own anonymous mapping, returned to the system on drop.
+struct Memory {
+    map: MmapMut,
+    blocks: usize,
+}
+
+impl Memory {
+    fn new(blocks: usize) -> Self {
+        let map = MmapMut::map_anon(blocks * std::mem::size_of::<Block>())
+            .expect("mapping Argon2 memory");
+        Self { map, blocks }
+    }
+
+    fn blocks(&mut self) -> &mut [Block] {
+        // SAFETY: the mapping is page-aligned (more than `Block`'s 64-byte alignment), exactly
+        // `blocks` blocks long, zero-filled by the kernel, and any bit pattern is a valid `Block`
+        // (a plain array of u64). The slice borrows `self` mutably, so it cannot outlive the map.
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().cast::<Block>(), self.blocks) }
+    }
+}
+
+/// Decrements the waiting count however the caller's future ends (done, refused, cancelled).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn worker(jobs: flume::Receiver<Job>, blocks: usize, mapped: Arc<AtomicUsize>) {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain syscalls on this thread's own id; failure only leaves the default priority.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, HASHING_NICENESS);
+    }
+    let mut memory: Option<Memory> = None;
+    while let Ok(job) = jobs.recv() {
+        if Instant::now() <= job.deadline {
+            let memory = memory.get_or_insert_with(|| {
+                mapped.fetch_add(1, Ordering::SeqCst);
+                Memory::new(blocks)
+            });
+            (job.run)(memory.blocks());
+        }
+        if jobs.is_empty() && memory.take().is_some() {
+            mapped.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Passwords are compared as typed modulo Unicode compatibility forms (NFKC), as Better Auth does.
@@ -67,37 +134,39 @@ fn normalize(password: &str) -> String {
 }
 
 impl Hasher {
-    /// `permits` concurrent hashes (use the number of cores); at most `queue_limit` callers wait.
-    pub fn new(permits: usize, queue_limit: usize) -> Self {
-        let permits = permits.max(1);
+    /// `workers` concurrent hashes (use the number of cores); at most `queue_limit` callers wait.
+    pub fn new(workers: usize, queue_limit: usize) -> Self {
         let params =
             Params::new(M_COST, T_COST, P_COST, Some(OUTPUT_LEN)).expect("valid Argon2 parameters");
-        let buffers = (0..permits)
-            .map(|_| vec![Block::default(); params.block_count()])
-            .collect();
-        let mut inner = Inner {
-            params,
-            permits: Semaphore::new(permits),
-            buffers: Mutex::new(buffers),
-            waiting: AtomicUsize::new(0),
-            queue_limit,
-            acquire_timeout: Duration::from_secs(5),
-            dummy: String::new(),
-        };
+        let (jobs, receiver) = flume::unbounded();
+        let mapped = Arc::new(AtomicUsize::new(0));
+        for i in 0..workers.max(1) {
+            let (receiver, mapped, blocks) = (receiver.clone(), mapped.clone(), params.block_count());
+            std::thread::Builder::new()
+                .name(format!("orgauth-hash-{i}"))
+                .spawn(move || worker(receiver, blocks, mapped))
+                .expect("starting a hashing thread");
+        }
         let salt = SaltString::generate(&mut OsRng);
-        let mut memory = vec![Block::default(); inner.params.block_count()];
-        inner.dummy = argon2_phc(
-            &inner.params,
+        let dummy = argon2_phc(
+            &params,
             "dummy password for unknown users",
             &salt,
-            &mut memory,
+            Memory::new(params.block_count()).blocks(),
         );
         Self {
-            inner: Arc::new(inner),
+            inner: Arc::new(Inner {
+                params,
+                jobs,
+                waiting: AtomicUsize::new(0),
+                queue_limit,
+                mapped,
+                dummy,
+            }),
         }
     }
 
-    /// Sized for this machine: one permit per core, 64 callers queued per permit.
+    /// Sized for this machine: one worker per core, 64 callers queued per worker.
     pub fn for_this_machine() -> Self {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -137,36 +206,27 @@ impl Hasher {
         work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let inner = &self.inner;
+        let _queued = Queued(&inner.waiting);
         if inner.waiting.fetch_add(1, Ordering::SeqCst) >= inner.queue_limit {
-            inner.waiting.fetch_sub(1, Ordering::SeqCst);
             return Err(PasswordError::Overloaded);
         }
-        let permit = tokio::time::timeout(inner.acquire_timeout, inner.permits.acquire()).await;
-        inner.waiting.fetch_sub(1, Ordering::SeqCst);
-        let _permit = match permit {
-            Ok(Ok(p)) => p,
-            _ => return Err(PasswordError::Overloaded),
+        let (done, result) = oneshot::channel();
+        let job = Job {
+            deadline: Instant::now() + WAIT_LIMIT,
+            run: Box::new(move |memory| {
+                let _ = done.send(work(memory));
+            }),
         };
-        let mut memory = inner
-            .buffers
-            .lock()
-            .expect("buffer pool")
-            .pop()
-            .expect("a buffer per permit");
-        let shared = self.inner.clone();
-        let (result, memory) = tokio::task::spawn_blocking(move || {
-            let result = work(&mut memory);
-            (result, memory)
-        })
-        .await
-        .expect("hashing does not panic");
-        shared.buffers.lock().expect("buffer pool").push(memory);
-        Ok(result)
+        inner
+            .jobs
+            .send(job)
+            .map_err(|_| PasswordError::Overloaded)?;
+        result.await.map_err(|_| PasswordError::Overloaded)
     }
 
-    /// Buffers currently idle in the pool (equal to the permits when nothing is hashing).
-    pub fn idle_buffers(&self) -> usize {
-        self.inner.buffers.lock().expect("buffer pool").len()
+    /// Workers currently holding Argon2 memory (0 once the queue has run dry).
+    pub fn mapped_buffers(&self) -> usize {
+        self.inner.mapped.load(Ordering::SeqCst)
     }
 }
 
