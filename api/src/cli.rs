@@ -527,13 +527,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let db = cli.database.connect().await?;
             let base_url = cli.auth.base_url.clone().unwrap_or_default();
-            let auth = service::Auth {
+            let auth = service::Auth::new(
                 db,
-                hasher: service::password::Hasher::new(1, 1),
-                cfg: std::sync::Arc::new(cli.auth.config(&base_url)?),
-                clock: std::sync::Arc::new(service::clock::SystemClock),
-                mailer: service::mail::Mailer::Log,
-            };
+                service::password::Hasher::new(1, 1),
+                cli.auth.config(&base_url)?,
+                std::sync::Arc::new(service::clock::SystemClock),
+                service::mail::Mailer::Log,
+            );
             let added = auth
                 .add_member(&organization, &email, &member_roles)
                 .await?;
@@ -583,13 +583,13 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> an
     crate::server::run(
         acceptor,
         crate::server::app(AppState::new(
-            service::Auth {
-                db: db.clone(),
-                hasher: service::password::Hasher::for_this_machine(),
-                cfg: std::sync::Arc::new(cfg),
-                clock: std::sync::Arc::new(service::clock::SystemClock),
+            service::Auth::new(
+                db.clone(),
+                service::password::Hasher::for_this_machine(),
+                cfg,
+                std::sync::Arc::new(service::clock::SystemClock),
                 mailer,
-            },
+            ),
             auth.web(base_url),
         )),
         crate::server::shutdown_signal(),

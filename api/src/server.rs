@@ -63,19 +63,19 @@ pub fn openapi(state: AppState) -> OpenApiService<Apis, ()> {
     .description(
         "Authentication and multi-tenant organizations, wire-compatible with Better Auth 1.7.25.",
     )
+    .license(env!("CARGO_PKG_LICENSE"))
+    .server("/")
 }
 
 /// The OpenAPI document as JSON, without a database.
 pub fn openapi_json() -> String {
-    let auth = service::Auth {
-        db: DatabaseConnection::default(),
-        hasher: service::password::Hasher::new(1, 1),
-        cfg: std::sync::Arc::new(service::config::AuthConfig::with_secret(
-            service::config::Secret::new(""),
-        )),
-        clock: std::sync::Arc::new(service::clock::SystemClock),
-        mailer: service::mail::Mailer::Log,
-    };
+    let auth = service::Auth::new(
+        DatabaseConnection::default(),
+        service::password::Hasher::new(1, 1),
+        service::config::AuthConfig::with_secret(service::config::Secret::new("")),
+        std::sync::Arc::new(service::clock::SystemClock),
+        service::mail::Mailer::Log,
+    );
     openapi(AppState::new(auth, Default::default())).spec()
 }
 

@@ -11,6 +11,7 @@ pub mod deletion;
 pub mod email;
 pub mod error;
 pub mod invitations;
+pub mod lookups;
 pub mod mail;
 pub mod maintenance;
 pub mod members;
@@ -35,4 +36,25 @@ pub struct Auth {
     pub cfg: Arc<config::AuthConfig>,
     pub clock: Arc<dyn clock::Clock>,
     pub mailer: mail::Mailer,
+    /// Session lookups by token, batched (see [`lookups`]).
+    pub lookups: lookups::Lookups,
+}
+
+impl Auth {
+    pub fn new(
+        db: sea_orm::DatabaseConnection,
+        hasher: password::Hasher,
+        cfg: config::AuthConfig,
+        clock: Arc<dyn clock::Clock>,
+        mailer: mail::Mailer,
+    ) -> Self {
+        Self {
+            lookups: lookups::Lookups::new(db.clone()),
+            db,
+            hasher,
+            cfg: Arc::new(cfg),
+            clock,
+            mailer,
+        }
+    }
 }

@@ -13,6 +13,7 @@ use sha2::Sha256;
 
 use crate::clock::db_time;
 use crate::config::{AuthConfig, TokenStorage};
+use crate::lookups::Lookups;
 use crate::token;
 use crate::Result;
 
@@ -109,20 +110,16 @@ pub async fn create(
 
 /// Finds the session for `token`. An expired one is deleted. With `may_refresh`, a session whose
 /// last renewal is older than the update age gets `expiresIn` more from now (Better Auth's sliding
-/// refresh). Costs one query when nothing is due.
+/// refresh). Costs a share of one batched query when nothing is due.
 pub async fn load(
     db: &impl ConnectionTrait,
+    lookups: &Lookups,
     cfg: &AuthConfig,
     token: &str,
     now: DateTime<Utc>,
     may_refresh: bool,
 ) -> Result<Lookup> {
-    let found = session::Entity::find()
-        .filter(session::Column::Token.eq(stored_token(cfg, token)))
-        .find_also_related(user::Entity)
-        .one(db)
-        .await?;
-    let Some((mut s, Some(user))) = found else {
+    let Some((mut s, user)) = lookups.find(stored_token(cfg, token)).await? else {
         return Ok(Lookup::Missing);
     };
     let now_db = db_time(now);

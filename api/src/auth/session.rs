@@ -49,6 +49,7 @@ impl AppState {
         let now = self.auth.clock.now();
         let lookup = service::session::load(
             &self.auth.db,
+            &self.auth.lookups,
             &self.auth.cfg,
             &token,
             now,

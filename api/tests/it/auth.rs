@@ -434,6 +434,58 @@ async fn sign_out_ends_the_session_server_side(db: TestDb) {
     assert_eq!(parts(anonymous).await, (200, json!({"success": true})));
 }
 
+/// Session lookups arriving together are answered by one batched statement: under concurrency
+/// each request still gets exactly its own session (a token asked for twice gets it twice), an
+/// unknown token gets none, and a session ended a moment before is not found.
+async fn concurrent_lookups_each_find_their_own_session(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let mut users = Vec::new();
+    for i in 0..12 {
+        let email = format!("batch{i}@example.com");
+        let token = server.browser().sign_up(&email, "password123").await["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        users.push((email, token));
+    }
+    let ended = users.pop().unwrap();
+    let r = server
+        .http
+        .post(server.url("/api/auth/sign-out"))
+        .bearer_auth(&ended.1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut asks: Vec<(Option<String>, String)> = Vec::new();
+    for _ in 0..4 {
+        asks.extend(users.iter().map(|(e, t)| (Some(e.clone()), t.clone())));
+        asks.push((None, ended.1.clone()));
+        asks.push((None, "no-such-token".to_owned()));
+    }
+    let requests: Vec<_> = asks
+        .iter()
+        .map(|(_, token)| {
+            let request = server
+                .http
+                .get(server.url("/api/auth/get-session"))
+                .bearer_auth(token);
+            tokio::spawn(async move { parts(request.send().await.unwrap()).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for r in requests {
+        answers.push(r.await.unwrap());
+    }
+    for ((email, _), (status, body)) in asks.iter().zip(answers) {
+        assert_eq!(status, 200);
+        match email {
+            Some(email) => assert_eq!(body["user"]["email"], json!(email)),
+            None => assert_eq!(body, serde_json::Value::Null),
+        }
+    }
+}
+
 async fn listing_and_revoking_sessions(db: TestDb) {
     let server = TestServer::start(&db).await;
     let (a1, a2) = (server.browser(), server.browser());
@@ -736,6 +788,7 @@ async fn plain_token_storage_matches_better_auth(db: TestDb) {
 }
 
 db_tests!(
+    concurrent_lookups_each_find_their_own_session,
     sign_up_creates_user_account_and_session,
     sign_up_errors_change_nothing,
     malformed_requests_get_contract_errors,

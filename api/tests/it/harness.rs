@@ -81,14 +81,13 @@ impl TestServer {
         let mut cfg = AuthConfig::with_secret(Secret::new(SECRET));
         cfg.api_base_url = format!("{ORIGIN}/api/auth");
         configure(&mut cfg);
-        let auth = service::Auth {
-            db: db.clone(),
+        let auth = service::Auth::new(
+            db.clone(),
             hasher,
-            cfg: Arc::new(cfg),
-            clock: Arc::new(clock.clone()),
-            mailer: service::mail::Mailer::smtp(&mail.url, "orgauth <no-reply@example.com>")
-                .unwrap(),
-        };
+            cfg,
+            Arc::new(clock.clone()),
+            service::mail::Mailer::smtp(&mail.url, "orgauth <no-reply@example.com>").unwrap(),
+        );
         let acceptor = api::server::bind("127.0.0.1", 0).await.unwrap();
         let addr = api::server::local_addr(&acceptor).unwrap();
         let state = api::state::AppState::new(auth, web);
