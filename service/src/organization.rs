@@ -3,7 +3,7 @@
 //! checks the caller's membership of that organization, never only the session's active one.
 
 use entity::{invitation, member, organization, session, team, team_member, user};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
@@ -246,35 +246,45 @@ impl Auth {
             .await?)
     }
 
-    /// Resolves `target` to an organization the caller is a member of. `Ok(None)` when the target
-    /// is the active organization and there is none. A non-member is refused with 403, and (as
-    /// Better Auth does) their session's active organization is cleared if it pointed there.
+    /// Resolves `target` to an organization the caller is a member of, in one statement (the
+    /// organization joined with the caller's membership). `Ok(None)` when the target is the
+    /// active organization and there is none. An unknown organization is 400
+    /// `ORGANIZATION_NOT_FOUND`; a non-member is refused with 403, and (as Better Auth does) their
+    /// session's active organization is cleared if it pointed there.
     async fn member_organization(
         &self,
         current: &Current,
         target: Target,
     ) -> Result<Option<(organization::Model, member::Model)>> {
-        let org = match target {
+        let named = match target {
             Target::Active => match &current.session.active_organization_id {
-                Some(id) => organization::Entity::find_by_id(id).one(&self.db).await?,
+                Some(id) => organization::Column::Id.eq(id),
                 None => return Ok(None),
             },
-            Target::Id(id) => organization::Entity::find_by_id(&id).one(&self.db).await?,
-            Target::Slug(slug) => Some(self.organization_by_slug(&slug).await?),
+            Target::Id(id) => organization::Column::Id.eq(id),
+            Target::Slug(slug) => organization::Column::Slug.eq(slug),
         };
-        let membership = match &org {
-            Some(o) => self.membership(&o.id, &current.user.id).await?,
-            None => None,
-        };
-        match (org, membership) {
-            (Some(org), Some(m)) => Ok(Some((org, m))),
-            _ => {
-                if current.session.active_organization_id.is_some() {
-                    set_session_active(&self.db, &current.session.id, None, None).await?;
-                }
-                Err(OrgError::NotAMember.forbidden())
-            }
+        let found = organization::Entity::find()
+            .filter(named.clone())
+            .find_also_related(member::Entity)
+            .filter(member::Column::UserId.eq(&current.user.id))
+            .one(&self.db)
+            .await?;
+        if let Some((org, Some(membership))) = found {
+            return Ok(Some((org, membership)));
         }
+        let exists = organization::Entity::find()
+            .filter(named)
+            .count(&self.db)
+            .await?
+            > 0;
+        if !exists {
+            return Err(OrgError::OrganizationNotFound.bad_request());
+        }
+        if current.session.active_organization_id.is_some() {
+            set_session_active(&self.db, &current.session.id, None, None).await?;
+        }
+        Err(OrgError::NotAMember.forbidden())
     }
 
     /// `set-active`: makes an organization the session's active one (`None` clears it). Moving
@@ -340,32 +350,7 @@ impl Auth {
             .into_iter()
             .filter_map(|(m, u)| u.map(|u| (m, u)))
             .collect();
-        let teams = team::Entity::find()
-            .filter(team::Column::OrganizationId.eq(&org.id))
-            .order_by_asc(team::Column::CreatedAt)
-            .limit(LIST_LIMIT)
-            .all(&self.db)
-            .await?;
-        let counts: Vec<(String, i64)> = team_member::Entity::find()
-            .select_only()
-            .column(team_member::Column::TeamId)
-            .column_as(team_member::Column::Id.count(), "count")
-            .filter(team_member::Column::TeamId.is_in(teams.iter().map(|t| t.id.clone())))
-            .group_by(team_member::Column::TeamId)
-            .into_tuple()
-            .all(&self.db)
-            .await?;
-        let teams = teams
-            .into_iter()
-            .map(|t| {
-                let n = counts
-                    .iter()
-                    .find(|(id, _)| *id == t.id)
-                    .map(|(_, n)| *n as u64)
-                    .unwrap_or(0);
-                (t, n)
-            })
-            .collect();
+        let teams = teams_with_member_counts(&self.db, &org.id).await?;
         let invitations = if roles.can(&me.role, "invitation", "create") {
             let creator = roles.is_creator(&me.role);
             invitation::Entity::find()
@@ -471,4 +456,43 @@ impl Auth {
         txn.commit().await?;
         Ok(org)
     }
+}
+
+/// A team with how many members it has, as `get-full-organization` shows it.
+#[derive(sea_orm::FromQueryResult)]
+struct TeamAndCount {
+    #[sea_orm(nested)]
+    team: team::Model,
+    member_count: i64,
+}
+
+/// The organization's teams (oldest first, at most 100), each with its member count, in one
+/// statement.
+async fn teams_with_member_counts(
+    db: &impl ConnectionTrait,
+    organization_id: &str,
+) -> Result<Vec<(team::Model, u64)>> {
+    use sea_orm::sea_query::ExprTrait;
+    let count = Query::select()
+        .expr(team_member::Column::Id.count())
+        .from(team_member::Entity)
+        .and_where(
+            Expr::col((team_member::Entity, team_member::Column::TeamId))
+                .equals((team::Entity, team::Column::Id)),
+        )
+        .to_owned();
+    Ok(team::Entity::find()
+        .column_as(
+            Expr::SubQuery(None, Box::new(count.into_sub_query_statement())),
+            "member_count",
+        )
+        .filter(team::Column::OrganizationId.eq(organization_id))
+        .order_by_asc(team::Column::CreatedAt)
+        .limit(LIST_LIMIT)
+        .into_model::<TeamAndCount>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.team, u64::try_from(t.member_count).unwrap_or(0)))
+        .collect())
 }

@@ -226,6 +226,23 @@ async fn organizations_are_isolated(db: TestDb) {
         );
         assert!(body.get("id").is_none());
     }
+    // An organization that does not exist is told apart from one the caller is not in, by id
+    // and by slug, as the contract does; the caller's active organization stays.
+    a.post("/organization/set-active", json!({"organizationId": org_a}))
+        .await;
+    for path in [
+        "/organization/get-full-organization?organizationId=no-such-organization",
+        "/organization/get-organization?organizationId=no-such-organization",
+        "/organization/get-full-organization?organizationSlug=no-such-slug",
+    ] {
+        let (s, body) = parts(a.get(path).await).await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (400, Some("ORGANIZATION_NOT_FOUND")),
+            "{path}"
+        );
+    }
+    assert_eq!(active_of(&server, &a).await.0, json!(org_a));
     let (s, body) = parts(
         a.post(
             "/organization/update",
