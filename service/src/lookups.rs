@@ -81,10 +81,7 @@ fn lost() -> Error {
     Error::Database(DbErr::Custom("session lookup abandoned".into()))
 }
 
-async fn dispatch(
-    db: DatabaseConnection,
-    mut queue: mpsc::UnboundedReceiver<Pending>,
-) {
+async fn dispatch(db: DatabaseConnection, mut queue: mpsc::UnboundedReceiver<Pending>) {
     let slots = Arc::new(Semaphore::new(CONCURRENCY));
     while let Some(first) = queue.recv().await {
         // Waiting for a free slot is what lets the next batch gather.

@@ -94,7 +94,9 @@ impl Memory {
         // SAFETY: the mapping is page-aligned (more than `Block`'s 64-byte alignment), exactly
         // `blocks` blocks long, zero-filled by the kernel, and any bit pattern is a valid `Block`
         // (a plain array of u64). The slice borrows `self` mutably, so it cannot outlive the map.
-        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr().cast::<Block>(), self.blocks) }
+        unsafe {
+            std::slice::from_raw_parts_mut(self.map.as_mut_ptr().cast::<Block>(), self.blocks)
+        }
     }
 }
 
@@ -111,7 +113,11 @@ fn worker(jobs: flume::Receiver<Job>, blocks: usize, mapped: Arc<AtomicUsize>) {
     #[cfg(target_os = "linux")]
     // SAFETY: plain syscalls on this thread's own id; failure only leaves the default priority.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, HASHING_NICENESS);
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            HASHING_NICENESS,
+        );
     }
     let mut memory: Option<Memory> = None;
     while let Ok(job) = jobs.recv() {
@@ -141,7 +147,8 @@ impl Hasher {
         let (jobs, receiver) = flume::unbounded();
         let mapped = Arc::new(AtomicUsize::new(0));
         for i in 0..workers.max(1) {
-            let (receiver, mapped, blocks) = (receiver.clone(), mapped.clone(), params.block_count());
+            let (receiver, mapped, blocks) =
+                (receiver.clone(), mapped.clone(), params.block_count());
             std::thread::Builder::new()
                 .name(format!("orgauth-hash-{i}"))
                 .spawn(move || worker(receiver, blocks, mapped))

@@ -43,7 +43,10 @@ async fn assert_memory_released(hasher: &Hasher) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    panic!("{} workers still hold hashing memory", hasher.mapped_buffers());
+    panic!(
+        "{} workers still hold hashing memory",
+        hasher.mapped_buffers()
+    );
 }
 
 /// Hashing threads run below the request workers' priority (nice 10), so that a flood of
