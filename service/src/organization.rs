@@ -228,22 +228,10 @@ impl Auth {
         Ok(())
     }
 
-    /// The organizations the user is a member of, oldest first (at most 100).
+    /// The organizations the user is a member of, oldest first (at most 100), batched with other
+    /// requests' (see [`crate::lookups`]).
     pub async fn list_organizations(&self, user_id: &str) -> Result<Vec<organization::Model>> {
-        Ok(organization::Entity::find()
-            .filter(
-                organization::Column::Id.in_subquery(
-                    Query::select()
-                        .column(member::Column::OrganizationId)
-                        .from(member::Entity)
-                        .and_where(member::Column::UserId.eq(user_id))
-                        .to_owned(),
-                ),
-            )
-            .order_by_asc(organization::Column::CreatedAt)
-            .limit(LIST_LIMIT)
-            .all(&self.db)
-            .await?)
+        self.lookups.organizations_of(user_id.to_owned()).await
     }
 
     /// Resolves `target` to an organization the caller is a member of, in one statement (the

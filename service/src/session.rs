@@ -119,7 +119,7 @@ pub async fn load(
     now: DateTime<Utc>,
     may_refresh: bool,
 ) -> Result<Lookup> {
-    let Some((mut s, user)) = lookups.find(stored_token(cfg, token)).await? else {
+    let Some((mut s, user)) = lookups.session(stored_token(cfg, token)).await? else {
         return Ok(Lookup::Missing);
     };
     let now_db = db_time(now);

@@ -485,7 +485,62 @@ async fn concurrent_creates_with_one_slug(db: TestDb) {
     );
 }
 
+/// Organization lists asked for at the same time are read in one batched statement: each user
+/// still gets exactly their own organizations, oldest first, including one joined a moment before.
+async fn concurrent_lists_each_get_their_own_organizations(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        let (b, first) = owner_of(
+            &server,
+            &format!("list{i}@example.com"),
+            &format!("first-{i}"),
+        )
+        .await;
+        let mut expected = vec![first];
+        if i % 2 == 0 {
+            let (s, second) = parts(
+                b.post(
+                    "/organization/create",
+                    json!({"name": "Second", "slug": format!("second-{i}")}),
+                )
+                .await,
+            )
+            .await;
+            assert_eq!(s, 200);
+            expected.push(second["id"].as_str().unwrap().to_owned());
+        }
+        users.push((b, expected));
+    }
+    let lone = server.browser();
+    lone.sign_up("lone@example.com", "password123").await;
+    users.push((lone, Vec::new()));
+    let mut asks = Vec::new();
+    for _ in 0..6 {
+        for (b, expected) in &users {
+            let request = b.http.get(format!("{}/api/auth/organization/list", b.base));
+            let expected = expected.clone();
+            asks.push(tokio::spawn(async move {
+                let (s, body) = parts(request.send().await.unwrap()).await;
+                (s, body, expected)
+            }));
+        }
+    }
+    for ask in asks {
+        let (s, body, expected) = ask.await.unwrap();
+        assert_eq!(s, 200);
+        let ids: Vec<&str> = body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, expected);
+    }
+}
+
 db_tests!(
+    concurrent_lists_each_get_their_own_organizations,
     creating_an_organization,
     organizations_are_isolated,
     roles_decide_update_and_delete,
