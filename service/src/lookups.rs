@@ -9,9 +9,11 @@ use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, OnceLock};
 
-use entity::{member, organization, session, user};
+use entity::{invitation, member, organization, session, team, team_member, user};
+use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, RuntimeErr,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    RuntimeErr,
 };
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -21,8 +23,9 @@ use crate::{Error, Result};
 const MAX_BATCH: usize = 64;
 /// Statements of one kind in flight at most; lookups arriving meanwhile gather into the next.
 const CONCURRENCY: usize = 2;
-/// Organizations `organization/list` shows at most, as Better Auth.
-pub const ORGANIZATIONS_LISTED: usize = 100;
+/// Organizations `organization/list` shows at most, and members, teams and invitations
+/// `get-full-organization` shows at most, as Better Auth.
+pub const LISTED: usize = 100;
 
 /// The batched lookups. Cheap to clone; each kind's worker task starts with its first lookup and
 /// ends when the last clone is dropped.
@@ -30,14 +33,46 @@ pub const ORGANIZATIONS_LISTED: usize = 100;
 pub struct Lookups {
     sessions: Batcher<SessionsByToken>,
     organizations: Batcher<OrganizationsByUser>,
+    memberships: Batcher<MembershipsByOrganization>,
+    contents: Batcher<ContentsByOrganization>,
+}
+
+/// What `get-full-organization` shows of an organization, oldest first, at most [`LISTED`] of
+/// each, before the caller's role decides which invitations they see.
+#[derive(Debug, Default)]
+pub struct Contents {
+    pub members: Vec<(member::Model, user::Model)>,
+    pub teams: Vec<(team::Model, u64)>,
+    pub invitations: Vec<invitation::Model>,
 }
 
 impl Lookups {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             sessions: Batcher::new(db.clone()),
-            organizations: Batcher::new(db),
+            organizations: Batcher::new(db.clone()),
+            memberships: Batcher::new(db.clone()),
+            contents: Batcher::new(db),
         }
+    }
+
+    /// Organization `organization_id` with `user_id`'s membership of it, if they are a member.
+    pub async fn membership(
+        &self,
+        organization_id: String,
+        user_id: String,
+    ) -> Result<Option<(organization::Model, member::Model)>> {
+        self.memberships.find((organization_id, user_id)).await
+    }
+
+    /// The members (with their users), teams (with member counts) and invitations of
+    /// `organization_id`; requests for the same organization in one batch share one read.
+    pub async fn contents(&self, organization_id: String) -> Result<Arc<Contents>> {
+        Ok(self
+            .contents
+            .find(organization_id)
+            .await?
+            .unwrap_or_default())
     }
 
     /// The session stored under `stored_token` (see `session::stored_token`) with its user.
@@ -87,7 +122,7 @@ impl Load for SessionsByToken {
     }
 }
 
-/// Organizations by member, oldest first, at most [`ORGANIZATIONS_LISTED`] each.
+/// Organizations by member, oldest first, at most [`LISTED`] each.
 struct OrganizationsByUser;
 
 impl Load for OrganizationsByUser {
@@ -108,12 +143,131 @@ impl Load for OrganizationsByUser {
         let mut found: HashMap<String, Vec<organization::Model>> = HashMap::new();
         for (m, org) in rows {
             let orgs = found.entry(m.user_id).or_default();
-            if let (Some(org), true) = (org, orgs.len() < ORGANIZATIONS_LISTED) {
+            if let (Some(org), true) = (org, orgs.len() < LISTED) {
                 orgs.push(org);
             }
         }
         Ok(found)
     }
+}
+
+/// Organizations by (organization id, user id), each with that user's membership.
+struct MembershipsByOrganization;
+
+impl Load for MembershipsByOrganization {
+    type Key = (String, String);
+    type Value = (organization::Model, member::Model);
+
+    async fn load(
+        db: &DatabaseConnection,
+        keys: Vec<(String, String)>,
+    ) -> std::result::Result<HashMap<(String, String), Self::Value>, DbErr> {
+        let (organizations, users): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+        // Pairs nobody asked for may come back too; they are simply not looked at.
+        Ok(organization::Entity::find()
+            .filter(organization::Column::Id.is_in(organizations))
+            .find_also_related(member::Entity)
+            .filter(member::Column::UserId.is_in(users))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|(o, m)| {
+                let m = m?;
+                Some(((o.id.clone(), m.user_id.clone()), (o, m)))
+            })
+            .collect())
+    }
+}
+
+/// Members, teams and invitations by organization: three statements for the whole batch.
+struct ContentsByOrganization;
+
+impl Load for ContentsByOrganization {
+    type Key = String;
+    type Value = Arc<Contents>;
+
+    async fn load(
+        db: &DatabaseConnection,
+        organizations: Vec<String>,
+    ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
+        let mut found: HashMap<String, Contents> = organizations
+            .iter()
+            .map(|id| (id.clone(), Contents::default()))
+            .collect();
+        let members = member::Entity::find()
+            .filter(member::Column::OrganizationId.is_in(organizations.clone()))
+            .find_also_related(user::Entity)
+            .order_by_asc(member::Column::CreatedAt)
+            .order_by_asc(member::Column::Id)
+            .all(db)
+            .await?;
+        for (m, u) in members {
+            if let (Some(c), Some(u)) = (found.get_mut(&m.organization_id), u) {
+                if c.members.len() < LISTED {
+                    c.members.push((m, u));
+                }
+            }
+        }
+        for (t, count) in teams_with_member_counts(db, organizations.clone()).await? {
+            if let Some(c) = found.get_mut(&t.organization_id) {
+                if c.teams.len() < LISTED {
+                    c.teams.push((t, count));
+                }
+            }
+        }
+        let invitations = invitation::Entity::find()
+            .filter(invitation::Column::OrganizationId.is_in(organizations))
+            .order_by_asc(invitation::Column::CreatedAt)
+            .order_by_asc(invitation::Column::Id)
+            .all(db)
+            .await?;
+        for i in invitations {
+            if let Some(c) = found.get_mut(&i.organization_id) {
+                if c.invitations.len() < LISTED {
+                    c.invitations.push(i);
+                }
+            }
+        }
+        Ok(found.into_iter().map(|(k, c)| (k, Arc::new(c))).collect())
+    }
+}
+
+/// A team with how many members it has.
+#[derive(sea_orm::FromQueryResult)]
+struct TeamAndCount {
+    #[sea_orm(nested)]
+    team: team::Model,
+    member_count: i64,
+}
+
+/// The organizations' teams, oldest first, each with its member count (a correlated count).
+async fn teams_with_member_counts(
+    db: &DatabaseConnection,
+    organizations: Vec<String>,
+) -> std::result::Result<Vec<(team::Model, u64)>, DbErr> {
+    use sea_orm::sea_query::ExprTrait;
+    let count = Query::select()
+        .expr(team_member::Column::Id.count())
+        .from(team_member::Entity)
+        .and_where(
+            Expr::col((team_member::Entity, team_member::Column::TeamId))
+                .equals((team::Entity, team::Column::Id)),
+        )
+        .to_owned();
+    Ok(team::Entity::find()
+        .column_as(
+            Expr::SubQuery(None, Box::new(count.into_sub_query_statement())),
+            "member_count",
+        )
+        .filter(team::Column::OrganizationId.is_in(organizations))
+        .order_by_asc(team::Column::CreatedAt)
+        .order_by_asc(team::Column::Id)
+        .into_model::<TeamAndCount>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.team, u64::try_from(t.member_count).unwrap_or(0)))
+        .collect())
 }
 
 /// The queue of one kind of lookup.

@@ -3,20 +3,18 @@
 //! checks the caller's membership of that organization, never only the session's active one.
 
 use entity::{invitation, member, organization, session, team, team_member, user};
-use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    QueryFilter, Set, SqlErr, TransactionTrait,
 };
 
 use crate::access::role_names;
 use crate::clock::db_time;
 use crate::error::OrgError;
+use crate::lookups::LISTED;
 use crate::session::Current;
 use crate::{Auth, Error, Result};
-
-/// At most this many rows in a list, as Better Auth.
-const LIST_LIMIT: u64 = 100;
 
 pub struct NewOrganization {
     pub name: String,
@@ -235,7 +233,7 @@ impl Auth {
     }
 
     /// Resolves `target` to an organization the caller is a member of, in one statement (the
-    /// organization joined with the caller's membership). `Ok(None)` when the target is the
+    /// organization joined with the caller's membership; batched for ids, see [`crate::lookups`]). `Ok(None)` when the target is the
     /// active organization and there is none. An unknown organization is 400
     /// `ORGANIZATION_NOT_FOUND`; a non-member is refused with 403, and (as Better Auth does) their
     /// session's active organization is cleared if it pointed there.
@@ -244,22 +242,33 @@ impl Auth {
         current: &Current,
         target: Target,
     ) -> Result<Option<(organization::Model, member::Model)>> {
-        let named = match target {
+        let user_id = current.user.id.clone();
+        let (found, named) = match target {
+            Target::Slug(slug) => {
+                let named = organization::Column::Slug.eq(slug);
+                let found = organization::Entity::find()
+                    .filter(named.clone())
+                    .find_also_related(member::Entity)
+                    .filter(member::Column::UserId.eq(&user_id))
+                    .one(&self.db)
+                    .await?
+                    .and_then(|(org, m)| Some((org, m?)));
+                (found, named)
+            }
+            Target::Id(id) => (
+                self.lookups.membership(id.clone(), user_id).await?,
+                organization::Column::Id.eq(id),
+            ),
             Target::Active => match &current.session.active_organization_id {
-                Some(id) => organization::Column::Id.eq(id),
+                Some(id) => (
+                    self.lookups.membership(id.clone(), user_id).await?,
+                    organization::Column::Id.eq(id),
+                ),
                 None => return Ok(None),
             },
-            Target::Id(id) => organization::Column::Id.eq(id),
-            Target::Slug(slug) => organization::Column::Slug.eq(slug),
         };
-        let found = organization::Entity::find()
-            .filter(named.clone())
-            .find_also_related(member::Entity)
-            .filter(member::Column::UserId.eq(&current.user.id))
-            .one(&self.db)
-            .await?;
-        if let Some((org, Some(membership))) = found {
-            return Ok(Some((org, membership)));
+        if let Some(found) = found {
+            return Ok(Some(found));
         }
         let exists = organization::Entity::find()
             .filter(named)
@@ -328,31 +337,21 @@ impl Auth {
             return Ok(None);
         };
         let roles = &self.cfg.org.roles;
-        let members = member::Entity::find()
-            .filter(member::Column::OrganizationId.eq(&org.id))
-            .find_also_related(user::Entity)
-            .order_by_asc(member::Column::CreatedAt)
-            .limit(members_limit.unwrap_or(LIST_LIMIT).min(LIST_LIMIT))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .filter_map(|(m, u)| u.map(|u| (m, u)))
-            .collect();
-        let teams = teams_with_member_counts(&self.db, &org.id).await?;
+        let contents = self.lookups.contents(org.id.clone()).await?;
+        let limit = members_limit.map_or(LISTED, |n| usize::try_from(n).unwrap_or(LISTED));
+        let members = contents.members.iter().take(limit).cloned().collect();
+        let teams = contents.teams.clone();
         let invitations = if roles.can(&me.role, "invitation", "create") {
             let creator = roles.is_creator(&me.role);
-            invitation::Entity::find()
-                .filter(invitation::Column::OrganizationId.eq(&org.id))
-                .order_by_asc(invitation::Column::CreatedAt)
-                .limit(LIST_LIMIT)
-                .all(&self.db)
-                .await?
-                .into_iter()
+            contents
+                .invitations
+                .iter()
                 .filter(|i| {
                     creator
                         || !role_names(i.role.as_deref().unwrap_or(""))
                             .contains(&roles.creator_role.as_str())
                 })
+                .cloned()
                 .collect()
         } else {
             Vec::new()
@@ -444,43 +443,4 @@ impl Auth {
         txn.commit().await?;
         Ok(org)
     }
-}
-
-/// A team with how many members it has, as `get-full-organization` shows it.
-#[derive(sea_orm::FromQueryResult)]
-struct TeamAndCount {
-    #[sea_orm(nested)]
-    team: team::Model,
-    member_count: i64,
-}
-
-/// The organization's teams (oldest first, at most 100), each with its member count, in one
-/// statement.
-async fn teams_with_member_counts(
-    db: &impl ConnectionTrait,
-    organization_id: &str,
-) -> Result<Vec<(team::Model, u64)>> {
-    use sea_orm::sea_query::ExprTrait;
-    let count = Query::select()
-        .expr(team_member::Column::Id.count())
-        .from(team_member::Entity)
-        .and_where(
-            Expr::col((team_member::Entity, team_member::Column::TeamId))
-                .equals((team::Entity, team::Column::Id)),
-        )
-        .to_owned();
-    Ok(team::Entity::find()
-        .column_as(
-            Expr::SubQuery(None, Box::new(count.into_sub_query_statement())),
-            "member_count",
-        )
-        .filter(team::Column::OrganizationId.eq(organization_id))
-        .order_by_asc(team::Column::CreatedAt)
-        .limit(LIST_LIMIT)
-        .into_model::<TeamAndCount>()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.team, u64::try_from(t.member_count).unwrap_or(0)))
-        .collect())
 }

@@ -485,8 +485,9 @@ async fn concurrent_creates_with_one_slug(db: TestDb) {
     );
 }
 
-/// Organization lists asked for at the same time are read in one batched statement: each user
-/// still gets exactly their own organizations, oldest first, including one joined a moment before.
+/// Organization lists and full organizations asked for at the same time are read in batched
+/// statements: each user still gets exactly their own organizations, oldest first, and each full
+/// organization only its own members and teams.
 async fn concurrent_lists_each_get_their_own_organizations(db: TestDb) {
     let server = TestServer::start(&db).await;
     let mut users = Vec::new();
@@ -516,6 +517,29 @@ async fn concurrent_lists_each_get_their_own_organizations(db: TestDb) {
     lone.sign_up("lone@example.com", "password123").await;
     users.push((lone, Vec::new()));
     let mut asks = Vec::new();
+    let full: Vec<_> = users
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, expected))| !expected.is_empty())
+        .flat_map(|(i, (b, expected))| {
+            (0..4).map(move |_| {
+                let request = b.http.get(format!(
+                    "{}/api/auth/organization/get-full-organization?organizationId={}",
+                    b.base, expected[0]
+                ));
+                let (id, email) = (expected[0].clone(), format!("list{i}@example.com"));
+                tokio::spawn(async move { (parts(request.send().await.unwrap()).await, id, email) })
+            })
+        })
+        .collect();
+    for ask in full {
+        let ((s, body), id, email) = ask.await.unwrap();
+        assert_eq!((s, &body["id"]), (200, &json!(id)));
+        let members = body["members"].as_array().unwrap();
+        assert_eq!(members.len(), 1, "{body}");
+        assert_eq!(members[0]["user"]["email"], json!(email));
+        assert_eq!(body["teams"][0]["memberCount"], json!(1));
+    }
     for _ in 0..6 {
         for (b, expected) in &users {
             let request = b.http.get(format!("{}/api/auth/organization/list", b.base));
