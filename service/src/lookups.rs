@@ -34,14 +34,22 @@ pub struct Lookups {
     sessions: Batcher<SessionsByToken>,
     organizations: Batcher<OrganizationsByUser>,
     memberships: Batcher<MembershipsByOrganization>,
+    members: Batcher<MembersByOrganization>,
     contents: Batcher<ContentsByOrganization>,
 }
 
-/// What `get-full-organization` shows of an organization, oldest first, at most [`LISTED`] of
-/// each, before the caller's role decides which invitations they see.
+/// An organization's members with their users, oldest first (at most [`LISTED`]), and how many
+/// there are in all.
+#[derive(Debug, Default)]
+pub struct Members {
+    pub rows: Vec<(member::Model, user::Model)>,
+    pub total: u64,
+}
+
+/// An organization's teams (with member counts) and invitations, oldest first, at most
+/// [`LISTED`] of each, before the caller's role decides which invitations they see.
 #[derive(Debug, Default)]
 pub struct Contents {
-    pub members: Vec<(member::Model, user::Model)>,
     pub teams: Vec<(team::Model, u64)>,
     pub invitations: Vec<invitation::Model>,
 }
@@ -52,6 +60,7 @@ impl Lookups {
             sessions: Batcher::new(db.clone()),
             organizations: Batcher::new(db.clone()),
             memberships: Batcher::new(db.clone()),
+            members: Batcher::new(db.clone()),
             contents: Batcher::new(db),
         }
     }
@@ -65,8 +74,18 @@ impl Lookups {
         self.memberships.find((organization_id, user_id)).await
     }
 
-    /// The members (with their users), teams (with member counts) and invitations of
-    /// `organization_id`; requests for the same organization in one batch share one read.
+    /// The members of `organization_id` with their users; requests for the same organization
+    /// in one batch share one read.
+    pub async fn members(&self, organization_id: String) -> Result<Arc<Members>> {
+        Ok(self
+            .members
+            .find(organization_id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The teams (with member counts) and invitations of `organization_id`; requests for the
+    /// same organization in one batch share one read.
     pub async fn contents(&self, organization_id: String) -> Result<Arc<Contents>> {
         Ok(self
             .contents
@@ -179,7 +198,41 @@ impl Load for MembershipsByOrganization {
     }
 }
 
-/// Members, teams and invitations by organization: three statements for the whole batch.
+/// Members with their users by organization: one statement for the whole batch.
+struct MembersByOrganization;
+
+impl Load for MembersByOrganization {
+    type Key = String;
+    type Value = Arc<Members>;
+
+    async fn load(
+        db: &DatabaseConnection,
+        organizations: Vec<String>,
+    ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
+        let mut found: HashMap<String, Members> = organizations
+            .iter()
+            .map(|id| (id.clone(), Members::default()))
+            .collect();
+        let rows = member::Entity::find()
+            .filter(member::Column::OrganizationId.is_in(organizations))
+            .find_also_related(user::Entity)
+            .order_by_asc(member::Column::CreatedAt)
+            .order_by_asc(member::Column::Id)
+            .all(db)
+            .await?;
+        for (m, u) in rows {
+            if let (Some(found), Some(u)) = (found.get_mut(&m.organization_id), u) {
+                found.total += 1;
+                if found.rows.len() < LISTED {
+                    found.rows.push((m, u));
+                }
+            }
+        }
+        Ok(found.into_iter().map(|(k, m)| (k, Arc::new(m))).collect())
+    }
+}
+
+/// Teams and invitations by organization: two statements for the whole batch.
 struct ContentsByOrganization;
 
 impl Load for ContentsByOrganization {
@@ -194,20 +247,6 @@ impl Load for ContentsByOrganization {
             .iter()
             .map(|id| (id.clone(), Contents::default()))
             .collect();
-        let members = member::Entity::find()
-            .filter(member::Column::OrganizationId.is_in(organizations.clone()))
-            .find_also_related(user::Entity)
-            .order_by_asc(member::Column::CreatedAt)
-            .order_by_asc(member::Column::Id)
-            .all(db)
-            .await?;
-        for (m, u) in members {
-            if let (Some(c), Some(u)) = (found.get_mut(&m.organization_id), u) {
-                if c.members.len() < LISTED {
-                    c.members.push((m, u));
-                }
-            }
-        }
         for (t, count) in teams_with_member_counts(db, organizations.clone()).await? {
             if let Some(c) = found.get_mut(&t.organization_id) {
                 if c.teams.len() < LISTED {

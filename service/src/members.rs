@@ -137,6 +137,29 @@ impl Auth {
         self.membership(&org, &current.user.id)
             .await?
             .ok_or_else(|| OrgError::YouAreNotAMember.forbidden())?;
+        let limit = page
+            .limit
+            .unwrap_or(self.cfg.org.membership_limit)
+            .min(self.cfg.org.membership_limit);
+        let by_creation = matches!(page.sort_by.as_deref(), None | Some("createdAt"));
+        if page.role.is_none() && by_creation {
+            // The common page: from the batched read of all the organization's members, when it
+            // holds them all.
+            let members = self.lookups.members(org.clone()).await?;
+            if members.total == members.rows.len() as u64 {
+                let mut rows = members.rows.clone();
+                if page.descending {
+                    // Stable: equal times keep their id order, as in the statement below.
+                    rows.sort_by_key(|(m, _)| std::cmp::Reverse(m.created_at));
+                }
+                let rows = rows
+                    .into_iter()
+                    .skip(usize::try_from(page.offset.unwrap_or(0)).unwrap_or(usize::MAX))
+                    .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                    .collect();
+                return Ok((rows, members.total));
+            }
+        }
         let mut query = member::Entity::find().filter(member::Column::OrganizationId.eq(&org));
         if let Some(role) = &page.role {
             // An exact element of the comma-joined list.
@@ -166,11 +189,7 @@ impl Auth {
         let rows = query
             .order_by_asc(member::Column::Id)
             .find_also_related(user::Entity)
-            .limit(
-                page.limit
-                    .unwrap_or(self.cfg.org.membership_limit)
-                    .min(self.cfg.org.membership_limit),
-            )
+            .limit(limit)
             .offset(page.offset.unwrap_or(0))
             .all(&self.db)
             .await?;

@@ -105,17 +105,17 @@ async fn set_session_active(
 }
 
 impl Auth {
-    /// The user's membership of an organization.
+    /// The user's membership of an organization (a batched lookup, see [`crate::lookups`]).
     pub async fn membership(
         &self,
         organization_id: &str,
         user_id: &str,
     ) -> Result<Option<member::Model>> {
-        Ok(member::Entity::find()
-            .filter(member::Column::OrganizationId.eq(organization_id))
-            .filter(member::Column::UserId.eq(user_id))
-            .one(&self.db)
-            .await?)
+        Ok(self
+            .lookups
+            .membership(organization_id.to_owned(), user_id.to_owned())
+            .await?
+            .map(|(_, m)| m))
     }
 
     /// Creates an organization, makes the caller its owner, creates the default team with the
@@ -337,9 +337,12 @@ impl Auth {
             return Ok(None);
         };
         let roles = &self.cfg.org.roles;
-        let contents = self.lookups.contents(org.id.clone()).await?;
+        let (members, contents) = tokio::try_join!(
+            self.lookups.members(org.id.clone()),
+            self.lookups.contents(org.id.clone())
+        )?;
         let limit = members_limit.map_or(LISTED, |n| usize::try_from(n).unwrap_or(LISTED));
-        let members = contents.members.iter().take(limit).cloned().collect();
+        let members = members.rows.iter().take(limit).cloned().collect();
         let teams = contents.teams.clone();
         let invitations = if roles.can(&me.role, "invitation", "create") {
             let creator = roles.is_creator(&me.role);

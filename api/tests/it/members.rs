@@ -112,6 +112,25 @@ async fn reading_members_and_roles(db: TestDb) {
         .json("/organization/list-members?limit=10&offset=2")
         .await;
     assert_eq!(rest["members"].as_array().unwrap().len(), 4);
+    let ids = |page: &Value| -> Vec<Value> {
+        page["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].clone())
+            .collect()
+    };
+    let oldest_first = ids(&admin.json("/organization/list-members").await);
+    let mut newest_first = ids(&admin
+        .json("/organization/list-members?sortBy=createdAt&sortDirection=desc")
+        .await);
+    newest_first.reverse();
+    assert_eq!((oldest_first.len(), &oldest_first), (6, &newest_first));
+    assert_eq!(
+        ids(&page),
+        oldest_first[..2].to_vec(),
+        "pages follow the same order"
+    );
     let admins = admin
         .json("/organization/list-members?filterField=role&filterValue=admin")
         .await;
