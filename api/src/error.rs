@@ -1,11 +1,15 @@
-//! The contract's error body, `{"message","code"}`, every error response the API documents, and
-//! what poem's own errors (unknown routes, unreadable bodies) become.
+//! The contract's error body, `{"message","code"}`, every error response the API documents (which
+//! of them an operation lists depends on its kind of route), and what poem's own errors (unknown
+//! routes, unreadable bodies) become.
+
+use std::marker::PhantomData;
 
 use poem::error::{MethodNotAllowedError, NotFoundError};
 use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response};
 use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
 use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::{ApiResponse, Object};
 
 /// Every error the API returns: a human-readable message and, where the contract has one, a
@@ -28,33 +32,118 @@ impl ErrorBody {
     }
 }
 
-/// An error response, by status. Every operation documents all of them.
+/// An error response, by status. Handlers return it through [`Errors`], which documents the
+/// statuses of the operation's kind of route; 413, 415 and 429 come from the middleware.
 #[derive(Debug, ApiResponse)]
 pub enum ApiError {
     /// The request is malformed or breaks a rule (see `code`).
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
-    /// No valid session, or the credentials are wrong.
+    /// No valid session, or the credentials or the token are wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// Authenticated, but not allowed: untrusted origin, stale session, unverified email.
+    /// Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+    /// permission.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
-    /// The route or feature is switched off in this configuration.
+    /// The feature is switched off in this configuration, or the link's token is unknown.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
-    /// The method is not available in this configuration.
+    /// Only for a route the document does not list (`POST /get-session`).
     #[oai(status = 405)]
     MethodNotAllowed(Json<ErrorBody>),
+    /// The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The request conflicts with existing data (e.g. the email is taken).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
+    /// Rate-limited: too many requests from this client to this path; retry after
+    /// `X-Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "X-Retry-After")] u64),
     /// Something failed on our side; the details are in the server log under the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
     /// Overloaded or the database is unreachable; retry after the given seconds.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u32),
+}
+
+/// A kind of route, by the errors it can answer.
+pub trait RouteKind: Send + Sync + 'static {
+    /// The statuses documented, each with its [`ApiError`] description.
+    const STATUSES: &'static [u16];
+}
+
+/// A route under `/api/auth` without a request body: bad parameters or callback URL (400), no
+/// session (401), refused origin or permission (403), rate limit (429), our side (500, 503).
+pub struct NoBody;
+
+impl RouteKind for NoBody {
+    const STATUSES: &'static [u16] = &[400, 401, 403, 429, 500, 503];
+}
+
+/// A route under `/api/auth` with a JSON body: as [`NoBody`], plus a body too large (413) or
+/// not JSON (415).
+pub struct JsonBody;
+
+impl RouteKind for JsonBody {
+    const STATUSES: &'static [u16] = &[400, 401, 403, 413, 415, 429, 500, 503];
+}
+
+/// `/api/auth/ok`: only the rate limiter refuses it.
+pub struct Probe;
+
+impl RouteKind for Probe {
+    const STATUSES: &'static [u16] = &[429];
+}
+
+/// An [`ApiError`] as an operation of kind `K` documents it: `K`'s statuses, plus `EXTRA` when
+/// the operation has one of its own (422 for sign-up's taken email, 404 for a switched-off
+/// feature). The response is the error's, whatever its status.
+pub struct Errors<K, const EXTRA: u16 = 0>(pub ApiError, PhantomData<K>);
+
+impl<K, const EXTRA: u16> From<ApiError> for Errors<K, EXTRA> {
+    fn from(e: ApiError) -> Self {
+        Self(e, PhantomData)
+    }
+}
+
+impl<K, const EXTRA: u16> From<service::Error> for Errors<K, EXTRA> {
+    fn from(e: service::Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl<K: RouteKind, const EXTRA: u16> ApiResponse for Errors<K, EXTRA> {
+    fn meta() -> MetaResponses {
+        let mut meta = ApiError::meta();
+        meta.responses.retain(|r| {
+            r.status
+                .is_some_and(|s| K::STATUSES.contains(&s) || s == EXTRA)
+        });
+        meta
+    }
+
+    fn register(registry: &mut Registry) {
+        ApiError::register(registry);
+    }
+}
+
+impl<K: Send + Sync, const EXTRA: u16> IntoResponse for Errors<K, EXTRA> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl<K, const EXTRA: u16> From<Errors<K, EXTRA>> for poem::Error {
+    fn from(e: Errors<K, EXTRA>) -> Self {
+        e.0.into()
+    }
 }
 
 impl ApiError {

@@ -4,7 +4,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi, Tags};
 use sea_orm::DatabaseConnection;
 
-use crate::error::ErrorBody;
+use crate::auth::NoSession;
+use crate::error::{ErrorBody, Errors, Probe};
+use crate::wire::success;
 
 #[derive(Tags)]
 pub enum Tag {
@@ -22,6 +24,16 @@ pub struct Ok {
 #[derive(Object)]
 pub struct Status {
     pub status: String,
+}
+
+success! {
+    /// Always `{"ok": true}`.
+    pub Alive(Ok)
+}
+
+success! {
+    /// The process serves requests.
+    pub Live(Status)
 }
 
 #[derive(ApiResponse)]
@@ -44,25 +56,26 @@ impl HealthApi {
     ///
     /// Always `{"ok":true}` while the process serves requests.
     #[oai(path = "/api/auth/ok", method = "get", operation_id = "ok")]
-    async fn ok(&self) -> Json<Ok> {
-        Json(Ok { ok: true })
+    async fn ok(&self, _auth: NoSession) -> Result<Alive, Errors<Probe>> {
+        Ok(Ok { ok: true }.into())
     }
 
     /// Liveness
     ///
     /// The process is up and serving; says nothing about the database.
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
-    async fn healthz(&self) -> Json<Status> {
-        Json(Status {
+    async fn healthz(&self, _auth: NoSession) -> Live {
+        Status {
             status: "ok".into(),
-        })
+        }
+        .into()
     }
 
     /// Readiness
     ///
     /// 200 when the database answers a query, 503 otherwise.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
-    async fn readyz(&self) -> Readiness {
+    async fn readyz(&self, _auth: NoSession) -> Readiness {
         match service::db::ping(&self.db).await {
             Ok(()) => Readiness::Ready(Json(Status {
                 status: "ok".into(),

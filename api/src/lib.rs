@@ -15,3 +15,4 @@ pub mod rate_limit;
 pub mod request_log;
 pub mod server;
 pub mod state;
+pub mod wire;

@@ -1,17 +1,22 @@
 //! The organization plugin's organization routes: create, check-slug, list, set-active,
 //! get-organization, get-full-organization, update, delete.
 
+use std::borrow::Cow;
+
 use poem::Request;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::types::MaybeUndefined;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{Object, OpenApi, Tags};
+use serde_json::Value;
 use service::organization::{FullOrganization, NewOrganization, OrganizationUpdate, Target};
 
-use crate::auth::dto::{date, StatusTrue};
+use crate::auth::dto::{StatusTrue, Timestamp};
 use crate::auth::SessionAuth;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::state::AppState;
+use crate::wire::{string_enum, success, Nullable};
 
 #[derive(Tags)]
 pub enum Tag {
@@ -26,10 +31,10 @@ pub struct Organization {
     pub id: String,
     pub name: String,
     pub slug: String,
-    pub logo: Option<String>,
-    pub created_at: String,
+    pub logo: Nullable<String>,
+    pub created_at: Timestamp,
     /// The metadata object as a JSON string, or null.
-    pub metadata: Option<String>,
+    pub metadata: Nullable<String>,
 }
 
 impl From<&entity::organization::Model> for Organization {
@@ -38,9 +43,9 @@ impl From<&entity::organization::Model> for Organization {
             id: o.id.clone(),
             name: o.name.clone(),
             slug: o.slug.clone(),
-            logo: o.logo.clone(),
-            created_at: date(o.created_at),
-            metadata: o.metadata.clone(),
+            logo: o.logo.clone().into(),
+            created_at: o.created_at.into(),
+            metadata: o.metadata.clone().into(),
         }
     }
 }
@@ -52,10 +57,11 @@ pub struct OrganizationWithMetadata {
     pub id: String,
     pub name: String,
     pub slug: String,
-    pub logo: Option<String>,
-    pub created_at: String,
+    pub logo: Nullable<String>,
+    pub created_at: Timestamp,
+    /// The metadata object; omitted when there is none.
     #[oai(skip_serializing_if_is_none)]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Metadata>,
 }
 
 impl From<&entity::organization::Model> for OrganizationWithMetadata {
@@ -64,13 +70,58 @@ impl From<&entity::organization::Model> for OrganizationWithMetadata {
             id: o.id.clone(),
             name: o.name.clone(),
             slug: o.slug.clone(),
-            logo: o.logo.clone(),
-            created_at: date(o.created_at),
+            logo: o.logo.clone().into(),
+            created_at: o.created_at.into(),
             metadata: o
                 .metadata
                 .as_deref()
-                .and_then(|m| serde_json::from_str(m).ok()),
+                .and_then(|m| serde_json::from_str(m).ok())
+                .map(Metadata),
         }
+    }
+}
+
+/// Organization metadata: a JSON object of any shape. Any JSON value is read, and the handler
+/// refuses all but objects (and null) with the contract's message.
+#[derive(Debug, Clone)]
+pub struct Metadata(pub Value);
+
+impl Type for Metadata {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = Value;
+
+    type RawElementValueType = Value;
+
+    fn name() -> Cow<'static, str> {
+        "metadata".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
+            ..MetaSchema::new("object")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Value> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl ParseFromJSON for Metadata {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Self(value.unwrap_or_default()))
+    }
+}
+
+impl ToJSON for Metadata {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
     }
 }
 
@@ -82,7 +133,7 @@ pub struct Member {
     pub organization_id: String,
     pub user_id: String,
     pub role: String,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 impl From<&entity::member::Model> for Member {
@@ -92,7 +143,7 @@ impl From<&entity::member::Model> for Member {
             organization_id: m.organization_id.clone(),
             user_id: m.user_id.clone(),
             role: m.role.clone(),
-            created_at: date(m.created_at),
+            created_at: m.created_at.into(),
         }
     }
 }
@@ -102,7 +153,7 @@ pub struct MemberUser {
     pub id: String,
     pub name: String,
     pub email: String,
-    pub image: Option<String>,
+    pub image: Nullable<String>,
 }
 
 #[derive(Object, Debug)]
@@ -127,11 +178,11 @@ pub struct Invitation {
     pub id: String,
     pub organization_id: String,
     pub email: String,
-    pub role: Option<String>,
-    pub team_id: Option<String>,
-    pub status: String,
-    pub expires_at: String,
-    pub created_at: String,
+    pub role: Nullable<String>,
+    pub team_id: Nullable<String>,
+    pub status: InvitationStatus,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
     pub inviter_id: String,
 }
 
@@ -141,14 +192,19 @@ impl From<&entity::invitation::Model> for Invitation {
             id: i.id.clone(),
             organization_id: i.organization_id.clone(),
             email: i.email.clone(),
-            role: i.role.clone(),
-            team_id: i.team_id.clone(),
-            status: i.status.clone(),
-            expires_at: date(i.expires_at),
-            created_at: date(i.created_at),
+            role: i.role.clone().into(),
+            team_id: i.team_id.clone().into(),
+            status: InvitationStatus(i.status.clone()),
+            expires_at: i.expires_at.into(),
+            created_at: i.created_at.into(),
             inviter_id: i.inviter_id.clone(),
         }
     }
+}
+
+string_enum! {
+    /// Where an invitation stands.
+    pub InvitationStatus: "pending" | "accepted" | "rejected" | "canceled"
 }
 
 #[derive(Object, Debug)]
@@ -199,7 +255,7 @@ pub struct CreateOrganizationBody {
     pub slug: String,
     pub logo: Option<String>,
     /// Any JSON object; stored as a JSON string.
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Metadata>,
     /// Leave the session's active organization as it is.
     pub keep_current_active_organization: Option<bool>,
 }
@@ -215,8 +271,10 @@ pub struct UpdateOrganizationData {
     pub name: Option<String>,
     pub slug: Option<String>,
     /// A URL, or null to remove the logo.
+    #[oai(nullable)]
     pub logo: MaybeUndefined<String>,
-    pub metadata: Option<serde_json::Value>,
+    /// Any JSON object; replaces the stored one.
+    pub metadata: Option<Metadata>,
 }
 
 #[derive(Object, Debug)]
@@ -237,13 +295,14 @@ pub struct DeleteOrganizationBody {
 #[oai(rename_all = "camelCase")]
 pub struct SetActiveBody {
     /// An organization id, or null to clear the active organization.
+    #[oai(nullable)]
     pub organization_id: MaybeUndefined<String>,
     pub organization_slug: Option<String>,
 }
 
-fn metadata_object(value: Option<serde_json::Value>) -> ApiResult<Option<serde_json::Value>> {
-    match value {
-        None | Some(serde_json::Value::Null) => Ok(None),
+fn metadata_object(value: Option<Metadata>) -> ApiResult<Option<Value>> {
+    match value.map(|m| m.0) {
+        None | Some(Value::Null) => Ok(None),
         Some(v) if v.is_object() => Ok(Some(v)),
         Some(_) => Err(ApiError::BadRequest(Json(ErrorBody::new(
             "VALIDATION_ERROR",
@@ -258,6 +317,47 @@ fn target(id: Option<String>, slug: Option<String>) -> Target {
         (None, Some(slug)) => Target::Slug(slug),
         (None, None) => Target::Active,
     }
+}
+
+success! {
+    /// The organization, with the caller as its one member (the owner).
+    pub OrganizationCreated(CreatedOrganization) + session
+}
+
+success! {
+    /// The slug is free: `{"status": true}`.
+    pub SlugFree(StatusTrue) + session
+}
+
+success! {
+    /// The organizations the caller is a member of.
+    pub Organizations(Vec<Organization>) + session
+}
+
+success! {
+    /// The now active organization, or `null` when cleared.
+    pub ActiveOrganization(Nullable<Organization>) + session
+}
+
+success! {
+    /// The organization, or `null` when none is named and none is active.
+    pub OrganizationFound(Nullable<Organization>) + session
+}
+
+success! {
+    /// The organization with its members, teams and invitations, or `null` when none is named and
+    /// none is active.
+    pub OrganizationDetails(Nullable<FullOrganizationResponse>) + session
+}
+
+success! {
+    /// The updated organization.
+    pub OrganizationUpdated(OrganizationWithMetadata) + session
+}
+
+success! {
+    /// The deleted organization.
+    pub OrganizationDeleted(Organization) + session
 }
 
 pub struct OrganizationApi {
@@ -277,7 +377,7 @@ impl OrganizationApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<CreateOrganizationBody>,
-    ) -> ApiResult<Json<CreatedOrganization>> {
+    ) -> Result<OrganizationCreated, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let input = NewOrganization {
@@ -288,10 +388,11 @@ impl OrganizationApi {
             keep_current_active: body.keep_current_active_organization.unwrap_or(false),
         };
         let (org, owner) = self.state.auth.create_organization(&current, input).await?;
-        Ok(Json(CreatedOrganization {
+        Ok(CreatedOrganization {
             organization: OrganizationWithMetadata::from(&org),
             members: vec![Member::from(&owner)],
-        }))
+        }
+        .into())
     }
 
     /// Is a slug free?
@@ -308,18 +409,26 @@ impl OrganizationApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<CheckSlugBody>,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<SlugFree, Errors<JsonBody>> {
         self.state.require(req).await?;
         self.state.auth.check_slug(&body.slug).await?;
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 
     /// The caller's organizations
     #[oai(path = "/list", method = "get", operation_id = "listOrganizations")]
-    async fn list(&self, req: &Request, _auth: SessionAuth) -> ApiResult<Json<Vec<Organization>>> {
+    async fn list(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+    ) -> Result<Organizations, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let orgs = self.state.auth.list_organizations(&current.user.id).await?;
-        Ok(Json(orgs.iter().map(Organization::from).collect()))
+        Ok(orgs
+            .iter()
+            .map(Organization::from)
+            .collect::<Vec<_>>()
+            .into())
     }
 
     /// Set the session's active organization
@@ -337,7 +446,7 @@ impl OrganizationApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<SetActiveBody>,
-    ) -> ApiResult<Json<Option<Organization>>> {
+    ) -> Result<ActiveOrganization, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let target = match (body.organization_id, body.organization_slug) {
@@ -351,7 +460,7 @@ impl OrganizationApi {
             .auth
             .set_active_organization(&current, target)
             .await?;
-        Ok(Json(org.as_ref().map(Organization::from)))
+        Ok(Nullable(org.as_ref().map(Organization::from)).into())
     }
 
     /// An organization the caller belongs to
@@ -368,14 +477,14 @@ impl OrganizationApi {
         _auth: SessionAuth,
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
         #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
-    ) -> ApiResult<Json<Option<Organization>>> {
+    ) -> Result<OrganizationFound, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let org = self
             .state
             .auth
             .organization(&current, target(organization_id.0, organization_slug.0))
             .await?;
-        Ok(Json(org.as_ref().map(Organization::from)))
+        Ok(Nullable(org.as_ref().map(Organization::from)).into())
     }
 
     /// An organization with its members, teams and invitations
@@ -394,7 +503,7 @@ impl OrganizationApi {
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
         #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
         #[oai(name = "membersLimit")] members_limit: Query<Option<u64>>,
-    ) -> ApiResult<Json<Option<FullOrganizationResponse>>> {
+    ) -> Result<OrganizationDetails, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let full = self
             .state
@@ -405,7 +514,7 @@ impl OrganizationApi {
                 members_limit.0,
             )
             .await?;
-        Ok(Json(full.map(FullOrganizationResponse::from)))
+        Ok(Nullable(full.map(FullOrganizationResponse::from)).into())
     }
 
     /// Update an organization
@@ -418,7 +527,7 @@ impl OrganizationApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<UpdateOrganizationBody>,
-    ) -> ApiResult<Json<OrganizationWithMetadata>> {
+    ) -> Result<OrganizationUpdated, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let logo = match body.data.logo {
@@ -437,7 +546,7 @@ impl OrganizationApi {
             .auth
             .update_organization(&current, body.organization_id, update)
             .await?;
-        Ok(Json(OrganizationWithMetadata::from(&org)))
+        Ok(OrganizationWithMetadata::from(&org).into())
     }
 
     /// Delete an organization
@@ -450,14 +559,14 @@ impl OrganizationApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<DeleteOrganizationBody>,
-    ) -> ApiResult<Json<Organization>> {
+    ) -> Result<OrganizationDeleted, Errors<JsonBody, 404>> {
         let current = self.state.require(req).await?;
         let org = self
             .state
             .auth
             .delete_organization(&current, &body.organization_id)
             .await?;
-        Ok(Json(Organization::from(&org)))
+        Ok(Organization::from(&org).into())
     }
 }
 
@@ -469,7 +578,7 @@ fn member_with_user(m: &entity::member::Model, u: &entity::user::Model) -> Membe
             id: u.id.clone(),
             name: u.name.clone(),
             email: u.email.clone(),
-            image: u.image.clone(),
+            image: u.image.clone().into(),
         },
     }
 }
@@ -499,7 +608,7 @@ pub struct HasPermissionBody {
 #[derive(Object, Debug)]
 pub struct HasPermissionResponse {
     /// Always null.
-    pub error: Option<String>,
+    pub error: Nullable<String>,
     pub success: bool,
 }
 
@@ -522,21 +631,84 @@ pub struct RemovedMember {
     pub member: MemberWithUser,
 }
 
-/// A role name or a list of them.
-#[derive(poem_openapi::Union, Debug)]
-pub enum RoleInput {
-    One(String),
-    Many(Vec<String>),
+/// Declares `$name`: one string or a list of them, documented as `anyOf: [string, array]`
+/// (poem-openapi's `Union` derive adds a `"type": "object"` that neither branch matches).
+macro_rules! string_or_list {
+    ($name:ident, $description:literal) => {
+        #[doc = $description]
+        #[derive(Debug)]
+        pub enum $name {
+            One(String),
+            Many(Vec<String>),
+        }
+
+        impl $name {
+            fn into_vec(self) -> Vec<String> {
+                match self {
+                    Self::One(s) => vec![s],
+                    Self::Many(v) => v,
+                }
+            }
+        }
+
+        impl Type for $name {
+            const IS_REQUIRED: bool = true;
+
+            type RawValueType = Self;
+
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                MetaSchemaRef::Reference(Self::name().into_owned())
+            }
+
+            fn register(registry: &mut Registry) {
+                registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+                    description: Some($description),
+                    any_of: vec![String::schema_ref(), <Vec<String>>::schema_ref()],
+                    ..MetaSchema::ANY
+                });
+            }
+
+            fn as_raw_value(&self) -> Option<&Self> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Self> + 'a> {
+                Box::new(std::iter::once(self))
+            }
+        }
+
+        impl ParseFromJSON for $name {
+            fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+                let value = value.unwrap_or_default();
+                if let Ok(one) = String::parse_from_json(Some(value.clone())) {
+                    return Ok(Self::One(one));
+                }
+                if let Ok(many) = <Vec<String>>::parse_from_json(Some(value.clone())) {
+                    return Ok(Self::Many(many));
+                }
+                Err(ParseError::expected_type(value))
+            }
+        }
+
+        impl ToJSON for $name {
+            fn to_json(&self) -> Option<Value> {
+                match self {
+                    Self::One(s) => s.to_json(),
+                    Self::Many(v) => v.to_json(),
+                }
+            }
+        }
+    };
 }
 
-impl RoleInput {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            RoleInput::One(r) => vec![r],
-            RoleInput::Many(v) => v,
-        }
-    }
-}
+string_or_list!(RoleInput, "A role name or a list of them.");
+string_or_list!(TeamIdInput, "One team id or a list of them.");
 
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
@@ -544,6 +716,56 @@ pub struct UpdateMemberRoleBody {
     pub member_id: String,
     pub role: RoleInput,
     pub organization_id: Option<String>,
+}
+
+success! {
+    /// The caller's membership, with the user.
+    pub ActiveMember(MemberWithUser) + session
+}
+
+success! {
+    /// The member's role (comma-joined when several).
+    pub MemberRole(RoleResponse) + session
+}
+
+success! {
+    /// A page of the members, with their users, and the number of all matches.
+    pub Members(MembersPage) + session
+}
+
+success! {
+    /// `success`: whether the caller has every requested permission.
+    pub PermissionCheck(HasPermissionResponse) + session
+}
+
+success! {
+    /// The membership that ended, with the user.
+    pub LeftOrganization(MemberWithUser) + session
+}
+
+success! {
+    /// The removed membership, with the user.
+    pub MemberRemoved(RemovedMember) + session
+}
+
+success! {
+    /// The membership with its new roles.
+    pub MemberUpdated(Member) + session
+}
+
+string_enum! {
+    /// `list-members`' sort key.
+    pub SortBy: "createdAt" | "role"
+}
+
+string_enum! {
+    /// `list-members`' sort order.
+    pub SortDirection: "asc" | "desc"
+}
+
+string_enum! {
+    /// `list-members`' filter: only by role.
+    pub FilterField: "role"
 }
 
 pub struct MembersApi {
@@ -562,10 +784,10 @@ impl MembersApi {
         &self,
         req: &Request,
         _auth: SessionAuth,
-    ) -> ApiResult<Json<MemberWithUser>> {
+    ) -> Result<ActiveMember, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let (m, u) = self.state.auth.active_member(&current).await?;
-        Ok(Json(member_with_user(&m, &u)))
+        Ok(member_with_user(&m, &u).into())
     }
 
     /// A member's role
@@ -583,7 +805,7 @@ impl MembersApi {
         #[oai(name = "userId")] user_id: Query<Option<String>>,
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
         #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
-    ) -> ApiResult<Json<RoleResponse>> {
+    ) -> Result<MemberRole, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let role = self
             .state
@@ -594,7 +816,7 @@ impl MembersApi {
                 user_id.0,
             )
             .await?;
-        Ok(Json(RoleResponse { role }))
+        Ok(RoleResponse { role }.into())
     }
 
     /// A page of an organization's members
@@ -612,36 +834,41 @@ impl MembersApi {
         #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
         limit: Query<Option<u64>>,
         offset: Query<Option<u64>>,
-        #[oai(name = "sortBy")] sort_by: Query<Option<String>>,
-        #[oai(name = "sortDirection")] sort_direction: Query<Option<String>>,
-        #[oai(name = "filterField")] filter_field: Query<Option<String>>,
+        #[oai(name = "sortBy")] sort_by: Query<Option<SortBy>>,
+        #[oai(name = "sortDirection")] sort_direction: Query<Option<SortDirection>>,
+        #[oai(name = "filterField")] filter_field: Query<Option<FilterField>>,
         #[oai(name = "filterValue")] filter_value: Query<Option<String>>,
-    ) -> ApiResult<Json<MembersPage>> {
+    ) -> Result<Members, Errors<NoBody>> {
         let current = self.state.require(req).await?;
-        let role = match (filter_field.0.as_deref(), filter_value.0) {
+        let role = match (
+            filter_field.0.as_ref().map(|f| f.0.as_str()),
+            filter_value.0,
+        ) {
             (None, _) => None,
             (Some("role"), Some(v)) => Some(v),
             _ => {
                 return Err(ApiError::BadRequest(Json(ErrorBody::new(
                     "VALIDATION_ERROR",
                     "[query.filterField] Only filterField=role with a filterValue is supported",
-                ))))
+                )))
+                .into())
             }
         };
-        let descending = match sort_direction.0.as_deref() {
+        let descending = match sort_direction.0.as_ref().map(|d| d.0.as_str()) {
             None | Some("asc") => false,
             Some("desc") => true,
             Some(_) => {
                 return Err(ApiError::BadRequest(Json(ErrorBody::new(
                     "VALIDATION_ERROR",
                     "[query.sortDirection] Use asc or desc",
-                ))))
+                )))
+                .into())
             }
         };
         let page = service::members::MemberPage {
             limit: limit.0,
             offset: offset.0,
-            sort_by: sort_by.0,
+            sort_by: sort_by.0.map(|s| s.0),
             descending,
             role,
         };
@@ -654,13 +881,14 @@ impl MembersApi {
                 page,
             )
             .await?;
-        Ok(Json(MembersPage {
+        Ok(MembersPage {
             members: members
                 .iter()
                 .map(|(m, u)| member_with_user(m, u))
                 .collect(),
             total,
-        }))
+        }
+        .into())
     }
 
     /// Does the caller have these permissions?
@@ -676,7 +904,7 @@ impl MembersApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<HasPermissionBody>,
-    ) -> ApiResult<Json<HasPermissionResponse>> {
+    ) -> Result<PermissionCheck, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let request = match (body.permissions, body.permission) {
@@ -684,7 +912,8 @@ impl MembersApi {
                 return Err(ApiError::BadRequest(Json(ErrorBody::new(
                     "VALIDATION_ERROR",
                     "[body] Give exactly one of permissions and permission",
-                ))))
+                )))
+                .into())
             }
             (None, Some(_)) => None,
             (Some(p), None) => Some(
@@ -709,10 +938,11 @@ impl MembersApi {
                     .await?
             }
         };
-        Ok(Json(HasPermissionResponse {
-            error: None,
+        Ok(HasPermissionResponse {
+            error: Nullable(None),
             success: allowed,
-        }))
+        }
+        .into())
     }
 
     /// Leave an organization
@@ -725,14 +955,14 @@ impl MembersApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<LeaveBody>,
-    ) -> ApiResult<Json<MemberWithUser>> {
+    ) -> Result<LeftOrganization, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let m = self
             .state
             .auth
             .leave_organization(&current, &body.organization_id)
             .await?;
-        Ok(Json(member_with_user(&m, &current.user)))
+        Ok(member_with_user(&m, &current.user).into())
     }
 
     /// Remove a member
@@ -749,7 +979,7 @@ impl MembersApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<RemoveMemberBody>,
-    ) -> ApiResult<Json<RemovedMember>> {
+    ) -> Result<MemberRemoved, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let (m, u) = self
@@ -757,9 +987,10 @@ impl MembersApi {
             .auth
             .remove_member(&current, body.organization_id, &body.member_id_or_email)
             .await?;
-        Ok(Json(RemovedMember {
+        Ok(RemovedMember {
             member: member_with_user(&m, &u),
-        }))
+        }
+        .into())
     }
 
     /// Change a member's roles
@@ -776,7 +1007,7 @@ impl MembersApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<UpdateMemberRoleBody>,
-    ) -> ApiResult<Json<Member>> {
+    ) -> Result<MemberUpdated, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let m = self
@@ -789,15 +1020,8 @@ impl MembersApi {
                 &body.role.into_vec(),
             )
             .await?;
-        Ok(Json(Member::from(&m)))
+        Ok(Member::from(&m).into())
     }
-}
-
-/// One team id or a list of them.
-#[derive(poem_openapi::Union, Debug)]
-pub enum TeamIdInput {
-    One(String),
-    Many(Vec<String>),
 }
 
 #[derive(Object, Debug)]
@@ -828,7 +1052,7 @@ pub struct AcceptedInvitation {
 pub struct RejectedInvitation {
     pub invitation: Invitation,
     /// Always null.
-    pub member: Option<Member>,
+    pub member: Nullable<Member>,
 }
 
 #[derive(Object, Debug)]
@@ -849,11 +1073,57 @@ pub struct UserInvitation {
     pub organization_name: String,
 }
 
-/// `list-invitations`: the page as Better Auth's array, the total in `X-Total-Count`.
+/// `list-invitations`: the page as Better Auth's array, the total in `X-Total-Count`, and
+/// `set-auth-token` as `success!` documents it.
 #[derive(poem_openapi::ApiResponse)]
 pub enum InvitationsPage {
-    #[oai(status = 200)]
-    Ok(Json<Vec<Invitation>>, #[oai(header = "X-Total-Count")] u64),
+    /// A page of the organization's invitations.
+    #[oai(
+        status = 200,
+        header(
+            name = "set-auth-token",
+            ty = "Option<String>",
+            description = "The session's signed token (`token.signature`) for \
+                           `Authorization: Bearer`; sent when this call opened or renewed the \
+                           session."
+        )
+    )]
+    Ok(
+        Json<Vec<Invitation>>,
+        /// The number of all the organization's invitations.
+        #[oai(header = "X-Total-Count")]
+        u64,
+    ),
+}
+
+success! {
+    /// The pending invitation, mailed to the address.
+    pub InvitationSent(Invitation) + session
+}
+
+success! {
+    /// The accepted invitation and the new membership.
+    pub InvitationAccepted(AcceptedInvitation) + session
+}
+
+success! {
+    /// The rejected invitation.
+    pub InvitationRejected(RejectedInvitation) + session
+}
+
+success! {
+    /// The canceled invitation.
+    pub InvitationCanceled(Invitation) + session
+}
+
+success! {
+    /// The invitation, with its organization's name and slug and the inviter's email.
+    pub InvitationDetails(InvitationWithOrganization) + session
+}
+
+success! {
+    /// The caller's pending invitations, with their organizations' names.
+    pub UserInvitations(Vec<UserInvitation>) + session
 }
 
 pub struct InvitationsApi {
@@ -877,23 +1147,18 @@ impl InvitationsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<InviteMemberBody>,
-    ) -> ApiResult<Json<Invitation>> {
+    ) -> Result<InvitationSent, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
-        let team_ids = match body.team_id {
-            None => Vec::new(),
-            Some(TeamIdInput::One(t)) => vec![t],
-            Some(TeamIdInput::Many(v)) => v,
-        };
         let input = service::invitations::NewInvitation {
             email: body.email,
             roles: body.role.into_vec(),
             organization_id: body.organization_id,
             resend: body.resend.unwrap_or(false),
-            team_ids,
+            team_ids: body.team_id.map(TeamIdInput::into_vec).unwrap_or_default(),
         };
         let inv = self.state.auth.invite_member(&current, input).await?;
-        Ok(Json(Invitation::from(&inv)))
+        Ok(Invitation::from(&inv).into())
     }
 
     /// Accept an invitation
@@ -910,17 +1175,18 @@ impl InvitationsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<InvitationIdBody>,
-    ) -> ApiResult<Json<AcceptedInvitation>> {
+    ) -> Result<InvitationAccepted, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let (inv, m) = self
             .state
             .auth
             .accept_invitation(&current, &body.invitation_id)
             .await?;
-        Ok(Json(AcceptedInvitation {
+        Ok(AcceptedInvitation {
             invitation: Invitation::from(&inv),
             member: Member::from(&m),
-        }))
+        }
+        .into())
     }
 
     /// Reject an invitation
@@ -934,17 +1200,18 @@ impl InvitationsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<InvitationIdBody>,
-    ) -> ApiResult<Json<RejectedInvitation>> {
+    ) -> Result<InvitationRejected, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let inv = self
             .state
             .auth
             .reject_invitation(&current, &body.invitation_id)
             .await?;
-        Ok(Json(RejectedInvitation {
+        Ok(RejectedInvitation {
             invitation: Invitation::from(&inv),
-            member: None,
-        }))
+            member: Nullable(None),
+        }
+        .into())
     }
 
     /// Cancel an invitation
@@ -960,14 +1227,14 @@ impl InvitationsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<InvitationIdBody>,
-    ) -> ApiResult<Json<Invitation>> {
+    ) -> Result<InvitationCanceled, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let inv = self
             .state
             .auth
             .cancel_invitation(&current, &body.invitation_id)
             .await?;
-        Ok(Json(Invitation::from(&inv)))
+        Ok(Invitation::from(&inv).into())
     }
 
     /// An invitation, for its recipient
@@ -981,15 +1248,16 @@ impl InvitationsApi {
         req: &Request,
         _auth: SessionAuth,
         id: Query<String>,
-    ) -> ApiResult<Json<InvitationWithOrganization>> {
+    ) -> Result<InvitationDetails, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let d = self.state.auth.invitation_details(&current, &id).await?;
-        Ok(Json(InvitationWithOrganization {
+        Ok(InvitationWithOrganization {
             invitation: Invitation::from(&d.invitation),
             organization_name: d.organization_name,
             organization_slug: d.organization_slug,
             inviter_email: d.inviter_email,
-        }))
+        }
+        .into())
     }
 
     /// An organization's invitations
@@ -1008,7 +1276,7 @@ impl InvitationsApi {
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
         limit: Query<Option<u64>>,
         offset: Query<Option<u64>>,
-    ) -> ApiResult<InvitationsPage> {
+    ) -> Result<InvitationsPage, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let (page, total) = self
             .state
@@ -1033,17 +1301,17 @@ impl InvitationsApi {
         &self,
         req: &Request,
         _auth: SessionAuth,
-    ) -> ApiResult<Json<Vec<UserInvitation>>> {
+    ) -> Result<UserInvitations, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let list = self.state.auth.user_invitations(&current).await?;
-        Ok(Json(
-            list.iter()
-                .map(|(i, name)| UserInvitation {
-                    invitation: Invitation::from(i),
-                    organization_name: name.clone(),
-                })
-                .collect(),
-        ))
+        Ok(list
+            .iter()
+            .map(|(i, name)| UserInvitation {
+                invitation: Invitation::from(i),
+                organization_name: name.clone(),
+            })
+            .collect::<Vec<_>>()
+            .into())
     }
 }
 
@@ -1054,8 +1322,8 @@ pub struct Team {
     pub id: String,
     pub name: String,
     pub organization_id: String,
-    pub created_at: String,
-    pub updated_at: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Nullable<Timestamp>,
 }
 
 impl From<&entity::team::Model> for Team {
@@ -1064,8 +1332,8 @@ impl From<&entity::team::Model> for Team {
             id: t.id.clone(),
             name: t.name.clone(),
             organization_id: t.organization_id.clone(),
-            created_at: date(t.created_at),
-            updated_at: t.updated_at.map(date),
+            created_at: t.created_at.into(),
+            updated_at: t.updated_at.map(Timestamp::from).into(),
         }
     }
 }
@@ -1076,7 +1344,7 @@ pub struct TeamMember {
     pub id: String,
     pub team_id: String,
     pub user_id: String,
-    pub created_at: Option<String>,
+    pub created_at: Nullable<Timestamp>,
 }
 
 impl From<&entity::team_member::Model> for TeamMember {
@@ -1085,7 +1353,7 @@ impl From<&entity::team_member::Model> for TeamMember {
             id: m.id.clone(),
             team_id: m.team_id.clone(),
             user_id: m.user_id.clone(),
-            created_at: m.created_at.map(date),
+            created_at: m.created_at.map(Timestamp::from).into(),
         }
     }
 }
@@ -1123,6 +1391,7 @@ pub struct TeamIdBody {
 #[oai(rename_all = "camelCase")]
 pub struct SetActiveTeamBody {
     /// A team of the active organization the caller is in, or null to clear.
+    #[oai(nullable)]
     pub team_id: MaybeUndefined<String>,
 }
 
@@ -1137,6 +1406,51 @@ pub struct TeamMemberBody {
 #[derive(Object, Debug)]
 pub struct Message {
     pub message: String,
+}
+
+success! {
+    /// The new team.
+    pub TeamCreated(Team) + session
+}
+
+success! {
+    /// The organization's teams.
+    pub Teams(Vec<Team>) + session
+}
+
+success! {
+    /// The renamed team.
+    pub TeamUpdated(Team) + session
+}
+
+success! {
+    /// `Team removed successfully.`
+    pub TeamRemoved(Message) + session
+}
+
+success! {
+    /// The now active team, or `null` when cleared.
+    pub ActiveTeam(Nullable<Team>) + session
+}
+
+success! {
+    /// The user's teams.
+    pub UserTeams(Vec<Team>) + session
+}
+
+success! {
+    /// The team's members.
+    pub TeamMembers(Vec<TeamMember>) + session
+}
+
+success! {
+    /// The team membership (the existing one when the user was already in the team).
+    pub TeamMemberAdded(TeamMember) + session
+}
+
+success! {
+    /// `Team member removed successfully.`
+    pub TeamMemberRemoved(Message) + session
 }
 
 pub struct TeamsApi {
@@ -1154,14 +1468,14 @@ impl TeamsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<CreateTeamBody>,
-    ) -> ApiResult<Json<Team>> {
+    ) -> Result<TeamCreated, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let team = self
             .state
             .auth
             .create_team(&current, body.0.organization_id, &body.0.name)
             .await?;
-        Ok(Json(Team::from(&team)))
+        Ok(Team::from(&team).into())
     }
 
     /// An organization's teams
@@ -1171,14 +1485,14 @@ impl TeamsApi {
         req: &Request,
         _auth: SessionAuth,
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
-    ) -> ApiResult<Json<Vec<Team>>> {
+    ) -> Result<Teams, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let teams = self
             .state
             .auth
             .list_teams(&current, organization_id.0)
             .await?;
-        Ok(Json(teams.iter().map(Team::from).collect()))
+        Ok(teams.iter().map(Team::from).collect::<Vec<_>>().into())
     }
 
     /// Rename a team
@@ -1190,7 +1504,7 @@ impl TeamsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<UpdateTeamBody>,
-    ) -> ApiResult<Json<Team>> {
+    ) -> Result<TeamUpdated, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let team = self
@@ -1203,7 +1517,7 @@ impl TeamsApi {
                 body.data.name,
             )
             .await?;
-        Ok(Json(Team::from(&team)))
+        Ok(Team::from(&team).into())
     }
 
     /// Remove a team
@@ -1216,15 +1530,16 @@ impl TeamsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<TeamIdBody>,
-    ) -> ApiResult<Json<Message>> {
+    ) -> Result<TeamRemoved, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         self.state
             .auth
             .remove_team(&current, body.0.organization_id, &body.0.team_id)
             .await?;
-        Ok(Json(Message {
+        Ok(Message {
             message: "Team removed successfully.".into(),
-        }))
+        }
+        .into())
     }
 
     /// Set the session's active team
@@ -1240,7 +1555,7 @@ impl TeamsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<SetActiveTeamBody>,
-    ) -> ApiResult<Json<Option<Team>>> {
+    ) -> Result<ActiveTeam, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let team_id = match body.0.team_id {
             MaybeUndefined::Undefined => None,
@@ -1248,7 +1563,7 @@ impl TeamsApi {
             MaybeUndefined::Value(id) => Some(Some(id)),
         };
         let team = self.state.auth.set_active_team(&current, team_id).await?;
-        Ok(Json(team.as_ref().map(Team::from)))
+        Ok(Nullable(team.as_ref().map(Team::from)).into())
     }
 
     /// The teams a user is in
@@ -1266,14 +1581,14 @@ impl TeamsApi {
         _auth: SessionAuth,
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
         #[oai(name = "userId")] user_id: Query<Option<String>>,
-    ) -> ApiResult<Json<Vec<Team>>> {
+    ) -> Result<UserTeams, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let teams = self
             .state
             .auth
             .user_teams(&current, organization_id.0, user_id.0)
             .await?;
-        Ok(Json(teams.iter().map(Team::from).collect()))
+        Ok(teams.iter().map(Team::from).collect::<Vec<_>>().into())
     }
 
     /// A team's members
@@ -1289,10 +1604,14 @@ impl TeamsApi {
         req: &Request,
         _auth: SessionAuth,
         #[oai(name = "teamId")] team_id: Query<Option<String>>,
-    ) -> ApiResult<Json<Vec<TeamMember>>> {
+    ) -> Result<TeamMembers, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let members = self.state.auth.team_members(&current, team_id.0).await?;
-        Ok(Json(members.iter().map(TeamMember::from).collect()))
+        Ok(members
+            .iter()
+            .map(TeamMember::from)
+            .collect::<Vec<_>>()
+            .into())
     }
 
     /// Add a member of the organization to a team
@@ -1309,7 +1628,7 @@ impl TeamsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<TeamMemberBody>,
-    ) -> ApiResult<Json<TeamMember>> {
+    ) -> Result<TeamMemberAdded, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let m = self
@@ -1317,7 +1636,7 @@ impl TeamsApi {
             .auth
             .add_team_member(&current, body.organization_id, &body.team_id, &body.user_id)
             .await?;
-        Ok(Json(TeamMember::from(&m)))
+        Ok(TeamMember::from(&m).into())
     }
 
     /// Remove a member from a team
@@ -1333,15 +1652,16 @@ impl TeamsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<TeamMemberBody>,
-    ) -> ApiResult<Json<Message>> {
+    ) -> Result<TeamMemberRemoved, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         self.state
             .auth
             .remove_team_member(&current, body.organization_id, &body.team_id, &body.user_id)
             .await?;
-        Ok(Json(Message {
+        Ok(Message {
             message: "Team member removed successfully.".into(),
-        }))
+        }
+        .into())
     }
 }

@@ -1,13 +1,70 @@
 //! Request and response bodies of the core auth routes, in the contract's shapes (camelCase,
-//! dates as `YYYY-MM-DDTHH:mm:ss.sssZ`, absent optional values as `null`).
+//! dates as `YYYY-MM-DDTHH:mm:ss.sssZ`, absent optional values as `null`), and their success
+//! responses.
+
+use std::borrow::Cow;
 
 use chrono::NaiveDateTime;
-use poem_openapi::types::MaybeUndefined;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::Object;
+use serde_json::Value;
+
+use crate::wire::{success, Nullable};
 
 /// A stored UTC time in the contract's date format.
 pub fn date(t: NaiveDateTime) -> String {
-    t.and_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    // Not `format(...)`: parsing a strftime pattern per date showed up in profiles.
+    t.and_utc()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A stored time as the contract sends it ([`date`]), documented as `format: date-time`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timestamp(pub String);
+
+impl From<NaiveDateTime> for Timestamp {
+    fn from(t: NaiveDateTime) -> Self {
+        Self(date(t))
+    }
+}
+
+impl Type for Timestamp {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = String;
+
+    type RawElementValueType = String;
+
+    fn name() -> Cow<'static, str> {
+        "string_date-time".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date-time")))
+    }
+
+    fn as_raw_value(&self) -> Option<&String> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl ParseFromJSON for Timestamp {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        String::parse_from_json(value)
+            .map(Self)
+            .map_err(ParseError::propagate)
+    }
+}
+
+impl ToJSON for Timestamp {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::String(self.0.clone()))
+    }
 }
 
 /// A user as the contract shows one.
@@ -18,11 +75,11 @@ pub struct User {
     pub name: String,
     pub email: String,
     pub email_verified: bool,
-    pub image: Option<String>,
+    pub image: Nullable<String>,
     /// `YYYY-MM-DDTHH:mm:ss.sssZ`
-    pub created_at: String,
+    pub created_at: Timestamp,
     /// `YYYY-MM-DDTHH:mm:ss.sssZ`
-    pub updated_at: String,
+    pub updated_at: Timestamp,
 }
 
 impl From<&entity::user::Model> for User {
@@ -32,9 +89,9 @@ impl From<&entity::user::Model> for User {
             name: u.name.clone(),
             email: u.email.clone(),
             email_verified: u.email_verified,
-            image: u.image.clone(),
-            created_at: date(u.created_at),
-            updated_at: date(u.updated_at),
+            image: u.image.clone().into(),
+            created_at: u.created_at.into(),
+            updated_at: u.updated_at.into(),
         }
     }
 }
@@ -47,13 +104,13 @@ pub struct Session {
     pub id: String,
     pub token: String,
     pub user_id: String,
-    pub expires_at: String,
-    pub created_at: String,
-    pub updated_at: String,
-    pub ip_address: Option<String>,
-    pub user_agent: Option<String>,
-    pub active_organization_id: Option<String>,
-    pub active_team_id: Option<String>,
+    pub expires_at: Timestamp,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub ip_address: Nullable<String>,
+    pub user_agent: Nullable<String>,
+    pub active_organization_id: Nullable<String>,
+    pub active_team_id: Nullable<String>,
 }
 
 impl Session {
@@ -62,13 +119,13 @@ impl Session {
             id: s.id.clone(),
             token,
             user_id: s.user_id.clone(),
-            expires_at: date(s.expires_at),
-            created_at: date(s.created_at),
-            updated_at: date(s.updated_at),
-            ip_address: s.ip_address.clone(),
-            user_agent: s.user_agent.clone(),
-            active_organization_id: s.active_organization_id.clone(),
-            active_team_id: s.active_team_id.clone(),
+            expires_at: s.expires_at.into(),
+            created_at: s.created_at.into(),
+            updated_at: s.updated_at.into(),
+            ip_address: s.ip_address.clone().into(),
+            user_agent: s.user_agent.clone().into(),
+            active_organization_id: s.active_organization_id.clone().into(),
+            active_team_id: s.active_team_id.clone().into(),
         }
     }
 }
@@ -100,7 +157,7 @@ pub struct SignUpBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct TokenAndUser {
-    pub token: Option<String>,
+    pub token: Nullable<String>,
     pub user: User,
 }
 
@@ -147,6 +204,7 @@ pub struct RevokeSessionBody {
 pub struct UpdateUserBody {
     pub name: Option<String>,
     /// A URL, or null to remove the image.
+    #[oai(nullable)]
     pub image: MaybeUndefined<String>,
     /// Refused: the email changes through `change-email`.
     pub email: Option<String>,
@@ -169,8 +227,8 @@ pub struct Account {
     pub provider_id: String,
     pub account_id: String,
     pub user_id: String,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
     pub scopes: Vec<String>,
 }
 
@@ -181,8 +239,8 @@ impl From<&entity::account::Model> for Account {
             provider_id: a.provider_id.clone(),
             account_id: a.account_id.clone(),
             user_id: a.user_id.clone(),
-            created_at: date(a.created_at),
-            updated_at: date(a.updated_at),
+            created_at: a.created_at.into(),
+            updated_at: a.updated_at.into(),
             scopes: a
                 .scope
                 .as_deref()
@@ -232,7 +290,7 @@ pub struct SendVerificationEmailBody {
 #[derive(Object, Debug)]
 pub struct VerifyEmailResponse {
     pub status: bool,
-    pub user: Option<User>,
+    pub user: Nullable<User>,
 }
 
 #[derive(Object, Debug)]
@@ -263,4 +321,80 @@ pub struct SuccessMessage {
 pub struct UnlinkAccountBody {
     /// The account's row id (`id` in `list-accounts`), despite the name.
     pub account_id: String,
+}
+
+success! {
+    /// The new user, and the session's `token` (cookie set); `token` is null, and there is no
+    /// session, when the email must be verified first.
+    pub SignedUp(TokenAndUser) + session
+}
+
+success! {
+    /// Signed in: the session's token (cookie set) and the user.
+    pub SignedIn(SignInResponse) + session
+}
+
+success! {
+    /// Always `{"success": true}`; the session cookies are cleared.
+    pub SignedOut(Success)
+}
+
+success! {
+    /// The session and its user, or `null` without a live session.
+    pub CurrentSession(Nullable<SessionAndUser>) + session
+}
+
+success! {
+    /// The caller's live sessions.
+    pub Sessions(Vec<Session>) + session
+}
+
+success! {
+    /// Done; always `{"status": true}`.
+    pub Done(StatusTrue) + session
+}
+
+success! {
+    /// The user; with `revokeOtherSessions`, the new session's `token` (cookie set), else null.
+    pub PasswordChanged(TokenAndUser) + session
+}
+
+success! {
+    /// The caller's linked accounts.
+    pub Accounts(Vec<Account>) + session
+}
+
+success! {
+    /// Always this answer, whether or not the address has an account.
+    pub ResetMailed(StatusMessage)
+}
+
+success! {
+    /// The password is changed and every session of the user has ended.
+    pub PasswordReset(StatusTrue)
+}
+
+success! {
+    /// `User deleted` (cookies cleared), or `Verification email sent` when the deletion waits for
+    /// the mailed link.
+    pub UserDeletion(SuccessMessage) + session
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date;
+    use chrono::Timelike;
+
+    #[test]
+    fn dates_have_milliseconds_and_z() {
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 1, 2)
+            .unwrap()
+            .and_hms_milli_opt(3, 4, 5, 60)
+            .unwrap();
+        assert_eq!(date(t), "2026-01-02T03:04:05.060Z");
+        assert_eq!(
+            date(t.with_nanosecond(0).unwrap()),
+            "2026-01-02T03:04:05.000Z"
+        );
+    }
 }

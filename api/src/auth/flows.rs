@@ -11,21 +11,32 @@ use service::deletion::Deletion;
 use service::email::Verified;
 
 use super::dto::*;
-use super::{SessionAuth, Tag};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use super::{NoSession, OptionalSession, SessionAuth, Tag};
+use crate::error::{ApiError, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
+use crate::wire::{Checked, Nullable};
 
 pub struct FlowsApi {
     pub state: AppState,
 }
 
-/// A JSON answer, or a redirect to the caller's `callbackURL`.
+/// A mailed link's answer: JSON, or a redirect to the caller's `callbackURL`.
 #[derive(ApiResponse)]
 pub enum JsonOrRedirect<T: poem_openapi::types::ToJSON + Send + Sync> {
+    /// Without `callbackURL`: the outcome.
     #[oai(status = 200)]
     Json(Json<T>),
-    /// To `callbackURL`, with `?token=` or `?error=` added.
+    /// With `callbackURL`: to it (`verify-email` adds `?error=CODE` when the token is bad).
+    #[oai(status = 302)]
+    Redirect(#[oai(header = "Location")] String),
+}
+
+/// The mailed reset link always redirects.
+#[derive(ApiResponse)]
+pub enum ResetLinkRedirect {
+    /// To `callbackURL?token=…` when the token is usable, else to
+    /// `callbackURL?error=INVALID_TOKEN`.
     #[oai(status = 302)]
     Redirect(#[oai(header = "Location")] String),
 }
@@ -57,17 +68,19 @@ impl FlowsApi {
     )]
     async fn request_password_reset(
         &self,
+        _auth: NoSession,
         body: Json<RequestPasswordResetBody>,
-    ) -> ApiResult<Json<StatusMessage>> {
+    ) -> Result<ResetMailed, Errors<JsonBody>> {
         self.state
             .auth
             .request_password_reset(&body.email, body.redirect_to.as_deref())
             .await?;
-        Ok(Json(StatusMessage {
+        Ok(StatusMessage {
             status: true,
             message: "If this email exists in our system, check your email for the reset link"
                 .into(),
-        }))
+        }
+        .into())
     }
 
     /// The mailed reset link
@@ -83,22 +96,24 @@ impl FlowsApi {
     async fn reset_password_callback(
         &self,
         req: &Request,
+        _auth: NoSession,
         token: Path<String>,
-        #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
-    ) -> ApiResult<JsonOrRedirect<StatusTrue>> {
+        #[oai(name = "callbackURL")] callback_url: Query<Checked<String>>,
+    ) -> Result<ResetLinkRedirect, Errors<NoBody>> {
         no_referrer(req);
-        let Some(callback) = callback_url.0.filter(|c| !c.is_empty()) else {
+        let Some(callback) = callback_url.0 .0.filter(|c| !c.is_empty()) else {
             return Err(ApiError::BadRequest(Json(ErrorBody::new(
                 "VALIDATION_ERROR",
                 "[query.callbackURL] Invalid input: expected string, received undefined",
-            ))));
+            )))
+            .into());
         };
         let location = if self.state.auth.reset_token_is_valid(&token).await? {
             with_param(&callback, "token", &token)
         } else {
             with_param(&callback, "error", "INVALID_TOKEN")
         };
-        Ok(JsonOrRedirect::Redirect(location))
+        Ok(ResetLinkRedirect::Redirect(location))
     }
 
     /// Set a new password with a reset token
@@ -112,9 +127,10 @@ impl FlowsApi {
     )]
     async fn reset_password(
         &self,
+        _auth: NoSession,
         body: Json<ResetPasswordBody>,
         token: Query<Option<String>>,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<PasswordReset, Errors<JsonBody>> {
         let Some(token) = body.token.clone().or(token.0).filter(|t| !t.is_empty()) else {
             return Err(service::Error::InvalidToken.into());
         };
@@ -122,7 +138,7 @@ impl FlowsApi {
             .auth
             .reset_password(&token, &body.new_password)
             .await?;
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 
     /// Mail an e-mail verification link
@@ -137,15 +153,15 @@ impl FlowsApi {
     async fn send_verification_email(
         &self,
         req: &Request,
-        _auth: SessionAuth,
+        _auth: OptionalSession,
         body: Json<SendVerificationEmailBody>,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<Done, Errors<JsonBody>> {
         let current = self.state.resolve(req, true).await?;
         self.state
             .auth
             .send_verification_email(current.as_ref(), &body.email, body.callback_url.as_deref())
             .await?;
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 
     /// The mailed verification link
@@ -161,9 +177,10 @@ impl FlowsApi {
     async fn verify_email(
         &self,
         req: &Request,
+        _auth: NoSession,
         token: Query<String>,
         #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
-    ) -> ApiResult<JsonOrRedirect<VerifyEmailResponse>> {
+    ) -> Result<JsonOrRedirect<VerifyEmailResponse>, Errors<NoBody>> {
         no_referrer(req);
         let callback = callback_url.0.filter(|c| !c.is_empty());
         match self.state.auth.verify_email(&token).await {
@@ -174,7 +191,10 @@ impl FlowsApi {
                 };
                 Ok(match callback {
                     Some(cb) => JsonOrRedirect::Redirect(cb),
-                    None => JsonOrRedirect::Json(Json(VerifyEmailResponse { status: true, user })),
+                    None => JsonOrRedirect::Json(Json(VerifyEmailResponse {
+                        status: true,
+                        user: Nullable(user),
+                    })),
                 })
             }
             Err(
@@ -190,7 +210,8 @@ impl FlowsApi {
                 None => Err(ApiError::Unauthorized(Json(ErrorBody::new(
                     e.code().unwrap_or("INVALID_TOKEN"),
                     &e.to_string(),
-                )))),
+                )))
+                .into()),
             },
             Err(e) => Err(e.into()),
         }
@@ -211,13 +232,13 @@ impl FlowsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<ChangeEmailBody>,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<Done, Errors<JsonBody>> {
         let current = self.state.require_fresh(req).await?;
         self.state
             .auth
             .change_email(&current, &body.new_email, body.callback_url.as_deref())
             .await?;
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 
     /// Delete the caller's account
@@ -235,7 +256,7 @@ impl FlowsApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<Option<DeleteUserBody>>,
-    ) -> ApiResult<Json<SuccessMessage>> {
+    ) -> Result<UserDeletion, Errors<JsonBody, 404>> {
         if !self.state.auth.cfg.delete_user_enabled {
             return Err(service::Error::DeleteUserDisabled.into());
         }
@@ -258,10 +279,11 @@ impl FlowsApi {
             }
             Deletion::VerificationSent => "Verification email sent",
         };
-        Ok(Json(SuccessMessage {
+        Ok(SuccessMessage {
             success: true,
             message: message.into(),
-        }))
+        }
+        .into())
     }
 
     /// The mailed account-deletion link
@@ -276,9 +298,10 @@ impl FlowsApi {
     async fn delete_user_callback(
         &self,
         req: &Request,
+        _auth: NoSession,
         token: Query<String>,
         #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
-    ) -> ApiResult<JsonOrRedirect<SuccessMessage>> {
+    ) -> Result<JsonOrRedirect<SuccessMessage>, Errors<NoBody, 404>> {
         no_referrer(req);
         if !self.state.auth.cfg.delete_user_enabled {
             return Err(service::Error::DeleteUserDisabled.into());

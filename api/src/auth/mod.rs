@@ -6,18 +6,22 @@ mod session;
 
 use poem::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
 use poem::http::HeaderValue;
-use poem::Request;
+use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
+use poem_openapi::registry::Registry;
 use poem_openapi::types::MaybeUndefined;
-use poem_openapi::{OpenApi, SecurityScheme, Tags};
+use poem_openapi::{
+    ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, SecurityScheme, Tags,
+};
 use service::credentials::{NewUser, PasswordChange, ProfileUpdate};
 use service::session::public_token;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
+use crate::wire::Nullable;
 use dto::*;
 
 #[derive(Tags)]
@@ -44,14 +48,64 @@ pub struct SessionCookie(#[allow(dead_code)] ApiKey);
 #[oai(ty = "bearer")]
 pub struct SessionBearer(#[allow(dead_code)] Bearer);
 
-/// Documents how a session is presented. The session itself is resolved by
-/// [`session::resolve`], which checks signatures and expiry; this never rejects on its own.
+/// Documents how a session is presented, for routes that need one. It never rejects by itself:
+/// the handler resolves the session (signature, expiry) and answers 401 without one.
+pub struct SessionAuth;
+
+impl<'a> ApiExtractor<'a> for SessionAuth {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        <OptionalSession as ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        <OptionalSession as ApiExtractor>::security_schemes()
+    }
+
+    async fn from_request(
+        _: &'a Request,
+        _: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        Ok(Self)
+    }
+}
+
+/// As [`SessionAuth`], for the routes that also work without a session (`{}` among the
+/// alternatives).
 #[derive(SecurityScheme)]
-pub enum SessionAuth {
+pub enum OptionalSession {
     Cookie(SessionCookie),
     Bearer(SessionBearer),
     #[oai(fallback)]
     Anonymous,
+}
+
+/// Documents a route that takes no session: `security: [{}]`, the one alternative needing no
+/// credentials (poem-openapi leaves out an empty `security: []`).
+pub struct NoSession;
+
+impl<'a> ApiExtractor<'a> for NoSession {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn has_security_fallback() -> bool {
+        true
+    }
+
+    async fn from_request(
+        _: &'a Request,
+        _: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        Ok(Self)
+    }
 }
 
 pub struct AuthApi {
@@ -78,8 +132,9 @@ impl AuthApi {
     async fn sign_up(
         &self,
         req: &Request,
+        _auth: NoSession,
         body: Json<SignUpBody>,
-    ) -> ApiResult<Json<TokenAndUser>> {
+    ) -> Result<SignedUp, Errors<JsonBody, 422>> {
         let body = body.0;
         let remember = body.remember_me.unwrap_or(true);
         let input = NewUser {
@@ -103,10 +158,11 @@ impl AuthApi {
                 .set_session_cookie(&Outbox::of(req), &token, remember);
             token
         });
-        Ok(Json(TokenAndUser {
-            token,
+        Ok(TokenAndUser {
+            token: token.into(),
             user: User::from(&signed.user),
-        }))
+        }
+        .into())
     }
 
     /// Sign in with email and password
@@ -122,8 +178,9 @@ impl AuthApi {
     async fn sign_in(
         &self,
         req: &Request,
+        _auth: NoSession,
         body: Json<SignInBody>,
-    ) -> ApiResult<Json<SignInResponse>> {
+    ) -> Result<SignedIn, Errors<JsonBody>> {
         let body = body.0;
         let remember = body.remember_me.unwrap_or(true);
         let signed = self
@@ -146,12 +203,13 @@ impl AuthApi {
         {
             outbox.push(LOCATION, url);
         }
-        Ok(Json(SignInResponse {
+        Ok(SignInResponse {
             redirect: body.callback_url.is_some(),
             token,
             url: body.callback_url,
             user: User::from(&signed.user),
-        }))
+        }
+        .into())
     }
 
     /// Sign out
@@ -164,13 +222,17 @@ impl AuthApi {
         operation_id = "signOut",
         tag = "Tag::Authentication"
     )]
-    async fn sign_out(&self, req: &Request, _auth: SessionAuth) -> ApiResult<Json<Success>> {
+    async fn sign_out(
+        &self,
+        req: &Request,
+        _auth: OptionalSession,
+    ) -> Result<SignedOut, Errors<NoBody>> {
         if let Some(token) = self.state.presented_token(req) {
             service::session::delete_by_token(&self.state.auth.db, &self.state.auth.cfg, &token)
                 .await?;
         }
         self.state.cookies.clear(&Outbox::of(req));
-        Ok(Json(Success { success: true }))
+        Ok(Success { success: true }.into())
     }
 
     /// The current session
@@ -185,21 +247,22 @@ impl AuthApi {
     async fn get_session(
         &self,
         req: &Request,
-        _auth: SessionAuth,
+        _auth: OptionalSession,
         /// Any non-empty value (even `false`, as Better Auth reads it) skips the renewal.
         #[oai(name = "disableRefresh")]
         disable_refresh: Query<Option<String>>,
         /// Accepted for compatibility; orgauth has no cookie cache.
         #[oai(name = "disableCookieCache")]
         _disable_cookie_cache: Query<Option<String>>,
-    ) -> ApiResult<Json<Option<SessionAndUser>>> {
+    ) -> Result<CurrentSession, Errors<NoBody>> {
         no_store(&Outbox::of(req));
         let may_refresh = disable_refresh.0.is_none_or(|v| v.is_empty());
         let current = self.state.resolve(req, may_refresh).await?;
-        Ok(Json(current.map(|c| SessionAndUser {
+        Ok(Nullable(current.map(|c| SessionAndUser {
             session: Session::new(&c.session, c.token.clone()),
             user: User::from(&c.user),
-        })))
+        }))
+        .into())
     }
 
     /// Not available: POST is only for deferred session refresh, which orgauth does not use
@@ -231,17 +294,16 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: SessionAuth,
-    ) -> ApiResult<Json<Vec<Session>>> {
+    ) -> Result<Sessions, Errors<NoBody>> {
         let current = self.state.require_fresh(req).await?;
         let now = self.state.auth.clock.now();
         let sessions = service::session::list(&self.state.auth.db, &current.user.id, now).await?;
         let cfg = &self.state.auth.cfg;
-        Ok(Json(
-            sessions
-                .iter()
-                .map(|s| Session::new(s, public_token(cfg, s, &current)))
-                .collect(),
-        ))
+        Ok(sessions
+            .iter()
+            .map(|s| Session::new(s, public_token(cfg, s, &current)))
+            .collect::<Vec<_>>()
+            .into())
     }
 
     /// Revoke one of the caller's sessions
@@ -259,7 +321,7 @@ impl AuthApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<RevokeSessionBody>,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<Done, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let cfg = &self.state.auth.cfg;
         let revoked =
@@ -268,7 +330,7 @@ impl AuthApi {
         if revoked.as_deref() == Some(current.session.id.as_str()) {
             self.state.cookies.clear(&Outbox::of(req));
         }
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 
     /// Revoke all of the caller's sessions, this one included
@@ -282,11 +344,11 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: SessionAuth,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<Done, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         service::session::revoke_all(&self.state.auth.db, &current.user.id, None).await?;
         self.state.cookies.clear(&Outbox::of(req));
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 
     /// Revoke all of the caller's sessions except this one
@@ -300,7 +362,7 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: SessionAuth,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<Done, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         service::session::revoke_all(
             &self.state.auth.db,
@@ -308,7 +370,7 @@ impl AuthApi {
             Some(&current.session.id),
         )
         .await?;
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 
     /// Update the caller's name or image
@@ -325,7 +387,7 @@ impl AuthApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<UpdateUserBody>,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<Done, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         if body.email.is_some() {
@@ -346,7 +408,7 @@ impl AuthApi {
                 },
             )
             .await?;
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 
     /// Change the caller's password
@@ -364,7 +426,7 @@ impl AuthApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<ChangePasswordBody>,
-    ) -> ApiResult<Json<TokenAndUser>> {
+    ) -> Result<PasswordChanged, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
         let body = body.0;
         let change = PasswordChange {
@@ -382,10 +444,11 @@ impl AuthApi {
                 .set_session_cookie(&Outbox::of(req), &token, true);
             token
         });
-        Ok(Json(TokenAndUser {
-            token,
+        Ok(TokenAndUser {
+            token: token.into(),
             user: User::from(&current.user),
-        }))
+        }
+        .into())
     }
 
     /// The caller's linked accounts
@@ -401,11 +464,15 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: SessionAuth,
-    ) -> ApiResult<Json<Vec<Account>>> {
+    ) -> Result<Accounts, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let accounts =
             service::credentials::accounts(&self.state.auth.db, &current.user.id).await?;
-        Ok(Json(accounts.iter().map(Account::from).collect()))
+        Ok(accounts
+            .iter()
+            .map(Account::from)
+            .collect::<Vec<_>>()
+            .into())
     }
 
     /// Unlink one of the caller's accounts
@@ -422,7 +489,7 @@ impl AuthApi {
         req: &Request,
         _auth: SessionAuth,
         body: Json<UnlinkAccountBody>,
-    ) -> ApiResult<Json<StatusTrue>> {
+    ) -> Result<Done, Errors<JsonBody>> {
         let current = self.state.require_fresh(req).await?;
         service::credentials::unlink_account(
             &self.state.auth.db,
@@ -430,6 +497,6 @@ impl AuthApi {
             &body.account_id,
         )
         .await?;
-        Ok(Json(StatusTrue { status: true }))
+        Ok(StatusTrue { status: true }.into())
     }
 }

@@ -1,0 +1,255 @@
+//! What the contract's wire shapes need beyond poem-openapi's own types: [`Nullable`] (always
+//! sent, may be `null`), [`Checked`] (a required query parameter the handler checks itself),
+//! `string_enum!` (a string documented as one of a few values) and `success!`, which declares an
+//! operation's success response.
+
+use std::borrow::Cow;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{
+    ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
+};
+use serde_json::Value;
+
+/// A value the contract always sends, as `null` when there is none: a required, nullable
+/// property (poem-openapi documents an `Option` as optional and not nullable).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Nullable<T>(pub Option<T>);
+
+impl<T> From<Option<T>> for Nullable<T> {
+    fn from(value: Option<T>) -> Self {
+        Self(value)
+    }
+}
+
+impl<T: Type> Type for Nullable<T> {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = T::RawValueType;
+
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        format!("nullable_{}", T::name()).into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        let schema = match T::schema_ref() {
+            MetaSchemaRef::Inline(schema) => MetaSchema {
+                nullable: true,
+                ..*schema
+            },
+            // OpenAPI 3.0 wants a `type` beside `nullable`; what `Nullable` wraps by reference is
+            // always an `Object`.
+            reference => MetaSchema {
+                all_of: vec![reference],
+                nullable: true,
+                ..MetaSchema::new("object")
+            },
+        };
+        MetaSchemaRef::Inline(Box::new(schema))
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref().and_then(Type::as_raw_value)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        match &self.0 {
+            Some(value) => value.raw_element_iter(),
+            None => Box::new(std::iter::empty()),
+        }
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None | Some(Value::Null) => Ok(Self(None)),
+            value => T::parse_from_json(value)
+                .map(|v| Self(Some(v)))
+                .map_err(ParseError::propagate),
+        }
+    }
+}
+
+impl<T: ToJSON> ToJSON for Nullable<T> {
+    fn to_json(&self) -> Option<Value> {
+        Some(
+            self.0
+                .as_ref()
+                .and_then(ToJSON::to_json)
+                .unwrap_or(Value::Null),
+        )
+    }
+}
+
+/// A query parameter documented as required, whose absence the handler answers itself with the
+/// contract's 400 (poem-openapi's own would differ).
+#[derive(Debug, Clone)]
+pub struct Checked<T>(pub Option<T>);
+
+impl<T: Type> Type for Checked<T> {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = T::RawValueType;
+
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref().and_then(Type::as_raw_value)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        match &self.0 {
+            Some(value) => value.raw_element_iter(),
+            None => Box::new(std::iter::empty()),
+        }
+    }
+}
+
+impl<T: ParseFromParameter> ParseFromParameter for Checked<T> {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        T::parse_from_parameter(value)
+            .map(|v| Self(Some(v)))
+            .map_err(ParseError::propagate)
+    }
+
+    fn parse_from_parameters<I: IntoIterator<Item = A>, A: AsRef<str>>(
+        iter: I,
+    ) -> ParseResult<Self> {
+        let mut iter = iter.into_iter().peekable();
+        if iter.peek().is_none() {
+            return Ok(Self(None));
+        }
+        T::parse_from_parameters(iter)
+            .map(|v| Self(Some(v)))
+            .map_err(ParseError::propagate)
+    }
+}
+
+/// Declares `$name`, a string documented as one of the `$value`s. Any string is read and written
+/// as it is: where others are refused, the handler or the service does it, with the contract's 400.
+macro_rules! string_enum {
+    ($(#[doc = $doc:literal])+ $vis:vis $name:ident: $($value:literal)|+) => {
+        $(#[doc = $doc])+
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        $vis struct $name(pub String);
+
+        impl poem_openapi::types::Type for $name {
+            const IS_REQUIRED: bool = true;
+
+            type RawValueType = String;
+
+            type RawElementValueType = String;
+
+            fn name() -> std::borrow::Cow<'static, str> {
+                "string".into()
+            }
+
+            fn schema_ref() -> poem_openapi::registry::MetaSchemaRef {
+                poem_openapi::registry::MetaSchemaRef::Inline(Box::new(
+                    poem_openapi::registry::MetaSchema {
+                        enum_items: vec![$($value.into()),+],
+                        ..poem_openapi::registry::MetaSchema::new("string")
+                    },
+                ))
+            }
+
+            fn as_raw_value(&self) -> Option<&String> {
+                Some(&self.0)
+            }
+
+            fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a String> + 'a> {
+                Box::new(std::iter::once(&self.0))
+            }
+        }
+
+        impl poem_openapi::types::ParseFromParameter for $name {
+            fn parse_from_parameter(value: &str) -> poem_openapi::types::ParseResult<Self> {
+                Ok(Self(value.to_owned()))
+            }
+        }
+
+        impl poem_openapi::types::ParseFromJSON for $name {
+            fn parse_from_json(
+                value: Option<serde_json::Value>,
+            ) -> poem_openapi::types::ParseResult<Self> {
+                <String as poem_openapi::types::ParseFromJSON>::parse_from_json(value)
+                    .map(Self)
+                    .map_err(poem_openapi::types::ParseError::propagate)
+            }
+        }
+
+        impl poem_openapi::types::ToJSON for $name {
+            fn to_json(&self) -> Option<serde_json::Value> {
+                Some(serde_json::Value::String(self.0.clone()))
+            }
+        }
+    };
+}
+
+pub(crate) use string_enum;
+
+/// Declares an operation's success response: an `ApiResponse` answering 200 with `Json<$body>`,
+/// described by the doc comment, and `From<$body>`. `+ session` adds the optional
+/// `set-auth-token` header, which a route that reads the session sends when it renews it (and
+/// sign-in, sign-up and change-password when they open one).
+macro_rules! success {
+    ($(#[doc = $doc:literal])+ $vis:vis $name:ident($body:ty)) => {
+        #[derive(poem_openapi::ApiResponse)]
+        $vis enum $name {
+            $(#[doc = $doc])+
+            #[oai(status = 200)]
+            Ok(poem_openapi::payload::Json<$body>),
+        }
+        $crate::wire::success!(@from $name($body));
+    };
+    ($(#[doc = $doc:literal])+ $vis:vis $name:ident($body:ty) + session) => {
+        #[derive(poem_openapi::ApiResponse)]
+        $vis enum $name {
+            $(#[doc = $doc])+
+            #[oai(
+                status = 200,
+                header(
+                    name = "set-auth-token",
+                    ty = "Option<String>",
+                    description = "The session's signed token (`token.signature`) for \
+                                   `Authorization: Bearer`; sent when this call opened or renewed \
+                                   the session."
+                )
+            )]
+            Ok(poem_openapi::payload::Json<$body>),
+        }
+        $crate::wire::success!(@from $name($body));
+    };
+    (@from $name:ident($body:ty)) => {
+        impl From<$body> for $name {
+            fn from(body: $body) -> Self {
+                Self::Ok(poem_openapi::payload::Json(body))
+            }
+        }
+    };
+}
+
+pub(crate) use success;
