@@ -89,8 +89,14 @@ impl From<service::Error> for ApiError {
             | E::SessionExpired
             | E::AccountNotFound
             | E::FailedToUnlinkLastAccount
+            | E::IdTokenNotSupported
+            | E::FailedToGetAccessToken
+            | E::RefreshTokenNotFound
+            | E::FailedToRefreshAccessToken
+            | E::FailedToGetUserInfo
             | E::RoleNotFound(_) => ApiError::BadRequest(body),
-            E::DeleteUserDisabled => ApiError::NotFound(body),
+            E::DeleteUserDisabled | E::ProviderNotFound => ApiError::NotFound(body),
+            E::ProviderUnavailable => ApiError::Unavailable(body, 5),
             E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
             E::EmailNotVerified | E::SessionNotFresh => ApiError::Forbidden(body),
             E::UserAlreadyExists => ApiError::Unprocessable(body),

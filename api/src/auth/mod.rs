@@ -3,6 +3,7 @@
 pub mod dto;
 pub mod flows;
 mod session;
+pub mod social;
 
 use poem::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
 use poem::http::HeaderValue;
