@@ -14,6 +14,8 @@ impl MigrationName for Migration {
     }
 }
 
+/// Column names are the seed's (`account_id` included).
+#[allow(clippy::enum_variant_names)]
 #[derive(DeriveIden)]
 enum Account {
     Table,

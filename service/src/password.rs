@@ -71,10 +71,13 @@ struct Inner {
     dummy: String,
 }
 
+/// Hashing work, run on a pool thread with that thread's Argon2 memory.
+type Work = Box<dyn FnOnce(&mut [Block]) + Send>;
+
 /// A unit of hashing work. Dropped unrun (so its caller is refused) once `deadline` has passed.
 struct Job {
     deadline: Instant,
-    run: Box<dyn FnOnce(&mut [Block]) + Send>,
+    run: Work,
 }
 
 /// Argon2 memory of `blocks` blocks in its own anonymous mapping, returned to the system on drop.
