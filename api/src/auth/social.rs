@@ -488,7 +488,7 @@ impl SocialApi {
         operation_id = "errorPage",
         tag = "Tag::Authentication"
     )]
-    async fn error_page(&self, error: Query<Option<String>>) -> Html<String> {
+    async fn error_page(&self, error: Query<Option<String>>) -> ApiResult<Html<String>> {
         let code = error
             .0
             .filter(|e| {
@@ -498,9 +498,9 @@ impl SocialApi {
             })
             .unwrap_or_else(|| "unknown_error".into())
             .replace('\'', "&#39;");
-        Html(format!(
+        Ok(Html(format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head>\
              <body><h1>Sign-in failed</h1><p>Error: <code>{code}</code></p></body></html>"
-        ))
+        )))
     }
 }
