@@ -352,6 +352,159 @@ pub struct AuthArgs {
     /// Let the last team of an organization be removed.
     #[arg(long, env = "ORGAUTH_ALLOW_REMOVING_ALL_TEAMS", global = true, default_value_t = false, action = clap::ArgAction::Set)]
     pub allow_removing_all_teams: bool,
+    #[command(flatten)]
+    pub social: SocialArgs,
+}
+
+/// Social sign-in providers; each is enabled by its client id and secret (docs/social-sign-in.md).
+#[derive(Args, Debug)]
+pub struct SocialArgs {
+    /// GitHub OAuth app client id; enables `github`.
+    #[arg(long, env = "GITHUB_CLIENT_ID", global = true)]
+    pub github_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "GITHUB_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub github_client_secret: Option<String>,
+    /// GitHub's authorization endpoint (GitHub Enterprise, tests).
+    #[arg(
+        long,
+        env = "ORGAUTH_GITHUB_AUTHORIZE_URL",
+        global = true,
+        default_value = "https://github.com/login/oauth/authorize"
+    )]
+    pub github_authorize_url: String,
+    /// GitHub's token endpoint.
+    #[arg(
+        long,
+        env = "ORGAUTH_GITHUB_TOKEN_URL",
+        global = true,
+        default_value = "https://github.com/login/oauth/access_token"
+    )]
+    pub github_token_url: String,
+    /// GitHub's REST API (`/user`, `/user/emails`).
+    #[arg(
+        long,
+        env = "ORGAUTH_GITHUB_API_URL",
+        global = true,
+        default_value = "https://api.github.com"
+    )]
+    pub github_api_url: String,
+    /// Sign a GitHub user into the existing user with the same address when GitHub marks the
+    /// address verified (linking the account); off: such sign-ins are refused.
+    #[arg(long, env = "ORGAUTH_GITHUB_TRUST_EMAIL", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub github_trust_email: bool,
+    /// Google OAuth client id; enables `google`.
+    #[arg(long, env = "GOOGLE_CLIENT_ID", global = true)]
+    pub google_client_id: Option<String>,
+    #[arg(
+        long,
+        env = "GOOGLE_CLIENT_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub google_client_secret: Option<String>,
+    /// Google's OpenID discovery document (tests point it elsewhere).
+    #[arg(
+        long,
+        env = "ORGAUTH_GOOGLE_DISCOVERY_URL",
+        global = true,
+        default_value = service::social::GOOGLE_DISCOVERY_URL
+    )]
+    pub google_discovery_url: String,
+    /// As ORGAUTH_GITHUB_TRUST_EMAIL, with Google's `email_verified` claim.
+    #[arg(long, env = "ORGAUTH_GOOGLE_TRUST_EMAIL", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    pub google_trust_email: bool,
+    /// Generic OpenID Connect providers, as a JSON array of
+    /// `{"id","discoveryUrl","clientId","clientSecret","scopes"?,"trustEmail"?}`.
+    #[arg(
+        long,
+        env = "ORGAUTH_OIDC_PROVIDERS",
+        global = true,
+        hide_env_values = true
+    )]
+    pub oidc_providers: Option<String>,
+}
+
+/// One entry of `ORGAUTH_OIDC_PROVIDERS`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OidcProviderEntry {
+    id: String,
+    discovery_url: String,
+    client_id: String,
+    client_secret: String,
+    scopes: Option<Vec<String>>,
+    trust_email: Option<bool>,
+}
+
+impl SocialArgs {
+    /// The configured providers, or why the configuration is unusable.
+    pub fn providers(&self) -> anyhow::Result<Vec<service::social::ProviderConfig>> {
+        use service::social::{ProviderConfig, ProviderKind};
+        let mut providers = Vec::new();
+        match (&self.github_client_id, &self.github_client_secret) {
+            (Some(id), Some(secret)) => {
+                let mut github = ProviderConfig::github(id, secret);
+                github.kind = ProviderKind::Github {
+                    authorize_url: self.github_authorize_url.clone(),
+                    token_url: self.github_token_url.clone(),
+                    api_url: self.github_api_url.trim_end_matches('/').to_owned(),
+                };
+                github.trust_email = self.github_trust_email;
+                providers.push(github);
+            }
+            (None, None) => {}
+            _ => anyhow::bail!("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET go together"),
+        }
+        match (&self.google_client_id, &self.google_client_secret) {
+            (Some(id), Some(secret)) => {
+                let mut google = ProviderConfig::google(id, secret);
+                google.kind = ProviderKind::Oidc {
+                    discovery_url: self.google_discovery_url.clone(),
+                };
+                google.trust_email = self.google_trust_email;
+                providers.push(google);
+            }
+            (None, None) => {}
+            _ => anyhow::bail!("GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go together"),
+        }
+        let entries: Vec<OidcProviderEntry> = match &self.oidc_providers {
+            Some(json) if !json.trim().is_empty() => serde_json::from_str(json).context(
+                "ORGAUTH_OIDC_PROVIDERS is not a JSON array of {id, discoveryUrl, clientId, clientSecret, scopes?, trustEmail?}",
+            )?,
+            _ => Vec::new(),
+        };
+        for e in entries {
+            let valid_id = !e.id.is_empty()
+                && e.id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            anyhow::ensure!(
+                valid_id && e.id != service::credentials::CREDENTIAL,
+                "ORGAUTH_OIDC_PROVIDERS: id {:?} must be lower-case letters, digits, - or _ (and not \"credential\")",
+                e.id
+            );
+            anyhow::ensure!(
+                !providers.iter().any(|p| p.id == e.id),
+                "ORGAUTH_OIDC_PROVIDERS: provider {:?} is configured twice",
+                e.id
+            );
+            let mut p =
+                ProviderConfig::oidc(&e.id, &e.discovery_url, &e.client_id, &e.client_secret);
+            if let Some(scopes) = e.scopes {
+                p.scopes = scopes;
+            }
+            if let Some(trust) = e.trust_email {
+                p.trust_email = trust;
+            }
+            providers.push(p);
+        }
+        Ok(providers)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -459,6 +612,7 @@ impl AuthArgs {
             maximum_members_per_team: self.maximum_members_per_team,
             allow_removing_all_teams: self.allow_removing_all_teams,
         };
+        cfg.social = self.social.providers()?;
         Ok(cfg)
     }
 

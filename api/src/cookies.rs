@@ -16,6 +16,8 @@ use crate::outbox::Outbox;
 const SESSION_TOKEN: &str = "better-auth.session_token";
 const SESSION_DATA: &str = "better-auth.session_data";
 const DONT_REMEMBER: &str = "better-auth.dont_remember";
+/// Binds a started social sign-in to the browser that started it (signed `state`).
+const STATE: &str = "better-auth.state";
 
 /// The HMAC signature of `value`: standard base64 with padding (44 characters).
 pub fn signature(secret: &str, value: &str) -> String {
@@ -89,6 +91,21 @@ impl CookieSettings {
         self.read(cookie_header, DONT_REMEMBER)
             .and_then(|v| verify(self.secret.expose(), v))
             .is_some_and(|v| v == "true")
+    }
+
+    /// The `state` of the social sign-in this browser started, if its cookie is validly signed.
+    pub fn state(&self, cookie_header: Option<&str>) -> Option<String> {
+        verify(self.secret.expose(), self.read(cookie_header, STATE)?)
+    }
+
+    /// Remembers the `state` of a started social sign-in for as long as the state lives.
+    pub fn set_state(&self, outbox: &Outbox, state: &str, max_age: i64) {
+        let signed = sign(self.secret.expose(), state);
+        outbox.push(SET_COOKIE, self.cookie(STATE, &signed, Some(max_age)));
+    }
+
+    pub fn clear_state(&self, outbox: &Outbox) {
+        outbox.push(SET_COOKIE, self.cookie(STATE, "", Some(0)));
     }
 
     /// A `Set-Cookie` value; `value` is percent-encoded as `encodeURIComponent` does.

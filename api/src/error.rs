@@ -46,7 +46,8 @@ pub enum ApiError {
     /// permission.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
-    /// The feature is switched off in this configuration, or the link's token is unknown.
+    /// The feature or the social provider is not enabled in this configuration, or the link's
+    /// token is unknown.
     #[oai(status = 404)]
     NotFound(Json<ErrorBody>),
     /// Only for a route the document does not list (`POST /get-session`).
@@ -68,7 +69,8 @@ pub enum ApiError {
     /// Something failed on our side; the details are in the server log under the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
-    /// Overloaded or the database is unreachable; retry after the given seconds.
+    /// Overloaded, or the database or the social provider is unreachable; retry after the given
+    /// seconds.
     #[oai(status = 503)]
     Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u32),
 }
@@ -104,7 +106,7 @@ impl RouteKind for Probe {
 
 /// An [`ApiError`] as an operation of kind `K` documents it: `K`'s statuses, plus `EXTRA` when
 /// the operation has one of its own (422 for sign-up's taken email, 404 for a switched-off
-/// feature). The response is the error's, whatever its status.
+/// feature or an unconfigured provider). The response is the error's, whatever its status.
 pub struct Errors<K, const EXTRA: u16 = 0>(pub ApiError, PhantomData<K>);
 
 impl<K, const EXTRA: u16> From<ApiError> for Errors<K, EXTRA> {
@@ -178,8 +180,14 @@ impl From<service::Error> for ApiError {
             | E::SessionExpired
             | E::AccountNotFound
             | E::FailedToUnlinkLastAccount
+            | E::IdTokenNotSupported
+            | E::FailedToGetAccessToken
+            | E::RefreshTokenNotFound
+            | E::FailedToRefreshAccessToken
+            | E::FailedToGetUserInfo
             | E::RoleNotFound(_) => ApiError::BadRequest(body),
-            E::DeleteUserDisabled => ApiError::NotFound(body),
+            E::DeleteUserDisabled | E::ProviderNotFound => ApiError::NotFound(body),
+            E::ProviderUnavailable => ApiError::Unavailable(body, 5),
             E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
             E::EmailNotVerified | E::SessionNotFresh => ApiError::Forbidden(body),
             E::UserAlreadyExists => ApiError::Unprocessable(body),

@@ -16,7 +16,7 @@ use crate::auth::dto::{StatusTrue, Timestamp};
 use crate::auth::SessionAuth;
 use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{string_enum, success, Nullable};
+use crate::wire::{string_enum, success, JsonObject, Nullable};
 
 #[derive(Tags)]
 pub enum Tag {
@@ -61,7 +61,7 @@ pub struct OrganizationWithMetadata {
     pub created_at: Timestamp,
     /// The metadata object; omitted when there is none.
     #[oai(skip_serializing_if_is_none)]
-    pub metadata: Option<Metadata>,
+    pub metadata: Option<JsonObject>,
 }
 
 impl From<&entity::organization::Model> for OrganizationWithMetadata {
@@ -76,52 +76,8 @@ impl From<&entity::organization::Model> for OrganizationWithMetadata {
                 .metadata
                 .as_deref()
                 .and_then(|m| serde_json::from_str(m).ok())
-                .map(Metadata),
+                .map(JsonObject),
         }
-    }
-}
-
-/// Organization metadata: a JSON object of any shape. Any JSON value is read, and the handler
-/// refuses all but objects (and null) with the contract's message.
-#[derive(Debug, Clone)]
-pub struct Metadata(pub Value);
-
-impl Type for Metadata {
-    const IS_REQUIRED: bool = true;
-
-    type RawValueType = Value;
-
-    type RawElementValueType = Value;
-
-    fn name() -> Cow<'static, str> {
-        "metadata".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
-            ..MetaSchema::new("object")
-        }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Value> {
-        Some(&self.0)
-    }
-
-    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
-        Box::new(std::iter::once(&self.0))
-    }
-}
-
-impl ParseFromJSON for Metadata {
-    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        Ok(Self(value.unwrap_or_default()))
-    }
-}
-
-impl ToJSON for Metadata {
-    fn to_json(&self) -> Option<Value> {
-        Some(self.0.clone())
     }
 }
 
@@ -255,7 +211,7 @@ pub struct CreateOrganizationBody {
     pub slug: String,
     pub logo: Option<String>,
     /// Any JSON object; stored as a JSON string.
-    pub metadata: Option<Metadata>,
+    pub metadata: Option<JsonObject>,
     /// Leave the session's active organization as it is.
     pub keep_current_active_organization: Option<bool>,
 }
@@ -274,7 +230,7 @@ pub struct UpdateOrganizationData {
     #[oai(nullable)]
     pub logo: MaybeUndefined<String>,
     /// Any JSON object; replaces the stored one.
-    pub metadata: Option<Metadata>,
+    pub metadata: Option<JsonObject>,
 }
 
 #[derive(Object, Debug)]
@@ -300,7 +256,7 @@ pub struct SetActiveBody {
     pub organization_slug: Option<String>,
 }
 
-fn metadata_object(value: Option<Metadata>) -> ApiResult<Option<Value>> {
+fn metadata_object(value: Option<JsonObject>) -> ApiResult<Option<Value>> {
     match value.map(|m| m.0) {
         None | Some(Value::Null) => Ok(None),
         Some(v) if v.is_object() => Ok(Some(v)),

@@ -204,7 +204,10 @@ impl<E: Endpoint> Endpoint for OriginCheckEndpoint<E> {
         }
         let safe_method = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let has_cookie = req.header(COOKIE).is_some_and(|c| !c.trim().is_empty());
-        if !safe_method && has_cookie {
+        // A provider's form_post lands here cross-site; the handler only redirects it to the GET
+        // form, where the state and its cookie are checked.
+        let is_callback = path.starts_with("/api/auth/callback/");
+        if !safe_method && has_cookie && !is_callback {
             if let Some(refusal) = self.check_origin(&req) {
                 return Ok(refusal);
             }

@@ -9,6 +9,7 @@ use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::flows::FlowsApi;
+use crate::auth::social::SocialApi;
 use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
 use crate::error::with_contract_fallbacks;
@@ -27,6 +28,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub type Apis = (
     AuthApi,
     FlowsApi,
+    SocialApi,
     OrganizationApi,
     MembersApi,
     InvitationsApi,
@@ -43,6 +45,9 @@ pub fn openapi(state: AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             FlowsApi {
+                state: state.clone(),
+            },
+            SocialApi {
                 state: state.clone(),
             },
             OrganizationApi {

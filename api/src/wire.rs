@@ -1,7 +1,7 @@
 //! What the contract's wire shapes need beyond poem-openapi's own types: [`Nullable`] (always
 //! sent, may be `null`), [`Checked`] (a required query parameter the handler checks itself),
-//! `string_enum!` (a string documented as one of a few values) and `success!`, which declares an
-//! operation's success response.
+//! [`JsonObject`] (an object of any shape), `string_enum!` (a string documented as one of a few
+//! values) and `success!`, which declares an operation's success response.
 
 use std::borrow::Cow;
 
@@ -145,6 +145,51 @@ impl<T: ParseFromParameter> ParseFromParameter for Checked<T> {
         T::parse_from_parameters(iter)
             .map(|v| Self(Some(v)))
             .map_err(ParseError::propagate)
+    }
+}
+
+/// A JSON object of any shape (organization metadata, a provider's own answer), documented as a
+/// free-form object. Any JSON value is read; where only objects are accepted, the handler refuses
+/// the others with the contract's message.
+#[derive(Debug, Clone)]
+pub struct JsonObject(pub Value);
+
+impl Type for JsonObject {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = Value;
+
+    type RawElementValueType = Value;
+
+    fn name() -> Cow<'static, str> {
+        "object".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            additional_properties: Some(Box::new(MetaSchemaRef::Inline(Box::new(MetaSchema::ANY)))),
+            ..MetaSchema::new("object")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Value> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl ParseFromJSON for JsonObject {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Self(value.unwrap_or_default()))
+    }
+}
+
+impl ToJSON for JsonObject {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
     }
 }
 

@@ -8,7 +8,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20250101_000001_seed_schema;
 mod m20250101_000002_unique_memberships;
+mod m20250101_000003_unique_provider_accounts;
 pub use m20250101_000002_unique_memberships::{MEMBER_UNIQUE, TEAM_MEMBER_UNIQUE};
+pub use m20250101_000003_unique_provider_accounts::ACCOUNT_UNIQUE;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -20,6 +22,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20250101_000001_seed_schema::Migration),
             Box::new(m20250101_000002_unique_memberships::Migration),
+            Box::new(m20250101_000003_unique_provider_accounts::Migration),
         ]
     }
 }

@@ -69,6 +69,8 @@ pub struct AuthConfig {
     pub delete_user_verification: bool,
     pub delete_token_expires_in: Duration,
     pub org: OrgConfig,
+    /// Social sign-in providers (none unless configured).
+    pub social: Vec<crate::social::ProviderConfig>,
 }
 
 /// The organization plugin's options, with its defaults (`ORGAUTH_<NAME>` in the environment).
@@ -145,6 +147,7 @@ impl AuthConfig {
             delete_user_verification: false,
             delete_token_expires_in: Duration::seconds(86_400),
             org: OrgConfig::default(),
+            social: Vec::new(),
         }
     }
 }

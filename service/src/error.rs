@@ -71,6 +71,25 @@ pub enum Error {
     /// `unlink-account` of the only way left to sign in.
     #[error("You can't unlink your last account")]
     FailedToUnlinkLastAccount,
+    /// A social provider that is not configured.
+    #[error("Provider not found")]
+    ProviderNotFound,
+    /// A social provider could not be reached (discovery or network failure); details are logged.
+    #[error("The provider is unavailable")]
+    ProviderUnavailable,
+    /// Sign-in with a client-obtained ID token, which orgauth does not accept.
+    #[error("id_token not supported")]
+    IdTokenNotSupported,
+    /// No usable access token, and refreshing it failed.
+    #[error("Failed to get a valid access token")]
+    FailedToGetAccessToken,
+    #[error("Refresh token not found")]
+    RefreshTokenNotFound,
+    #[error("Failed to refresh access token")]
+    FailedToRefreshAccessToken,
+    /// The provider did not say who the account's user is.
+    #[error("Failed to get user info")]
+    FailedToGetUserInfo,
     /// An organization rule said no; the status is the contract's for that route.
     #[error("{error}")]
     Org { error: OrgError, status: Status },
@@ -114,6 +133,13 @@ impl Error {
             Error::RoleNotFound(_) => "ROLE_NOT_FOUND",
             Error::Org { error, .. } => error.code(),
             Error::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
+            Error::ProviderNotFound => "PROVIDER_NOT_FOUND",
+            Error::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
+            Error::IdTokenNotSupported => "ID_TOKEN_NOT_SUPPORTED",
+            Error::FailedToGetAccessToken => "FAILED_TO_GET_ACCESS_TOKEN",
+            Error::RefreshTokenNotFound => "REFRESH_TOKEN_NOT_FOUND",
+            Error::FailedToRefreshAccessToken => "FAILED_TO_REFRESH_ACCESS_TOKEN",
+            Error::FailedToGetUserInfo => "FAILED_TO_GET_USER_INFO",
             Error::Overloaded => "SERVICE_UNAVAILABLE",
             Error::Database(_) => "INTERNAL_SERVER_ERROR",
         })

@@ -19,6 +19,7 @@ pub mod organization;
 pub mod password;
 pub mod recovery;
 pub mod session;
+pub mod social;
 pub mod teams;
 pub mod token;
 pub mod verification;
@@ -36,8 +37,10 @@ pub struct Auth {
     pub cfg: Arc<config::AuthConfig>,
     pub clock: Arc<dyn clock::Clock>,
     pub mailer: mail::Mailer,
-    /// Session lookups by token, batched (see [`lookups`]).
+    /// The hottest reads, batched (see [`lookups`]).
     pub lookups: lookups::Lookups,
+    /// Social sign-in providers and the cipher of their tokens.
+    pub social: Arc<social::Social>,
 }
 
 impl Auth {
@@ -50,6 +53,7 @@ impl Auth {
     ) -> Self {
         Self {
             lookups: lookups::Lookups::new(db.clone()),
+            social: Arc::new(social::Social::new(&cfg)),
             db,
             hasher,
             cfg: Arc::new(cfg),

@@ -1,6 +1,6 @@
 //! One-time secrets in the `verification` table: password reset, e-mail verification and change,
-//! account deletion. The row's `identifier` is `<purpose>:<SHA-256 of the secret>`, so the
-//! secret itself is never stored; `value` says what the secret is for.
+//! account deletion, social sign-in state. The row's `identifier` is `<purpose>:<SHA-256 of the
+//! secret>`, so the secret itself is never stored; `value` says what the secret is for.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::verification;
@@ -15,6 +15,8 @@ pub enum Purpose {
     ResetPassword,
     VerifyEmail,
     DeleteAccount,
+    /// A started social sign-in (`state` parameter); the value is the sealed flow state.
+    OAuthState,
 }
 
 impl Purpose {
@@ -23,6 +25,7 @@ impl Purpose {
             Purpose::ResetPassword => "reset-password:",
             Purpose::VerifyEmail => "verify-email:",
             Purpose::DeleteAccount => "delete-account:",
+            Purpose::OAuthState => "oauth-state:",
         }
     }
 }

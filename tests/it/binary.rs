@@ -213,7 +213,7 @@ async fn migrate_commands_work(db: TestDb) {
         "{status:?}"
     );
     ok(&["migrate", "up"]);
-    ok(&["migrate", "down", "-n", "2"]);
+    ok(&["migrate", "down", "-n", "3"]);
     assert_eq!(tables().await, 0);
     ok(&["migrate", "fresh"]);
     assert_eq!(tables().await, 2);

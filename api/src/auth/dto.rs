@@ -241,19 +241,22 @@ impl From<&entity::account::Model> for Account {
             user_id: a.user_id.clone(),
             created_at: a.created_at.into(),
             updated_at: a.updated_at.into(),
-            scopes: a
-                .scope
-                .as_deref()
-                .map(|s| {
-                    s.split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
+            scopes: scopes(a.scope.as_deref()),
         }
     }
+}
+
+/// The stored, comma-separated `scope` as a list.
+pub fn scopes(scope: Option<&str>) -> Vec<String> {
+    scope
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        // Not `s.is_empty()`: for a `&&str` that is poem-openapi's `Type::is_empty`, false for
+        // every string.
+        .filter(|s| !str::is_empty(s))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[derive(Object, Debug)]
@@ -382,8 +385,17 @@ success! {
 
 #[cfg(test)]
 mod tests {
-    use super::date;
+    use super::{date, scopes};
     use chrono::Timelike;
+
+    #[test]
+    fn scopes_leave_out_empty_parts() {
+        assert_eq!(scopes(None), Vec::<String>::new());
+        assert_eq!(
+            scopes(Some("read:user, ,user:email")),
+            ["read:user", "user:email"]
+        );
+    }
 
     #[test]
     fn dates_have_milliseconds_and_z() {

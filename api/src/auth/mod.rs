@@ -3,6 +3,7 @@
 pub mod dto;
 pub mod flows;
 mod session;
+pub mod social;
 
 use poem::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
 use poem::http::HeaderValue;
@@ -26,7 +27,7 @@ use dto::*;
 
 #[derive(Tags)]
 pub enum Tag {
-    /// Sign-up, sign-in and sign-out with email and password.
+    /// Sign-up, sign-in and sign-out, with email and password or a social provider.
     Authentication,
     /// The caller's sessions.
     Sessions,

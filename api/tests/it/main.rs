@@ -10,6 +10,7 @@ mod organization;
 mod origin;
 mod resilience;
 mod smtp;
+mod social;
 mod teams;
 
 /// Better Auth's scrypt hash of `password123` (the contract's example, §6).

@@ -4,8 +4,9 @@
 //  - summary: present; exactly one tag, declared with a description in the top-level `tags`;
 //  - request body: JSON with a typed schema;
 //  - responses: every one described; a 2xx or, for a route that always redirects, a 3xx; a 2xx
-//    with a typed JSON schema (unless 204); a 3xx with `Location`; at least one 4xx (but /healthz
-//    and /readyz); every 4xx/5xx with the ErrorBody schema ({message, code});
+//    with a typed JSON schema (unless 204, or a page for people: `text/html`, a string); a 3xx
+//    with `Location`; at least one 4xx (but /healthz and /readyz); every 4xx/5xx with the
+//    ErrorBody schema ({message, code});
 //  - errors the server answers outside the handlers are documented: 400, 413 and 415 on every
 //    operation with a JSON body, 429 on every rate-limited one (all under /api/auth);
 //  - every schema reachable from an operation is typed: no `{}` (any value), and no `type` that
@@ -27,6 +28,8 @@ const ANNOTATIONS = new Set(["description", "title", "example", "deprecated", "d
 const annotationOnly = (s) => Object.keys(s).every((k) => ANNOTATIONS.has(k));
 const jsonContent = (content) =>
   Object.entries(content ?? {}).find(([type]) => /^application\/json\b/.test(type))?.[1];
+const htmlContent = (content) =>
+  Object.entries(content ?? {}).find(([type]) => /^text\/html\b/.test(type))?.[1];
 
 // Where a schema reachable from `schema` is untyped or self-contradictory, as "where: problem".
 function schemaProblems(schema, where, seen = new Set()) {
@@ -101,8 +104,8 @@ for (const [path, item] of Object.entries(doc.paths)) {
       const body = jsonContent(res.content);
       if (/^2/.test(code)) {
         if (code === "204") continue;
-        if (!body) bad(`response ${code} has no JSON body schema`);
-        else typed(body.schema, `response ${code}`);
+        if (body) typed(body.schema, `response ${code}`);
+        else if (htmlContent(res.content)?.schema?.type !== "string") bad(`response ${code} has no JSON body schema`);
       } else if (/^3/.test(code)) {
         if (!Object.keys(res.headers ?? {}).some((h) => h.toLowerCase() === "location")) {
           bad(`response ${code} does not document the Location header`);

@@ -408,6 +408,152 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/sign-in/social": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a social provider
+         * @description Starts the authorization-code flow (PKCE, state, and for OpenID providers a nonce): answers
+         *     the provider's URL to send the browser to, and sets a short-lived state cookie. Unknown
+         *     provider: 404 `PROVIDER_NOT_FOUND`.
+         */
+        post: operations["signInSocial"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/link-social": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Link a social account to the caller
+         * @description Needs a fresh session. Starts the same flow as `sign-in/social`; at the callback the
+         *     provider account is linked to the caller (its address must be the caller's).
+         */
+        post: operations["linkSocial"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/callback/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider's callback
+         * @description Uses the state up, trades the code, and signs the user in (or up, or links the account);
+         *     always redirects: to the callback URL, or to the error callback URL with `?error=<code>`.
+         */
+        get: operations["socialCallback"];
+        put?: never;
+        /**
+         * The provider's callback, as a form post
+         * @description For providers using `response_mode=form_post`: redirects to the GET form of the same URL
+         *     with the fields as its query, where the state cookie (SameSite=Lax) is sent along.
+         */
+        post: operations["socialCallbackPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/get-access-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A linked account's access token
+         * @description Refreshed first (with the refresh token) when it has expired or is about to.
+         */
+        post: operations["getAccessToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/refresh-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refresh a linked account's tokens
+         * @description Trades the refresh token for new tokens now, whatever the access token's expiry.
+         */
+        post: operations["refreshToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/account-info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What the provider says about a linked account's user */
+        get: operations["accountInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/error": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where failed sign-ins land by default
+         * @description A plain page naming the error code (the code is shown only if it is a plain identifier).
+         */
+        get: operations["errorPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/organization/create": {
         parameters: {
             query?: never;
@@ -1102,6 +1248,18 @@ export interface components {
             invitation: components["schemas"]["Invitation"];
             member: components["schemas"]["Member"];
         };
+        /** AccessTokenResponse */
+        AccessTokenResponse: {
+            accessToken: string;
+            /**
+             * Format: date-time
+             * @description Omitted when the provider gave no expiry.
+             */
+            accessTokenExpiresAt?: string;
+            scopes: string[];
+            /** @description Omitted when the provider gave none. */
+            idToken?: string;
+        };
         /**
          * Account
          * @description A linked account, without its secrets.
@@ -1116,6 +1274,42 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             scopes: string[];
+        };
+        /**
+         * AccountBody
+         * @description Which account: by provider id, by account id (the provider's or the row's), or both.
+         */
+        AccountBody: {
+            providerId?: string;
+            accountId?: string;
+            /** @description Only the caller's own id is accepted. */
+            userId?: string;
+        };
+        /** AccountInfo */
+        AccountInfo: {
+            user: components["schemas"]["ProviderUser"];
+            /** @description The provider's own answer (GitHub's `/user`, the OpenID userinfo). */
+            data: {
+                [key: string]: unknown;
+            };
+            account: components["schemas"]["AccountRef"];
+        };
+        /** AccountRef */
+        AccountRef: {
+            id: string;
+            providerId: string;
+            accountId: string;
+        };
+        /**
+         * CallbackForm
+         * @description The provider's answer, as a query (GET) or a form (`response_mode=form_post`).
+         */
+        CallbackForm: {
+            code?: string;
+            state?: string;
+            error?: string;
+            error_description?: string;
+            iss?: string;
         };
         /** ChangeEmailBody */
         ChangeEmailBody: {
@@ -1218,6 +1412,22 @@ export interface components {
             error: string | null;
             success: boolean;
         };
+        /**
+         * IdToken
+         * @description A client-obtained ID token, in Better Auth's shape; orgauth refuses it.
+         */
+        IdToken: {
+            token: string;
+            nonce?: string;
+            accessToken?: string;
+            refreshToken?: string;
+            /** Format: double */
+            expiresAt?: number;
+            /** @description The user as some providers (Apple) send it. */
+            user?: {
+                [key: string]: unknown;
+            };
+        };
         /** Invitation */
         Invitation: {
             id: string;
@@ -1268,6 +1478,24 @@ export interface components {
         /** LeaveBody */
         LeaveBody: {
             organizationId: string;
+        };
+        /** LinkSocialBody */
+        LinkSocialBody: {
+            provider: string;
+            callbackURL?: string;
+            errorCallbackURL?: string;
+            disableRedirect?: boolean;
+            /** @description Linking with a client-obtained ID token: not supported (400 `ID_TOKEN_NOT_SUPPORTED`). */
+            idToken?: components["schemas"]["IdToken"] & unknown;
+            scopes?: string[];
+            requestSignUp?: boolean;
+            loginHint?: string;
+            additionalParams?: {
+                [key: string]: string;
+            };
+            additionalData?: {
+                [key: string]: unknown;
+            };
         };
         /**
          * Member
@@ -1347,6 +1575,40 @@ export interface components {
             metadata?: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * ProviderUser
+         * @description The provider's user, in Better Auth's normalized form.
+         */
+        ProviderUser: {
+            id: string;
+            name: string | null;
+            email: string | null;
+            image: string | null;
+            emailVerified: boolean;
+        };
+        /**
+         * RedirectUrl
+         * @description Where to send the browser to authorize at the provider.
+         */
+        RedirectUrl: {
+            url: string;
+            /** @description `false` when `disableRedirect` was asked for. */
+            redirect: boolean;
+        };
+        /** RefreshTokenResponse */
+        RefreshTokenResponse: {
+            accessToken: string;
+            refreshToken: string | null;
+            /** Format: date-time */
+            accessTokenExpiresAt: string | null;
+            /** Format: date-time */
+            refreshTokenExpiresAt: string | null;
+            /** @description The granted scopes, comma-separated. */
+            scope: string | null;
+            idToken: string | null;
+            providerId: string;
+            accountId: string;
         };
         /** RejectedInvitation */
         RejectedInvitation: {
@@ -1443,6 +1705,34 @@ export interface components {
             token: string;
             url?: string;
             user: components["schemas"]["User"];
+        };
+        /** SignInSocialBody */
+        SignInSocialBody: {
+            /** @description The provider id: `github`, `google`, or a configured OpenID provider's id. */
+            provider: string;
+            /** @description Where the browser lands after signing in (trusted origin or relative path; default `/`). */
+            callbackURL?: string;
+            /** @description Where a newly created user lands instead of `callbackURL`. */
+            newUserCallbackURL?: string;
+            /** @description Where failures land, with `?error=<code>` (default `/api/auth/error`). */
+            errorCallbackURL?: string;
+            /** @description Answer `redirect: false` (the client navigates itself). */
+            disableRedirect?: boolean;
+            /** @description Sign-in with a client-obtained ID token: not supported (400 `ID_TOKEN_NOT_SUPPORTED`). */
+            idToken?: components["schemas"]["IdToken"] & unknown;
+            /** @description Scopes besides the provider's configured ones. */
+            scopes?: string[];
+            /** @description Accepted for compatibility; sign-up is implicit. */
+            requestSignUp?: boolean;
+            loginHint?: string;
+            /** @description Accepted for compatibility; ignored. */
+            additionalParams?: {
+                [key: string]: string;
+            };
+            /** @description Accepted for compatibility; ignored. */
+            additionalData?: {
+                [key: string]: unknown;
+            };
         };
         /** SignUpBody */
         SignUpBody: {
@@ -1743,7 +2033,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -1849,7 +2142,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -1931,7 +2227,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2020,7 +2319,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2104,7 +2406,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2210,7 +2515,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2294,7 +2602,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2378,7 +2689,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2484,7 +2798,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2590,7 +2907,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2674,7 +2994,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2780,7 +3103,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2884,7 +3210,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -2972,7 +3301,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3078,7 +3410,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3184,7 +3519,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3277,7 +3615,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3383,7 +3724,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3452,7 +3796,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The feature is switched off in this configuration, or the link's token is unknown. */
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3501,7 +3848,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3572,7 +3922,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The feature is switched off in this configuration, or the link's token is unknown. */
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3603,7 +3956,885 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    signInSocial: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["SignInSocialBody"];
+            };
+        };
+        responses: {
+            /** @description The provider's authorization URL; also in `Location` unless `disableRedirect`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["RedirectUrl"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path; retry after
+             *     `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    linkSocial: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["LinkSocialBody"];
+            };
+        };
+        responses: {
+            /** @description The provider's authorization URL; also in `Location` unless `disableRedirect`. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["RedirectUrl"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path; retry after
+             *     `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    socialCallback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                error?: string;
+                /** @description Logged by nobody and never reflected; accepted for compatibility. */
+                error_description?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description To `callbackURL` (signed in; `newUserCallbackURL` for a new user), or to
+             *     `errorCallbackURL?error=<code>`.
+             */
+            302: {
+                headers: {
+                    LOCATION: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path; retry after
+             *     `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    socialCallbackPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["CallbackForm"];
+                "application/json; charset=utf-8": components["schemas"]["CallbackForm"];
+            };
+        };
+        responses: {
+            /** @description To `GET /api/auth/callback/{id}` with the posted fields as its query. */
+            302: {
+                headers: {
+                    LOCATION: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path; retry after
+             *     `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getAccessToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AccountBody"];
+            };
+        };
+        responses: {
+            /** @description The access token (refreshed first if it had expired). */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AccessTokenResponse"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path; retry after
+             *     `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refreshToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AccountBody"];
+            };
+        };
+        responses: {
+            /** @description The new tokens. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["RefreshTokenResponse"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path; retry after
+             *     `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accountInfo: {
+        parameters: {
+            query?: {
+                accountId?: string;
+                providerId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The provider's user and answer, and which account was asked. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AccountInfo"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path; retry after
+             *     `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    errorPage: {
+        parameters: {
+            query?: {
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A plain HTML page naming the error code. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html; charset=utf-8": string;
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path; retry after
+             *     `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3709,7 +4940,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3815,7 +5049,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -3899,7 +5136,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4005,7 +5245,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4092,7 +5335,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4183,7 +5429,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4289,7 +5538,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4355,7 +5607,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The feature is switched off in this configuration, or the link's token is unknown. */
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4404,7 +5659,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4488,7 +5746,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4576,7 +5837,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4669,7 +5933,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4775,7 +6042,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4881,7 +6151,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -4987,7 +6260,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5093,7 +6369,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5199,7 +6478,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5305,7 +6587,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5411,7 +6696,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5517,7 +6805,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5603,7 +6894,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5693,7 +6987,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5777,7 +7074,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5883,7 +7183,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -5969,7 +7272,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6075,7 +7381,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6181,7 +7490,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6287,7 +7599,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6374,7 +7689,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6460,7 +7778,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6566,7 +7887,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;
@@ -6672,7 +7996,10 @@ export interface operations {
                     "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Overloaded or the database is unreachable; retry after the given seconds. */
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
             503: {
                 headers: {
                     "RETRY-AFTER": number;

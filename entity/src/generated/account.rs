@@ -7,9 +7,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub id: String,
-    #[sea_orm(column_type = "Text")]
+    #[sea_orm(column_type = "Text", unique_key = "account_providerId_accountId_uidx")]
     pub account_id: String,
-    #[sea_orm(column_type = "Text")]
+    #[sea_orm(column_type = "Text", unique_key = "account_providerId_accountId_uidx")]
     pub provider_id: String,
     #[sea_orm(column_type = "Text")]
     pub user_id: String,

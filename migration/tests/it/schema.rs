@@ -470,7 +470,36 @@ async fn duplicate_memberships_are_refused(db: TestDb) {
     );
 }
 
+async fn duplicate_provider_accounts_are_refused(db: TestDb) {
+    let conn = db.migrated().await;
+    let now = "'2026-01-01 00:00:00'";
+    for sql in [
+        format!("INSERT INTO \"user\" (id, name, email, updated_at) VALUES ('u1', 'A', 'a@example.com', {now})"),
+        format!("INSERT INTO \"user\" (id, name, email, updated_at) VALUES ('u2', 'B', 'b@example.com', {now})"),
+        format!("INSERT INTO account (id, account_id, provider_id, user_id, updated_at) VALUES ('a1', '42', 'github', 'u1', {now})"),
+        // The same provider account id at another provider is another identity.
+        format!("INSERT INTO account (id, account_id, provider_id, user_id, updated_at) VALUES ('a2', '42', 'google', 'u2', {now})"),
+    ] {
+        conn.execute_unprepared(&sql).await.unwrap();
+    }
+    let dup = conn
+        .execute_unprepared(&format!(
+            "INSERT INTO account (id, account_id, provider_id, user_id, updated_at) VALUES ('a3', '42', 'github', 'u2', {now})"
+        ))
+        .await
+        .expect_err("a provider account linked twice is refused");
+    assert!(
+        dup.to_string()
+            .contains("account_providerId_accountId_uidx")
+            || dup
+                .to_string()
+                .contains("UNIQUE constraint failed: account.provider_id, account.account_id"),
+        "{dup}"
+    );
+}
+
 db_tests!(
     down_then_up_restores_the_schema,
-    duplicate_memberships_are_refused
+    duplicate_memberships_are_refused,
+    duplicate_provider_accounts_are_refused
 );

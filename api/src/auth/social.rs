@@ -1,0 +1,577 @@
+//! Social sign-in routes: starting an authorization (`sign-in/social`, `link-social`), the
+//! provider's callback, and the linked account's tokens (`get-access-token`, `refresh-token`,
+//! `account-info`). The rules live in `service::social`; here are the wire shapes, the state
+//! cookie and the redirects.
+
+use poem::http::header::{LOCATION, REFERRER_POLICY};
+use poem::http::HeaderValue;
+use poem::Request;
+use std::collections::BTreeMap;
+
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Form, Html, Json};
+use poem_openapi::{ApiRequest, ApiResponse, Object, OpenApi};
+use serde::Deserialize;
+use service::social::flow::{CallbackParams, LinkTarget, StartRequest, STATE_LIFETIME};
+use service::social::tokens::{AccountSelector, ClearTokens};
+
+use super::dto::{scopes, Timestamp};
+use super::{NoSession, SessionAuth, Tag};
+use crate::error::{ApiResult, Errors, JsonBody, NoBody};
+use crate::outbox::Outbox;
+use crate::state::AppState;
+use crate::wire::{success, JsonObject, Nullable};
+
+pub struct SocialApi {
+    pub state: AppState,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SignInSocialBody {
+    /// The provider id: `github`, `google`, or a configured OpenID provider's id.
+    pub provider: String,
+    /// Where the browser lands after signing in (trusted origin or relative path; default `/`).
+    #[oai(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+    /// Where a newly created user lands instead of `callbackURL`.
+    #[oai(rename = "newUserCallbackURL")]
+    pub new_user_callback_url: Option<String>,
+    /// Where failures land, with `?error=<code>` (default `/api/auth/error`).
+    #[oai(rename = "errorCallbackURL")]
+    pub error_callback_url: Option<String>,
+    /// Answer `redirect: false` (the client navigates itself).
+    pub disable_redirect: Option<bool>,
+    /// Sign-in with a client-obtained ID token: not supported (400 `ID_TOKEN_NOT_SUPPORTED`).
+    pub id_token: Option<IdToken>,
+    /// Scopes besides the provider's configured ones.
+    pub scopes: Option<Vec<String>>,
+    /// Accepted for compatibility; sign-up is implicit.
+    pub request_sign_up: Option<bool>,
+    pub login_hint: Option<String>,
+    /// Accepted for compatibility; ignored.
+    pub additional_params: Option<BTreeMap<String, String>>,
+    /// Accepted for compatibility; ignored.
+    pub additional_data: Option<JsonObject>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct LinkSocialBody {
+    pub provider: String,
+    #[oai(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+    #[oai(rename = "errorCallbackURL")]
+    pub error_callback_url: Option<String>,
+    pub disable_redirect: Option<bool>,
+    /// Linking with a client-obtained ID token: not supported (400 `ID_TOKEN_NOT_SUPPORTED`).
+    pub id_token: Option<IdToken>,
+    pub scopes: Option<Vec<String>>,
+    pub request_sign_up: Option<bool>,
+    pub login_hint: Option<String>,
+    pub additional_params: Option<BTreeMap<String, String>>,
+    pub additional_data: Option<JsonObject>,
+}
+
+/// A client-obtained ID token, in Better Auth's shape; orgauth refuses it.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct IdToken {
+    pub token: String,
+    pub nonce: Option<String>,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<f64>,
+    /// The user as some providers (Apple) send it.
+    pub user: Option<JsonObject>,
+}
+
+/// Where to send the browser to authorize at the provider.
+#[derive(Object, Debug)]
+pub struct RedirectUrl {
+    pub url: String,
+    /// `false` when `disableRedirect` was asked for.
+    pub redirect: bool,
+}
+
+/// The provider's answer, as a query (GET) or a form (`response_mode=form_post`).
+#[derive(Object, Deserialize, Debug, Default)]
+pub struct CallbackForm {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+    pub iss: Option<String>,
+}
+
+#[derive(ApiRequest)]
+pub enum CallbackBody {
+    Form(Form<CallbackForm>),
+    Json(Json<CallbackForm>),
+}
+
+/// The provider's callback always redirects.
+#[derive(ApiResponse)]
+pub enum CallbackRedirect {
+    /// To `callbackURL` (signed in; `newUserCallbackURL` for a new user), or to
+    /// `errorCallbackURL?error=<code>`.
+    #[oai(status = 302)]
+    Found(#[oai(header = "Location")] String),
+}
+
+/// The form-post callback redirects to the GET callback.
+#[derive(ApiResponse)]
+pub enum FormPostRedirect {
+    /// To `GET /api/auth/callback/{id}` with the posted fields as its query.
+    #[oai(status = 302)]
+    Found(#[oai(header = "Location")] String),
+}
+
+/// The default error callback: a page for people.
+#[derive(ApiResponse)]
+pub enum ErrorPage {
+    /// A plain HTML page naming the error code.
+    #[oai(status = 200)]
+    Ok(Html<String>),
+}
+
+/// Which account: by provider id, by account id (the provider's or the row's), or both.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct AccountBody {
+    pub provider_id: Option<String>,
+    pub account_id: Option<String>,
+    /// Only the caller's own id is accepted.
+    pub user_id: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct AccessTokenResponse {
+    pub access_token: String,
+    /// Omitted when the provider gave no expiry.
+    #[oai(skip_serializing_if_is_none)]
+    pub access_token_expires_at: Option<Timestamp>,
+    pub scopes: Vec<String>,
+    /// Omitted when the provider gave none.
+    #[oai(skip_serializing_if_is_none)]
+    pub id_token: Option<String>,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct RefreshTokenResponse {
+    pub access_token: String,
+    pub refresh_token: Nullable<String>,
+    pub access_token_expires_at: Nullable<Timestamp>,
+    pub refresh_token_expires_at: Nullable<Timestamp>,
+    /// The granted scopes, comma-separated.
+    pub scope: Nullable<String>,
+    pub id_token: Nullable<String>,
+    pub provider_id: String,
+    pub account_id: String,
+}
+
+/// The provider's user, in Better Auth's normalized form.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct ProviderUser {
+    pub id: String,
+    pub name: Nullable<String>,
+    pub email: Nullable<String>,
+    pub image: Nullable<String>,
+    pub email_verified: bool,
+}
+
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct AccountRef {
+    pub id: String,
+    pub provider_id: String,
+    pub account_id: String,
+}
+
+#[derive(Object, Debug)]
+pub struct AccountInfo {
+    pub user: ProviderUser,
+    /// The provider's own answer (GitHub's `/user`, the OpenID userinfo).
+    pub data: JsonObject,
+    pub account: AccountRef,
+}
+
+success! {
+    /// The provider's authorization URL; also in `Location` unless `disableRedirect`.
+    pub SocialSignInStarted(RedirectUrl)
+}
+
+success! {
+    /// The provider's authorization URL; also in `Location` unless `disableRedirect`.
+    pub LinkStarted(RedirectUrl) + session
+}
+
+success! {
+    /// The access token (refreshed first if it had expired).
+    pub AccessToken(AccessTokenResponse) + session
+}
+
+success! {
+    /// The new tokens.
+    pub RefreshedTokens(RefreshTokenResponse) + session
+}
+
+success! {
+    /// The provider's user and answer, and which account was asked.
+    pub ProviderAccountInfo(AccountInfo) + session
+}
+
+impl SocialApi {
+    /// Stores the flow, binds it to this browser, and answers with the provider's URL.
+    async fn start(
+        &self,
+        req: &Request,
+        start: StartRequest,
+        disable_redirect: bool,
+    ) -> ApiResult<RedirectUrl> {
+        let started = self.state.auth.social_start(start).await?;
+        let outbox = Outbox::of(req);
+        self.state
+            .cookies
+            .set_state(&outbox, &started.state, STATE_LIFETIME.num_seconds());
+        if !disable_redirect {
+            if let Ok(location) = HeaderValue::from_str(&started.url) {
+                outbox.push(LOCATION, location);
+            }
+        }
+        Ok(RedirectUrl {
+            url: started.url,
+            redirect: !disable_redirect,
+        })
+    }
+
+    async fn selector(
+        &self,
+        req: &Request,
+        body: AccountBody,
+    ) -> ApiResult<(String, AccountSelector)> {
+        let current = self.state.require(req).await?;
+        if body
+            .user_id
+            .as_ref()
+            .is_some_and(|id| *id != current.user.id)
+        {
+            return Err(service::Error::Unauthorized.into());
+        }
+        Ok((
+            current.user.id,
+            AccountSelector {
+                provider_id: body.provider_id,
+                account_id: body.account_id,
+            },
+        ))
+    }
+}
+
+fn access_token_response(t: ClearTokens) -> ApiResult<AccessTokenResponse> {
+    Ok(AccessTokenResponse {
+        access_token: t
+            .access_token
+            .ok_or(service::Error::FailedToGetAccessToken)?,
+        access_token_expires_at: t.account.access_token_expires_at.map(Timestamp::from),
+        scopes: scopes(t.account.scope.as_deref()),
+        id_token: t.id_token,
+    })
+}
+
+#[OpenApi(prefix_path = "/api/auth")]
+impl SocialApi {
+    /// Sign in with a social provider
+    ///
+    /// Starts the authorization-code flow (PKCE, state, and for OpenID providers a nonce): answers
+    /// the provider's URL to send the browser to, and sets a short-lived state cookie. Unknown
+    /// provider: 404 `PROVIDER_NOT_FOUND`.
+    #[oai(
+        path = "/sign-in/social",
+        method = "post",
+        operation_id = "signInSocial",
+        tag = "Tag::Authentication"
+    )]
+    async fn sign_in_social(
+        &self,
+        req: &Request,
+        _auth: NoSession,
+        body: Json<SignInSocialBody>,
+    ) -> Result<SocialSignInStarted, Errors<JsonBody, 404>> {
+        let body = body.0;
+        if body.id_token.is_some() {
+            return Err(service::Error::IdTokenNotSupported.into());
+        }
+        let start = StartRequest {
+            provider: body.provider,
+            callback_url: body.callback_url.filter(|u| !u.is_empty()),
+            error_callback_url: body.error_callback_url.filter(|u| !u.is_empty()),
+            new_user_callback_url: body.new_user_callback_url.filter(|u| !u.is_empty()),
+            scopes: body.scopes.unwrap_or_default(),
+            login_hint: body.login_hint,
+            link: None,
+        };
+        Ok(self
+            .start(req, start, body.disable_redirect.unwrap_or(false))
+            .await?
+            .into())
+    }
+
+    /// Link a social account to the caller
+    ///
+    /// Needs a fresh session. Starts the same flow as `sign-in/social`; at the callback the
+    /// provider account is linked to the caller (its address must be the caller's).
+    #[oai(
+        path = "/link-social",
+        method = "post",
+        operation_id = "linkSocial",
+        tag = "Tag::User"
+    )]
+    async fn link_social(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<LinkSocialBody>,
+    ) -> Result<LinkStarted, Errors<JsonBody, 404>> {
+        let current = self.state.require_fresh(req).await?;
+        let body = body.0;
+        if body.id_token.is_some() {
+            return Err(service::Error::IdTokenNotSupported.into());
+        }
+        let start = StartRequest {
+            provider: body.provider,
+            callback_url: body.callback_url.filter(|u| !u.is_empty()),
+            error_callback_url: body.error_callback_url.filter(|u| !u.is_empty()),
+            new_user_callback_url: None,
+            scopes: body.scopes.unwrap_or_default(),
+            login_hint: body.login_hint,
+            link: Some(LinkTarget {
+                user_id: current.user.id.clone(),
+                email: current.user.email.clone(),
+            }),
+        };
+        Ok(self
+            .start(req, start, body.disable_redirect.unwrap_or(false))
+            .await?
+            .into())
+    }
+
+    /// The provider's callback
+    ///
+    /// Uses the state up, trades the code, and signs the user in (or up, or links the account);
+    /// always redirects: to the callback URL, or to the error callback URL with `?error=<code>`.
+    #[oai(
+        path = "/callback/:id",
+        method = "get",
+        operation_id = "socialCallback",
+        tag = "Tag::Authentication"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn callback(
+        &self,
+        req: &Request,
+        _auth: NoSession,
+        id: Path<String>,
+        code: Query<Option<String>>,
+        state: Query<Option<String>>,
+        error: Query<Option<String>>,
+        /// Logged by nobody and never reflected; accepted for compatibility.
+        #[oai(name = "error_description")]
+        _error_description: Query<Option<String>>,
+    ) -> Result<CallbackRedirect, Errors<NoBody>> {
+        let outbox = Outbox::of(req);
+        outbox.push(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        let cookies = &self.state.cookies;
+        let state_cookie = cookies.state(req.header(poem::http::header::COOKIE));
+        let landing = self
+            .state
+            .auth
+            .social_callback(
+                &id,
+                CallbackParams {
+                    code: code.0,
+                    state: state.0,
+                    error: error.0,
+                },
+                state_cookie.as_deref(),
+                &self.state.client_info(req),
+            )
+            .await;
+        cookies.clear_state(&outbox);
+        if let Some((token, _)) = landing.session {
+            self.state.set_session_cookie(&outbox, &token, true);
+        }
+        Ok(CallbackRedirect::Found(landing.location))
+    }
+
+    /// The provider's callback, as a form post
+    ///
+    /// For providers using `response_mode=form_post`: redirects to the GET form of the same URL
+    /// with the fields as its query, where the state cookie (SameSite=Lax) is sent along.
+    #[oai(
+        path = "/callback/:id",
+        method = "post",
+        operation_id = "socialCallbackPost",
+        tag = "Tag::Authentication"
+    )]
+    async fn callback_post(
+        &self,
+        _auth: NoSession,
+        id: Path<String>,
+        body: CallbackBody,
+    ) -> Result<FormPostRedirect, Errors<JsonBody>> {
+        let form = match body {
+            CallbackBody::Form(f) => f.0,
+            CallbackBody::Json(j) => j.0,
+        };
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in [
+            ("code", &form.code),
+            ("state", &form.state),
+            ("error", &form.error),
+            ("error_description", &form.error_description),
+            ("iss", &form.iss),
+        ] {
+            if let Some(v) = value {
+                query.append_pair(key, v);
+            }
+        }
+        let id = service::token::encode_uri_component(&id);
+        Ok(FormPostRedirect::Found(format!(
+            "{}/api/auth/callback/{id}?{}",
+            self.state.base_url,
+            query.finish()
+        )))
+    }
+
+    /// A linked account's access token
+    ///
+    /// Refreshed first (with the refresh token) when it has expired or is about to.
+    #[oai(
+        path = "/get-access-token",
+        method = "post",
+        operation_id = "getAccessToken",
+        tag = "Tag::User"
+    )]
+    async fn get_access_token(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<AccountBody>,
+    ) -> Result<AccessToken, Errors<JsonBody, 404>> {
+        let (user_id, selector) = self.selector(req, body.0).await?;
+        let tokens = self.state.auth.access_token(&user_id, &selector).await?;
+        Ok(access_token_response(tokens)?.into())
+    }
+
+    /// Refresh a linked account's tokens
+    ///
+    /// Trades the refresh token for new tokens now, whatever the access token's expiry.
+    #[oai(
+        path = "/refresh-token",
+        method = "post",
+        operation_id = "refreshToken",
+        tag = "Tag::User"
+    )]
+    async fn refresh_token(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<AccountBody>,
+    ) -> Result<RefreshedTokens, Errors<JsonBody, 404>> {
+        let (user_id, selector) = self.selector(req, body.0).await?;
+        let t = self.state.auth.refresh_tokens(&user_id, &selector).await?;
+        Ok(RefreshTokenResponse {
+            access_token: t
+                .access_token
+                .ok_or(service::Error::FailedToRefreshAccessToken)?,
+            refresh_token: t.refresh_token.into(),
+            access_token_expires_at: t
+                .account
+                .access_token_expires_at
+                .map(Timestamp::from)
+                .into(),
+            refresh_token_expires_at: t
+                .account
+                .refresh_token_expires_at
+                .map(Timestamp::from)
+                .into(),
+            scope: t.account.scope.clone().into(),
+            id_token: t.id_token.into(),
+            provider_id: t.account.provider_id,
+            account_id: t.account.account_id,
+        }
+        .into())
+    }
+
+    /// What the provider says about a linked account's user
+    #[oai(
+        path = "/account-info",
+        method = "get",
+        operation_id = "accountInfo",
+        tag = "Tag::User"
+    )]
+    async fn account_info(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        #[oai(name = "accountId")] account_id: Query<Option<String>>,
+        #[oai(name = "providerId")] provider_id: Query<Option<String>>,
+    ) -> Result<ProviderAccountInfo, Errors<NoBody, 404>> {
+        let body = AccountBody {
+            provider_id: provider_id.0,
+            account_id: account_id.0,
+            user_id: None,
+        };
+        let (user_id, selector) = self.selector(req, body).await?;
+        let (account, profile) = self.state.auth.account_info(&user_id, &selector).await?;
+        Ok(AccountInfo {
+            user: ProviderUser {
+                id: profile.id,
+                name: profile.name.into(),
+                email: profile.email.into(),
+                image: profile.image.into(),
+                email_verified: profile.email_verified,
+            },
+            data: JsonObject(profile.raw),
+            account: AccountRef {
+                id: account.id,
+                provider_id: account.provider_id,
+                account_id: account.account_id,
+            },
+        }
+        .into())
+    }
+
+    /// Where failed sign-ins land by default
+    ///
+    /// A plain page naming the error code (the code is shown only if it is a plain identifier).
+    #[oai(
+        path = "/error",
+        method = "get",
+        operation_id = "errorPage",
+        tag = "Tag::Authentication"
+    )]
+    async fn error_page(
+        &self,
+        _auth: NoSession,
+        error: Query<Option<String>>,
+    ) -> Result<ErrorPage, Errors<NoBody>> {
+        let code = error
+            .0
+            .filter(|e| {
+                e.len() <= 64
+                    && e.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '\''))
+            })
+            .unwrap_or_else(|| "unknown_error".into())
+            .replace('\'', "&#39;");
+        Ok(ErrorPage::Ok(Html(format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head>\
+             <body><h1>Sign-in failed</h1><p>Error: <code>{code}</code></p></body></html>"
+        ))))
+    }
+}
