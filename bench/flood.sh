@@ -35,7 +35,9 @@ sleep 2 # the queue is full before get-session is measured
 wait "$flood" || true
 peak_kb=$(status_kb "$pid" VmHWM)
 after_kb=$(status_kb "$pid" VmRSS)
-# How the sign-ins ended: one burst of parallel sign-ins, counting the status codes.
+# How the sign-ins ended: one burst of parallel sign-ins, counting the status codes, once the
+# flood's queued sign-ins have been served or refused (the queue's wait limit is 5 s).
+sleep 6
 codes=$(python3 - "$base" "$seed/credentials.tsv" "${FLOOD_CONNECTIONS:-200}" <<'PY'
 import collections, json, sys, threading, urllib.error, urllib.request
 base, creds, n = sys.argv[1], [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()], int(sys.argv[3])

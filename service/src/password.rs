@@ -224,7 +224,10 @@ impl Hasher {
         let job = Job {
             deadline: Instant::now() + WAIT_LIMIT,
             run: Box::new(move |memory| {
-                let _ = done.send(work(memory));
+                // A caller that has gone (its request was dropped) gets no hash.
+                if !done.is_closed() {
+                    let _ = done.send(work(memory));
+                }
             }),
         };
         inner
