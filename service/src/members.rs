@@ -147,7 +147,8 @@ impl Auth {
             // holds them all.
             let members = self.lookups.members(org.clone()).await?;
             if members.total == members.rows.len() as u64 {
-                let mut rows = members.rows.clone();
+                // Only the page's rows are cloned out of the shared read.
+                let mut rows: Vec<_> = members.rows.iter().collect();
                 if page.descending {
                     // Stable: equal times keep their id order, as in the statement below.
                     rows.sort_by_key(|(m, _)| std::cmp::Reverse(m.created_at));
@@ -156,6 +157,7 @@ impl Auth {
                     .into_iter()
                     .skip(usize::try_from(page.offset.unwrap_or(0)).unwrap_or(usize::MAX))
                     .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                    .cloned()
                     .collect();
                 return Ok((rows, members.total));
             }
