@@ -72,7 +72,8 @@ pub enum MigrateAction {
         #[arg(short = 'n', long, default_value_t = 1)]
         num: u32,
     },
-    /// List migrations and whether each is applied.
+    /// List migrations and whether each is applied, adopted (the tables existed already, see
+    /// docs/migrating-from-better-auth.md) or pending.
     Status,
     /// Drop every table, then apply all migrations. Destroys all data.
     Fresh,
@@ -705,10 +706,24 @@ async fn migrate(database: &DatabaseArgs, action: MigrateAction) -> anyhow::Resu
     match action {
         MigrateAction::Up { num } => Migrator::up(&db, num).await,
         MigrateAction::Down { num } => Migrator::down(&db, Some(num)).await,
-        MigrateAction::Status => Migrator::status(&db).await,
+        MigrateAction::Status => return print_status(&db).await,
         MigrateAction::Fresh => Migrator::fresh(&db).await,
     }
     .context("migration failed")
+}
+
+/// One line per migration: its name and `applied`, `adopted <when>` or `pending`.
+async fn print_status(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let adopted = migration::adopt::adopted(db).await?;
+    for m in Migrator::get_migration_with_status(db).await? {
+        let status = match (adopted.get(m.name()), m.status()) {
+            (Some(when), _) => format!("adopted {when} (the tables existed; nothing was created)"),
+            (None, migration::MigrationStatus::Applied) => "applied".to_owned(),
+            (None, migration::MigrationStatus::Pending) => "pending".to_owned(),
+        };
+        println!("{}  {status}", m.name());
+    }
+    Ok(())
 }
 
 async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> anyhow::Result<()> {

@@ -7,6 +7,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
+use crate::adopt;
+
 pub struct Migration;
 
 impl MigrationName for Migration {
@@ -216,223 +218,36 @@ async fn create_table(
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// Creates the seed's tables, or adopts them where they already exist (see [`adopt`]).
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let c = Cols {
-            backend: manager.get_database_backend(),
-        };
-
-        let tables = [
-            Table::create()
-                .table(User::Table)
-                .col(c.id(User::Id))
-                .col(c.text(User::Name))
-                .col(c.text(User::Email))
-                .col(
-                    ColumnDef::new(User::EmailVerified)
-                        .boolean()
-                        .not_null()
-                        .default(false),
-                )
-                .col(c.text_null(User::Image))
-                .col(c.ts_now(User::CreatedAt))
-                .col(c.ts_now(User::UpdatedAt))
-                .index(
-                    Index::create()
-                        .name("user_email_unique")
-                        .col(User::Email)
-                        .unique(),
-                )
-                .take(),
-            Table::create()
-                .table(Session::Table)
-                .col(c.id(Session::Id))
-                .col(c.ts(Session::ExpiresAt))
-                .col(c.text(Session::Token))
-                .col(c.ts_now(Session::CreatedAt))
-                .col(c.ts(Session::UpdatedAt))
-                .col(c.text_null(Session::IpAddress))
-                .col(c.text_null(Session::UserAgent))
-                .col(c.text(Session::UserId))
-                .col(c.text_null(Session::ActiveOrganizationId))
-                .col(c.text_null(Session::ActiveTeamId))
-                .index(
-                    Index::create()
-                        .name("session_token_unique")
-                        .col(Session::Token)
-                        .unique(),
-                )
-                .foreign_key(&mut cascade(
-                    "session_user_id_user_id_fk",
-                    (Session::Table, Session::UserId),
-                    (User::Table, User::Id),
-                ))
-                .take(),
-            Table::create()
-                .table(Account::Table)
-                .col(c.id(Account::Id))
-                .col(c.text(Account::AccountId))
-                .col(c.text(Account::ProviderId))
-                .col(c.text(Account::UserId))
-                .col(c.text_null(Account::AccessToken))
-                .col(c.text_null(Account::RefreshToken))
-                .col(c.text_null(Account::IdToken))
-                .col(c.ts_null(Account::AccessTokenExpiresAt))
-                .col(c.ts_null(Account::RefreshTokenExpiresAt))
-                .col(c.text_null(Account::Scope))
-                .col(c.text_null(Account::Password))
-                .col(c.ts_now(Account::CreatedAt))
-                .col(c.ts(Account::UpdatedAt))
-                .foreign_key(&mut cascade(
-                    "account_user_id_user_id_fk",
-                    (Account::Table, Account::UserId),
-                    (User::Table, User::Id),
-                ))
-                .take(),
-            Table::create()
-                .table(Verification::Table)
-                .col(c.id(Verification::Id))
-                .col(c.text(Verification::Identifier))
-                .col(c.text(Verification::Value))
-                .col(c.ts(Verification::ExpiresAt))
-                .col(c.ts_now(Verification::CreatedAt))
-                .col(c.ts_now(Verification::UpdatedAt))
-                .take(),
-            Table::create()
-                .table(Organization::Table)
-                .col(c.id(Organization::Id))
-                .col(c.text(Organization::Name))
-                .col(c.text(Organization::Slug))
-                .col(c.text_null(Organization::Logo))
-                .col(c.ts(Organization::CreatedAt))
-                .col(c.text_null(Organization::Metadata))
-                .index(
-                    Index::create()
-                        .name("organization_slug_unique")
-                        .col(Organization::Slug)
-                        .unique(),
-                )
-                .take(),
-            Table::create()
-                .table(Team::Table)
-                .col(c.id(Team::Id))
-                .col(c.text(Team::Name))
-                .col(c.text(Team::OrganizationId))
-                .col(c.ts(Team::CreatedAt))
-                .col(c.ts_null(Team::UpdatedAt))
-                .foreign_key(&mut cascade(
-                    "team_organization_id_organization_id_fk",
-                    (Team::Table, Team::OrganizationId),
-                    (Organization::Table, Organization::Id),
-                ))
-                .take(),
-            Table::create()
-                .table(Member::Table)
-                .col(c.id(Member::Id))
-                .col(c.text(Member::OrganizationId))
-                .col(c.text(Member::UserId))
-                .col(c.text(Member::Role).default("member"))
-                .col(c.ts(Member::CreatedAt))
-                .foreign_key(&mut cascade(
-                    "member_organization_id_organization_id_fk",
-                    (Member::Table, Member::OrganizationId),
-                    (Organization::Table, Organization::Id),
-                ))
-                .foreign_key(&mut cascade(
-                    "member_user_id_user_id_fk",
-                    (Member::Table, Member::UserId),
-                    (User::Table, User::Id),
-                ))
-                .take(),
-            Table::create()
-                .table(TeamMember::Table)
-                .col(c.id(TeamMember::Id))
-                .col(c.text(TeamMember::TeamId))
-                .col(c.text(TeamMember::UserId))
-                .col(c.ts_null(TeamMember::CreatedAt))
-                .foreign_key(&mut cascade(
-                    "team_member_team_id_team_id_fk",
-                    (TeamMember::Table, TeamMember::TeamId),
-                    (Team::Table, Team::Id),
-                ))
-                .foreign_key(&mut cascade(
-                    "team_member_user_id_user_id_fk",
-                    (TeamMember::Table, TeamMember::UserId),
-                    (User::Table, User::Id),
-                ))
-                .take(),
-            Table::create()
-                .table(Invitation::Table)
-                .col(c.id(Invitation::Id))
-                .col(c.text(Invitation::OrganizationId))
-                .col(c.text(Invitation::Email))
-                .col(c.text_null(Invitation::Role))
-                .col(c.text_null(Invitation::TeamId))
-                .col(c.text(Invitation::Status).default("pending"))
-                .col(c.ts(Invitation::ExpiresAt))
-                .col(c.ts_now(Invitation::CreatedAt))
-                .col(c.text(Invitation::InviterId))
-                .foreign_key(&mut cascade(
-                    "invitation_organization_id_organization_id_fk",
-                    (Invitation::Table, Invitation::OrganizationId),
-                    (Organization::Table, Organization::Id),
-                ))
-                .foreign_key(&mut cascade(
-                    "invitation_inviter_id_user_id_fk",
-                    (Invitation::Table, Invitation::InviterId),
-                    (User::Table, User::Id),
-                ))
-                .take(),
-        ];
-        for table in tables {
-            create_table(manager, table).await?;
+        let db = manager.get_connection();
+        if adopt::present_seed_tables(db).await?.is_empty() {
+            return create(manager).await;
         }
-
-        let indexes = [
-            index("account_userId_idx", Account::Table, Account::UserId),
-            index(
-                "invitation_organizationId_idx",
-                Invitation::Table,
-                Invitation::OrganizationId,
-            ),
-            index("invitation_email_idx", Invitation::Table, Invitation::Email),
-            index(
-                "member_organizationId_idx",
-                Member::Table,
-                Member::OrganizationId,
-            ),
-            index("member_userId_idx", Member::Table, Member::UserId),
-            index(
-                "organization_slug_uidx",
-                Organization::Table,
-                Organization::Slug,
-            )
-            .unique()
-            .take(),
-            index("session_userId_idx", Session::Table, Session::UserId),
-            index("team_organizationId_idx", Team::Table, Team::OrganizationId),
-            index(
-                "teamMember_teamId_idx",
-                TeamMember::Table,
-                TeamMember::TeamId,
-            ),
-            index(
-                "teamMember_userId_idx",
-                TeamMember::Table,
-                TeamMember::UserId,
-            ),
-            index(
-                "verification_identifier_idx",
-                Verification::Table,
-                Verification::Identifier,
-            ),
-        ];
-        for index in indexes {
-            manager.create_index(index).await?;
+        let expected = adopt::expected_shape(manager).await?;
+        let differences = adopt::differences(&expected, &adopt::shape(db).await?);
+        if !differences.is_empty() {
+            return Err(DbErr::Migration(format!(
+                "the existing tables cannot be adopted, so nothing was changed; {} difference(s) \
+                 from the schema orgauth needs:\n  - {}",
+                differences.len(),
+                differences.join("\n  - ")
+            )));
         }
-        Ok(())
+        adopt::record(db, self.name()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if adopt::adopted(manager.get_connection())
+            .await?
+            .contains_key(self.name())
+        {
+            return Err(DbErr::Migration(format!(
+                "{} adopted tables that existed before orgauth; orgauth does not drop them \
+                 (drop them yourself, or use `migrate fresh` to drop every table)",
+                self.name()
+            )));
+        }
         // Children before parents; indexes go with their tables.
         let tables = [
             Invitation::Table.into_iden(),
@@ -452,4 +267,221 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+}
+
+/// The seed's tables and indexes, created on `manager`.
+pub(crate) async fn create(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    let c = Cols {
+        backend: manager.get_database_backend(),
+    };
+
+    let tables = [
+        Table::create()
+            .table(User::Table)
+            .col(c.id(User::Id))
+            .col(c.text(User::Name))
+            .col(c.text(User::Email))
+            .col(
+                ColumnDef::new(User::EmailVerified)
+                    .boolean()
+                    .not_null()
+                    .default(false),
+            )
+            .col(c.text_null(User::Image))
+            .col(c.ts_now(User::CreatedAt))
+            .col(c.ts_now(User::UpdatedAt))
+            .index(
+                Index::create()
+                    .name("user_email_unique")
+                    .col(User::Email)
+                    .unique(),
+            )
+            .take(),
+        Table::create()
+            .table(Session::Table)
+            .col(c.id(Session::Id))
+            .col(c.ts(Session::ExpiresAt))
+            .col(c.text(Session::Token))
+            .col(c.ts_now(Session::CreatedAt))
+            .col(c.ts(Session::UpdatedAt))
+            .col(c.text_null(Session::IpAddress))
+            .col(c.text_null(Session::UserAgent))
+            .col(c.text(Session::UserId))
+            .col(c.text_null(Session::ActiveOrganizationId))
+            .col(c.text_null(Session::ActiveTeamId))
+            .index(
+                Index::create()
+                    .name("session_token_unique")
+                    .col(Session::Token)
+                    .unique(),
+            )
+            .foreign_key(&mut cascade(
+                "session_user_id_user_id_fk",
+                (Session::Table, Session::UserId),
+                (User::Table, User::Id),
+            ))
+            .take(),
+        Table::create()
+            .table(Account::Table)
+            .col(c.id(Account::Id))
+            .col(c.text(Account::AccountId))
+            .col(c.text(Account::ProviderId))
+            .col(c.text(Account::UserId))
+            .col(c.text_null(Account::AccessToken))
+            .col(c.text_null(Account::RefreshToken))
+            .col(c.text_null(Account::IdToken))
+            .col(c.ts_null(Account::AccessTokenExpiresAt))
+            .col(c.ts_null(Account::RefreshTokenExpiresAt))
+            .col(c.text_null(Account::Scope))
+            .col(c.text_null(Account::Password))
+            .col(c.ts_now(Account::CreatedAt))
+            .col(c.ts(Account::UpdatedAt))
+            .foreign_key(&mut cascade(
+                "account_user_id_user_id_fk",
+                (Account::Table, Account::UserId),
+                (User::Table, User::Id),
+            ))
+            .take(),
+        Table::create()
+            .table(Verification::Table)
+            .col(c.id(Verification::Id))
+            .col(c.text(Verification::Identifier))
+            .col(c.text(Verification::Value))
+            .col(c.ts(Verification::ExpiresAt))
+            .col(c.ts_now(Verification::CreatedAt))
+            .col(c.ts_now(Verification::UpdatedAt))
+            .take(),
+        Table::create()
+            .table(Organization::Table)
+            .col(c.id(Organization::Id))
+            .col(c.text(Organization::Name))
+            .col(c.text(Organization::Slug))
+            .col(c.text_null(Organization::Logo))
+            .col(c.ts(Organization::CreatedAt))
+            .col(c.text_null(Organization::Metadata))
+            .index(
+                Index::create()
+                    .name("organization_slug_unique")
+                    .col(Organization::Slug)
+                    .unique(),
+            )
+            .take(),
+        Table::create()
+            .table(Team::Table)
+            .col(c.id(Team::Id))
+            .col(c.text(Team::Name))
+            .col(c.text(Team::OrganizationId))
+            .col(c.ts(Team::CreatedAt))
+            .col(c.ts_null(Team::UpdatedAt))
+            .foreign_key(&mut cascade(
+                "team_organization_id_organization_id_fk",
+                (Team::Table, Team::OrganizationId),
+                (Organization::Table, Organization::Id),
+            ))
+            .take(),
+        Table::create()
+            .table(Member::Table)
+            .col(c.id(Member::Id))
+            .col(c.text(Member::OrganizationId))
+            .col(c.text(Member::UserId))
+            .col(c.text(Member::Role).default("member"))
+            .col(c.ts(Member::CreatedAt))
+            .foreign_key(&mut cascade(
+                "member_organization_id_organization_id_fk",
+                (Member::Table, Member::OrganizationId),
+                (Organization::Table, Organization::Id),
+            ))
+            .foreign_key(&mut cascade(
+                "member_user_id_user_id_fk",
+                (Member::Table, Member::UserId),
+                (User::Table, User::Id),
+            ))
+            .take(),
+        Table::create()
+            .table(TeamMember::Table)
+            .col(c.id(TeamMember::Id))
+            .col(c.text(TeamMember::TeamId))
+            .col(c.text(TeamMember::UserId))
+            .col(c.ts_null(TeamMember::CreatedAt))
+            .foreign_key(&mut cascade(
+                "team_member_team_id_team_id_fk",
+                (TeamMember::Table, TeamMember::TeamId),
+                (Team::Table, Team::Id),
+            ))
+            .foreign_key(&mut cascade(
+                "team_member_user_id_user_id_fk",
+                (TeamMember::Table, TeamMember::UserId),
+                (User::Table, User::Id),
+            ))
+            .take(),
+        Table::create()
+            .table(Invitation::Table)
+            .col(c.id(Invitation::Id))
+            .col(c.text(Invitation::OrganizationId))
+            .col(c.text(Invitation::Email))
+            .col(c.text_null(Invitation::Role))
+            .col(c.text_null(Invitation::TeamId))
+            .col(c.text(Invitation::Status).default("pending"))
+            .col(c.ts(Invitation::ExpiresAt))
+            .col(c.ts_now(Invitation::CreatedAt))
+            .col(c.text(Invitation::InviterId))
+            .foreign_key(&mut cascade(
+                "invitation_organization_id_organization_id_fk",
+                (Invitation::Table, Invitation::OrganizationId),
+                (Organization::Table, Organization::Id),
+            ))
+            .foreign_key(&mut cascade(
+                "invitation_inviter_id_user_id_fk",
+                (Invitation::Table, Invitation::InviterId),
+                (User::Table, User::Id),
+            ))
+            .take(),
+    ];
+    for table in tables {
+        create_table(manager, table).await?;
+    }
+
+    let indexes = [
+        index("account_userId_idx", Account::Table, Account::UserId),
+        index(
+            "invitation_organizationId_idx",
+            Invitation::Table,
+            Invitation::OrganizationId,
+        ),
+        index("invitation_email_idx", Invitation::Table, Invitation::Email),
+        index(
+            "member_organizationId_idx",
+            Member::Table,
+            Member::OrganizationId,
+        ),
+        index("member_userId_idx", Member::Table, Member::UserId),
+        index(
+            "organization_slug_uidx",
+            Organization::Table,
+            Organization::Slug,
+        )
+        .unique()
+        .take(),
+        index("session_userId_idx", Session::Table, Session::UserId),
+        index("team_organizationId_idx", Team::Table, Team::OrganizationId),
+        index(
+            "teamMember_teamId_idx",
+            TeamMember::Table,
+            TeamMember::TeamId,
+        ),
+        index(
+            "teamMember_userId_idx",
+            TeamMember::Table,
+            TeamMember::UserId,
+        ),
+        index(
+            "verification_identifier_idx",
+            Verification::Table,
+            Verification::Identifier,
+        ),
+    ];
+    for index in indexes {
+        manager.create_index(index).await?;
+    }
+    Ok(())
 }

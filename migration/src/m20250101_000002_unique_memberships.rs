@@ -33,6 +33,9 @@ pub const TEAM_MEMBER_UNIQUE: &str = "teamMember_teamId_userId_uidx";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        crate::adopt::refuse_duplicates(db, "member", &["organization_id", "user_id"]).await?;
+        crate::adopt::refuse_duplicates(db, "team_member", &["team_id", "user_id"]).await?;
         manager
             .create_index(
                 Index::create()

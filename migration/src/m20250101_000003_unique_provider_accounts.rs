@@ -28,6 +28,12 @@ pub const ACCOUNT_UNIQUE: &str = "account_providerId_accountId_uidx";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        crate::adopt::refuse_duplicates(
+            manager.get_connection(),
+            "account",
+            &["provider_id", "account_id"],
+        )
+        .await?;
         manager
             .create_index(
                 Index::create()
