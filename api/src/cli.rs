@@ -45,6 +45,10 @@ pub enum Command {
     },
     /// Print the OpenAPI document as JSON, without starting a server or opening a database.
     Openapi,
+    /// Replace plain session tokens (Better Auth's, or orgauth's in plain or coexistence mode)
+    /// with their SHA-256 digests, in place. Nobody is signed out; safe while servers run;
+    /// idempotent. Afterwards a Better Auth server can no longer read those sessions.
+    ConvertSessionTokens,
     /// Add an existing user to an organization without an invitation (the organization plugin's
     /// server-side `addMember`; deliberately not an HTTP route).
     AddMember {
@@ -199,6 +203,11 @@ pub struct AuthArgs {
         default_value = "hashed"
     )]
     pub session_tokens: SessionTokens,
+    /// Share the database with a running Better Auth server: sessions (plain tokens), password
+    /// hashes (scrypt), provider tokens and reset and deletion links are written so that Better
+    /// Auth reads them. Implies ORGAUTH_SESSION_TOKENS=plain. See docs/migrating-from-better-auth.md.
+    #[arg(long, env = "ORGAUTH_COEXISTENCE", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    pub coexistence: bool,
     #[arg(
         long,
         env = "ORGAUTH_MIN_PASSWORD_LENGTH",
@@ -560,10 +569,11 @@ impl AuthArgs {
         cfg.session_expires_in = Duration::seconds(self.session_expires_in);
         cfg.session_update_age = Duration::seconds(self.session_update_age);
         cfg.session_fresh_age = Duration::seconds(self.session_fresh_age);
-        cfg.session_tokens = match self.session_tokens {
-            SessionTokens::Hashed => TokenStorage::Hashed,
-            SessionTokens::Plain => TokenStorage::Plain,
+        cfg.session_tokens = match (self.session_tokens, self.coexistence) {
+            (SessionTokens::Hashed, false) => TokenStorage::Hashed,
+            (SessionTokens::Plain, _) | (_, true) => TokenStorage::Plain,
         };
+        cfg.coexistence = self.coexistence;
         cfg.min_password_length = self.min_password_length;
         cfg.max_password_length = self.max_password_length;
         cfg.require_email_verification = self.require_email_verification;
@@ -675,6 +685,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None | Some(Command::Serve) => serve(&cli.database, &cli.serve, &cli.auth).await,
         Some(Command::Migrate { action }) => migrate(&cli.database, action).await,
         Some(Command::Openapi) => unreachable!("handled before the runtime starts"),
+        Some(Command::ConvertSessionTokens) => {
+            let db = cli.database.connect().await?;
+            let converted = service::session::convert_plain_tokens(&db).await?;
+            println!("converted {converted} plain session token(s) to digests");
+            Ok(())
+        }
         Some(Command::AddMember {
             organization,
             email,
@@ -682,10 +698,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let db = cli.database.connect().await?;
             let base_url = cli.auth.base_url.clone().unwrap_or_default();
+            let mut cfg = cli.auth.config(&base_url)?;
+            cfg.read_database(&db).await?;
             let auth = service::Auth::new(
                 db,
                 service::password::Hasher::new(1, 1),
-                cli.auth.config(&base_url)?,
+                cfg,
                 std::sync::Arc::new(service::clock::SystemClock),
                 service::mail::Mailer::Log,
             );
@@ -735,13 +753,20 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> an
         .to_owned();
     // The database first: a wrong DATABASE_URL is the one line printed, not preceded by warnings.
     let db = database.connect().await?;
-    let cfg = auth.config(&base_url)?;
+    let mut cfg = auth.config(&base_url)?;
     let mailer = auth.mailer(&base_url)?;
     if args.auto_migrate {
         Migrator::up(&db, None)
             .await
             .context("applying migrations failed")?;
     }
+    cfg.read_database(&db)
+        .await
+        .context("reading the database's columns failed")?;
+    let hasher = match cfg.coexistence {
+        false => service::password::Hasher::for_this_machine(),
+        true => service::password::Hasher::for_this_machine().writing_better_auth_hashes(),
+    };
     tokio::spawn(sweep_periodically(db.clone()));
     let acceptor = crate::server::bind(&args.host, args.port)
         .await
@@ -754,7 +779,7 @@ async fn serve(database: &DatabaseArgs, args: &ServeArgs, auth: &AuthArgs) -> an
         crate::server::app(AppState::new(
             service::Auth::new(
                 db.clone(),
-                service::password::Hasher::for_this_machine(),
+                hasher,
                 cfg,
                 std::sync::Arc::new(service::clock::SystemClock),
                 mailer,

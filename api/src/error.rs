@@ -189,7 +189,7 @@ impl From<service::Error> for ApiError {
             E::DeleteUserDisabled | E::ProviderNotFound => ApiError::NotFound(body),
             E::ProviderUnavailable => ApiError::Unavailable(body, 5),
             E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
-            E::EmailNotVerified | E::SessionNotFresh => ApiError::Forbidden(body),
+            E::EmailNotVerified | E::SessionNotFresh | E::BannedUser => ApiError::Forbidden(body),
             E::UserAlreadyExists => ApiError::Unprocessable(body),
             E::Org { status, .. } => match status {
                 service::error::Status::BadRequest => ApiError::BadRequest(body),

@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{
     DbBackend, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+pub use sea_orm_migration::MigrationStatus;
 
 pub mod adopt;
 mod m20250101_000001_seed_schema;
@@ -28,7 +29,7 @@ pub struct Migrator;
 struct Steps;
 
 /// The advisory lock's key on PostgreSQL (any constant; this one spells "orgauth").
-const LOCK_KEY: i64 = 0x6f72_6761_7574_68;
+const LOCK_KEY: i64 = 0x006f_7267_6175_7468;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Steps {

@@ -48,6 +48,15 @@ pub struct AuthConfig {
     /// Lifetime of a session created with `rememberMe: false` (1 day, never extended).
     pub session_dont_remember_expires_in: Duration,
     pub session_tokens: TokenStorage,
+    /// Sessions stored as plain tokens may exist (Better Auth wrote them, or orgauth did in plain
+    /// mode): a presented token is looked up in both forms. Found at start.
+    pub plain_session_tokens_present: bool,
+    /// Sharing the database with a running Better Auth server (`ORGAUTH_COEXISTENCE`): sessions,
+    /// password hashes, provider tokens and reset and deletion secrets are written in Better
+    /// Auth's formats so it can read them. See docs/migrating-from-better-auth.md.
+    pub coexistence: bool,
+    /// Better Auth's optional columns this database has (found at start).
+    pub columns: crate::better_auth_columns::BetterAuthColumns,
     pub min_password_length: usize,
     pub max_password_length: usize,
     /// Sign-in refuses unverified addresses (`emailAndPassword.requireEmailVerification`).
@@ -124,6 +133,14 @@ impl Default for OrgConfig {
 }
 
 impl AuthConfig {
+    /// Reads what the settings depend on in the database itself, once at start: Better Auth's
+    /// optional columns, and whether plain session tokens are stored.
+    pub async fn read_database(&mut self, db: &impl sea_orm::ConnectionTrait) -> crate::Result<()> {
+        self.columns = crate::better_auth_columns::discover(db).await?;
+        self.plain_session_tokens_present = crate::session::plain_tokens_present(db).await?;
+        Ok(())
+    }
+
     /// Better Auth's defaults around `secret`.
     pub fn with_secret(secret: Secret) -> Self {
         Self {
@@ -133,6 +150,9 @@ impl AuthConfig {
             session_fresh_age: Duration::seconds(86_400),
             session_dont_remember_expires_in: Duration::seconds(86_400),
             session_tokens: TokenStorage::Hashed,
+            plain_session_tokens_present: false,
+            coexistence: false,
+            columns: Default::default(),
             min_password_length: 8,
             max_password_length: 128,
             require_email_verification: false,

@@ -3,7 +3,7 @@
 //! sent invitations with the user.
 
 use entity::{account, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionSession, TransactionTrait};
 
 use crate::credentials::CREDENTIAL;
 use crate::mail::Mail;
@@ -59,6 +59,7 @@ impl Auth {
                 &current.user.id,
                 now,
                 self.cfg.delete_token_expires_in,
+                self.cfg.coexistence,
             )
             .await?;
             let link = format!(
@@ -75,9 +76,7 @@ impl Auth {
         } else if !session::is_fresh(&self.cfg, current, self.clock.now()) {
             return Err(Error::SessionExpired);
         }
-        user::Entity::delete_by_id(&current.user.id)
-            .exec(&self.db)
-            .await?;
+        self.delete_user_row(&self.db, &current.user.id).await?;
         Ok(Deletion::Deleted)
     }
 
@@ -95,8 +94,18 @@ impl Auth {
                 Check::Expired => return Err(Error::TokenExpired),
                 Check::Unknown => return Err(Error::InvalidToken),
             };
-        user::Entity::delete_by_id(&user_id).exec(&txn).await?;
+        self.delete_user_row(&txn, &user_id).await?;
         txn.commit().await?;
         Ok(user_id)
+    }
+
+    /// Deletes a user (their rows cascade), keeping Better Auth's team counts true.
+    async fn delete_user_row(&self, db: &impl TransactionTrait, user_id: &str) -> Result<()> {
+        let txn = db.begin().await?;
+        let teams = self.cfg.columns.teams_of(&txn, user_id).await?;
+        user::Entity::delete_by_id(user_id).exec(&txn).await?;
+        self.cfg.columns.sync_team_counts(&txn, &teams).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }

@@ -45,7 +45,8 @@ impl Auth {
         let now = self.clock.now();
         let lifetime = self.cfg.email_verification_expires_in;
         let token =
-            verification::issue(&self.db, Purpose::VerifyEmail, &value, now, lifetime).await?;
+            verification::issue(&self.db, Purpose::VerifyEmail, &value, now, lifetime, false)
+                .await?;
         let link = format!(
             "{}/verify-email?token={token}&callbackURL={}",
             self.cfg.api_base_url,

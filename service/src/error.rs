@@ -28,6 +28,10 @@ pub enum Error {
     /// The user has no password to check (OAuth-only account).
     #[error("Credential account not found")]
     CredentialAccountNotFound,
+    /// The admin plugin's ban: no new session (Better Auth's message, which differs from its
+    /// error table's).
+    #[error("You have been banned from this application. Please contact support if you believe this is an error.")]
+    BannedUser,
     /// No valid session where one is required.
     #[error("Unauthorized")]
     Unauthorized,
@@ -118,6 +122,7 @@ impl Error {
             Error::InvalidPassword => "INVALID_PASSWORD",
             Error::CredentialAccountNotFound => "CREDENTIAL_ACCOUNT_NOT_FOUND",
             Error::Unauthorized => "UNAUTHORIZED",
+            Error::BannedUser => "BANNED_USER",
             Error::SessionNotFresh => "SESSION_NOT_FRESH",
             Error::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
             Error::NoFieldsToUpdate | Error::EmailIsTheSame => return None,

@@ -279,7 +279,7 @@ impl Auth {
                 return Err(OrgError::TeamNotFound.bad_request());
             }
             self.check_team_capacity(&txn, team_id).await?;
-            team_member::ActiveModel {
+            let row = team_member::ActiveModel {
                 team_id: Set(team_id.to_string()),
                 user_id: Set(current.user.id.clone()),
                 created_at: Set(Some(now)),
@@ -287,6 +287,7 @@ impl Auth {
             }
             .insert(&txn)
             .await?;
+            self.cfg.columns.team_member_added(&txn, &row).await?;
         }
         let active_team = match team_ids.as_slice() {
             [only] => Some(only.to_string()),

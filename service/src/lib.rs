@@ -3,6 +3,7 @@
 //! `&impl ConnectionTrait` so callers can compose several steps in one transaction.
 
 pub mod access;
+pub mod better_auth_columns;
 pub mod clock;
 pub mod config;
 pub mod credentials;
@@ -52,7 +53,7 @@ impl Auth {
         mailer: mail::Mailer,
     ) -> Self {
         Self {
-            lookups: lookups::Lookups::new(db.clone()),
+            lookups: lookups::Lookups::new(db.clone(), cfg.columns.ban),
             social: Arc::new(social::Social::new(&cfg)),
             db,
             hasher,

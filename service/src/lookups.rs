@@ -31,7 +31,7 @@ pub const LISTED: usize = 100;
 /// ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct Lookups {
-    sessions: Batcher<SessionsByToken>,
+    sessions: Sessions,
     organizations: Batcher<OrganizationsByUser>,
     memberships: Batcher<MembershipsByOrganization>,
     members: Batcher<MembersByOrganization>,
@@ -54,10 +54,22 @@ pub struct Contents {
     pub invitations: Vec<invitation::Model>,
 }
 
+/// Session lookups, with or without the admin plugin's ban applied.
+#[derive(Clone)]
+enum Sessions {
+    All(Batcher<SessionsByToken<false>>),
+    OfUnbannedUsers(Batcher<SessionsByToken<true>>),
+}
+
 impl Lookups {
-    pub fn new(db: DatabaseConnection) -> Self {
+    /// `ban`: the database has the admin plugin's ban columns, and a banned user's sessions are
+    /// not found.
+    pub fn new(db: DatabaseConnection, ban: bool) -> Self {
         Self {
-            sessions: Batcher::new(db.clone()),
+            sessions: match ban {
+                false => Sessions::All(Batcher::new(db.clone())),
+                true => Sessions::OfUnbannedUsers(Batcher::new(db.clone())),
+            },
             organizations: Batcher::new(db.clone()),
             memberships: Batcher::new(db.clone()),
             members: Batcher::new(db.clone()),
@@ -99,7 +111,10 @@ impl Lookups {
         &self,
         stored_token: String,
     ) -> Result<Option<(session::Model, user::Model)>> {
-        self.sessions.find(stored_token).await
+        match &self.sessions {
+            Sessions::All(b) => b.find(stored_token).await,
+            Sessions::OfUnbannedUsers(b) => b.find(stored_token).await,
+        }
     }
 
     /// The organizations `user_id` is a member of, oldest first (at most 100).
@@ -119,10 +134,10 @@ trait Load: Send + Sync + 'static {
     ) -> impl Future<Output = std::result::Result<HashMap<Self::Key, Self::Value>, DbErr>> + Send;
 }
 
-/// Sessions by stored token, each with its user.
-struct SessionsByToken;
+/// Sessions by stored token, each with its user; with `UNBANNED`, only users not banned now.
+struct SessionsByToken<const UNBANNED: bool>;
 
-impl Load for SessionsByToken {
+impl<const UNBANNED: bool> Load for SessionsByToken<UNBANNED> {
     type Key = String;
     type Value = (session::Model, user::Model);
 
@@ -130,8 +145,18 @@ impl Load for SessionsByToken {
         db: &DatabaseConnection,
         tokens: Vec<String>,
     ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
-        Ok(session::Entity::find()
-            .filter(session::Column::Token.is_in(tokens))
+        let mut find = session::Entity::find().filter(session::Column::Token.is_in(tokens));
+        if UNBANNED {
+            let ban = crate::better_auth_columns::BetterAuthColumns {
+                ban: true,
+                ..Default::default()
+            };
+            let not_banned = ban
+                .not_banned_sql(db.get_database_backend())
+                .expect("ban columns");
+            find = find.filter(Expr::cust(not_banned));
+        }
+        Ok(find
             .find_also_related(user::Entity)
             .all(db)
             .await?

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::access::{role_names, Statements};
+use crate::better_auth_columns::BetterAuthColumns;
 use crate::error::OrgError;
 use crate::organization::Target;
 use crate::session::Current;
@@ -61,17 +62,30 @@ async fn lock_members(
 
 /// Removes a membership and what hangs off it: the user's memberships of the organization's teams,
 /// and the organization (and its teams) as active in any of the user's sessions.
-async fn remove_membership(db: &impl ConnectionTrait, m: &member::Model) -> Result<()> {
+async fn remove_membership(
+    db: &impl ConnectionTrait,
+    columns: &BetterAuthColumns,
+    m: &member::Model,
+) -> Result<()> {
     let org_teams = Query::select()
         .column(team::Column::Id)
         .from(team::Entity)
         .and_where(team::Column::OrganizationId.eq(&m.organization_id))
         .to_owned();
+    let left: Vec<String> = team_member::Entity::find()
+        .filter(team_member::Column::UserId.eq(&m.user_id))
+        .filter(team_member::Column::TeamId.in_subquery(org_teams.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|tm| tm.team_id)
+        .collect();
     team_member::Entity::delete_many()
         .filter(team_member::Column::UserId.eq(&m.user_id))
         .filter(team_member::Column::TeamId.in_subquery(org_teams))
         .exec(db)
         .await?;
+    columns.sync_team_counts(db, &left).await?;
     member::Entity::delete_by_id(&m.id).exec(db).await?;
     crate::session::forget_organization(db, &m.organization_id, Some(&m.user_id)).await?;
     Ok(())
@@ -236,7 +250,7 @@ impl Auth {
         if roles.is_creator(&me.role) && owners <= 1 {
             return Err(OrgError::OnlyOwner.bad_request());
         }
-        remove_membership(&txn, &me).await?;
+        remove_membership(&txn, &self.cfg.columns, &me).await?;
         txn.commit().await?;
         Ok(me)
     }
@@ -282,7 +296,7 @@ impl Auth {
             .one(&txn)
             .await?
             .ok_or(Error::UserNotFound)?;
-        remove_membership(&txn, &target).await?;
+        remove_membership(&txn, &self.cfg.columns, &target).await?;
         txn.commit().await?;
         Ok((target, target_user))
     }

@@ -179,7 +179,7 @@ impl Auth {
             }
             .insert(&txn)
             .await?;
-            team_member::ActiveModel {
+            let row = team_member::ActiveModel {
                 team_id: Set(team.id.clone()),
                 user_id: Set(current.user.id.clone()),
                 created_at: Set(Some(now)),
@@ -187,6 +187,7 @@ impl Auth {
             }
             .insert(&txn)
             .await?;
+            self.cfg.columns.team_member_added(&txn, &row).await?;
             Some(team.id)
         } else {
             None

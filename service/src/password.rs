@@ -18,6 +18,7 @@ use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use memmap2::MmapMut;
 use rand::rngs::OsRng;
+use rand::RngCore;
 use subtle::ConstantTimeEq;
 use tokio::sync::oneshot;
 use unicode_normalization::UnicodeNormalization;
@@ -69,6 +70,8 @@ struct Inner {
     mapped: Arc<AtomicUsize>,
     /// Verified against when there is no real hash (unknown email), so timing does not tell.
     dummy: String,
+    /// Write Better Auth's scrypt hashes and keep them (coexistence with a Better Auth server).
+    better_auth_format: bool,
 }
 
 /// Work that runs with a worker's Argon2 memory.
@@ -172,8 +175,19 @@ impl Hasher {
                 queue_limit,
                 mapped,
                 dummy,
+                better_auth_format: false,
             }),
         }
+    }
+
+    /// This pool, writing Better Auth's scrypt hashes and keeping them on sign-in, so a Better
+    /// Auth server sharing the database can verify every password (`ORGAUTH_COEXISTENCE`).
+    /// Call before the pool is cloned.
+    pub fn writing_better_auth_hashes(mut self) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("set before the hasher is shared")
+            .better_auth_format = true;
+        self
     }
 
     /// Sized for this machine: one worker per core, 64 callers queued per worker.
@@ -184,10 +198,14 @@ impl Hasher {
         Self::new(cores, cores * 64)
     }
 
-    /// A new Argon2id PHC string for `password`.
+    /// A new Argon2id PHC string for `password` (Better Auth's scrypt `salt:key` when writing
+    /// Better Auth's format).
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let password = normalize(password);
         let params = self.inner.params.clone();
+        if self.inner.better_auth_format {
+            return self.run(move |_| better_auth_scrypt(&password)).await;
+        }
         self.run(move |memory| {
             let salt = SaltString::generate(&mut OsRng);
             argon2_phc(&params, &password, &salt, memory)
@@ -198,10 +216,21 @@ impl Hasher {
     /// Checks `password` against a stored Argon2 PHC string or Better Auth scrypt `salt:key`.
     pub async fn verify(&self, password: &str, stored: &str) -> Result<Verified, PasswordError> {
         let password = normalize(password);
+        let is_scrypt = !stored.starts_with('$');
         let stored = stored.to_owned();
         let params = self.inner.params.clone();
-        self.run(move |memory| verify_blocking(&params, &password, &stored, memory))
-            .await?
+        let better_auth = self.inner.better_auth_format;
+        self.run(move |memory| {
+            let verified = verify_blocking(&params, &password, &stored, memory)?;
+            // Writing Better Auth's format: keep its hashes, and turn a matching Argon2 hash into
+            // one Better Auth can verify.
+            Ok(match (better_auth, verified, is_scrypt) {
+                (false, verified, _) | (true, verified @ Verified::No, _) => verified,
+                (true, _, true) => Verified::Yes,
+                (true, _, false) => Verified::YesRehashed(better_auth_scrypt(&password)),
+            })
+        })
+        .await?
     }
 
     /// Spends the same work as a real verification and always fails: for unknown users and
@@ -264,6 +293,27 @@ fn argon2_phc(params: &Params, password: &str, salt: &SaltString, memory: &mut [
     .to_string()
 }
 
+/// Better Auth's hash: scrypt N=16384 r=16 p=1 with a 64-byte key over a random 16-byte salt,
+/// written `<salt hex>:<key hex>`, where scrypt is given the salt's hex text (as Better Auth does).
+fn better_auth_scrypt(password: &str) -> String {
+    let mut raw_salt = [0u8; 16];
+    OsRng.fill_bytes(&mut raw_salt);
+    let salt = hex::encode(raw_salt);
+    let mut key = [0u8; 64];
+    scrypt::scrypt(
+        password.as_bytes(),
+        salt.as_bytes(),
+        &scrypt_params(),
+        &mut key,
+    )
+    .expect("64-byte output is valid");
+    format!("{salt}:{}", hex::encode(key))
+}
+
+fn scrypt_params() -> scrypt::Params {
+    scrypt::Params::new(14, 16, 1, 64).expect("valid scrypt parameters")
+}
+
 fn verify_blocking(
     current: &Params,
     password: &str,
@@ -310,12 +360,11 @@ fn verify_blocking(
     if salt.is_empty() || expected.len() != 64 {
         return Err(PasswordError::Malformed);
     }
-    let scrypt_params = scrypt::Params::new(14, 16, 1, 64).expect("valid scrypt parameters");
     let mut out = [0u8; 64];
     scrypt::scrypt(
         password.as_bytes(),
         salt.as_bytes(),
-        &scrypt_params,
+        &scrypt_params(),
         &mut out,
     )
     .map_err(|_| PasswordError::Malformed)?;

@@ -36,6 +36,7 @@ impl Auth {
             &user.id,
             now,
             self.cfg.reset_password_expires_in,
+            self.cfg.coexistence,
         )
         .await?;
         let link = format!(

@@ -55,6 +55,60 @@ pub fn stored_token(cfg: &AuthConfig, token: &str) -> String {
     }
 }
 
+/// The values `session.token` may hold for `token`: its stored form, and the other form where
+/// both may be present (plain mode, or plain rows Better Auth left). A token shaped like a digest
+/// is never looked up as itself, so digests read from the database do not open sessions.
+pub fn stored_forms(cfg: &AuthConfig, token: &str) -> Vec<String> {
+    let digest = token::digest(token);
+    if token::is_digest(token) {
+        return vec![digest];
+    }
+    match (cfg.session_tokens, cfg.plain_session_tokens_present) {
+        (TokenStorage::Hashed, false) => vec![digest],
+        (TokenStorage::Hashed, true) => vec![digest, token.to_owned()],
+        (TokenStorage::Plain, _) => vec![token.to_owned(), digest],
+    }
+}
+
+/// Whether any session is stored as a plain token (not a digest).
+pub async fn plain_tokens_present(db: &impl ConnectionTrait) -> Result<bool> {
+    Ok(session::Entity::find()
+        .filter(Expr::cust("length(token) <> 64"))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Replaces plain session tokens with their digests, in batches, while the server may be serving
+/// (each row is rewritten only if its token is still the plain one). Idempotent; returns how
+/// many were converted.
+pub async fn convert_plain_tokens(db: &impl ConnectionTrait) -> Result<u64> {
+    let mut converted = 0;
+    let mut after = String::new();
+    loop {
+        let batch = session::Entity::find()
+            .filter(Expr::cust("length(token) <> 64"))
+            .filter(session::Column::Id.gt(after.clone()))
+            .order_by_asc(session::Column::Id)
+            .limit(500)
+            .all(db)
+            .await?;
+        let Some(last) = batch.last() else {
+            return Ok(converted);
+        };
+        after = last.id.clone();
+        for s in batch {
+            converted += session::Entity::update_many()
+                .col_expr(session::Column::Token, Expr::value(token::digest(&s.token)))
+                .filter(session::Column::Id.eq(&s.id))
+                .filter(session::Column::Token.eq(&s.token))
+                .exec(db)
+                .await?
+                .rows_affected;
+        }
+    }
+}
+
 /// A value that names session `id` to `revoke-session` but cannot authenticate: what
 /// `list-sessions` shows for sessions other than the caller's when tokens are stored hashed.
 pub fn revocation_handle(cfg: &AuthConfig, id: &str) -> String {
@@ -85,6 +139,7 @@ pub async fn create(
     remember: bool,
     client: &ClientInfo,
 ) -> Result<(String, session::Model)> {
+    cfg.columns.check_ban(db, user_id, now).await?;
     let token = token::generate(32);
     let lifetime = if remember {
         cfg.session_expires_in
@@ -119,7 +174,18 @@ pub async fn load(
     now: DateTime<Utc>,
     may_refresh: bool,
 ) -> Result<Lookup> {
-    let Some((mut s, user)) = lookups.session(stored_token(cfg, token)).await? else {
+    let found = match stored_forms(cfg, token).as_slice() {
+        [only] => lookups.session(only.clone()).await?,
+        [first, second] => {
+            let (a, b) = tokio::join!(
+                lookups.session(first.clone()),
+                lookups.session(second.clone())
+            );
+            a?.or(b?)
+        }
+        _ => unreachable!("one or two forms"),
+    };
+    let Some((mut s, user)) = found else {
         return Ok(Lookup::Missing);
     };
     let now_db = db_time(now);
@@ -188,7 +254,7 @@ pub async fn revoke(
     } else {
         session::Entity::find()
             .filter(session::Column::UserId.eq(user_id))
-            .filter(session::Column::Token.eq(stored_token(cfg, token_or_handle)))
+            .filter(session::Column::Token.is_in(stored_forms(cfg, token_or_handle)))
             .one(db)
             .await?
     };
@@ -219,7 +285,7 @@ pub async fn delete_by_token(
     token: &str,
 ) -> Result<()> {
     session::Entity::delete_many()
-        .filter(session::Column::Token.eq(stored_token(cfg, token)))
+        .filter(session::Column::Token.is_in(stored_forms(cfg, token)))
         .exec(db)
         .await?;
     Ok(())

@@ -380,6 +380,7 @@ impl Auth {
             }
             _ => e.into(),
         })?;
+        self.cfg.columns.team_member_added(&txn, &added).await?;
         txn.commit().await?;
         Ok(added)
     }
@@ -413,6 +414,10 @@ impl Auth {
         if removed.rows_affected == 0 {
             return Err(OrgError::NotATeamMember.bad_request());
         }
+        self.cfg
+            .columns
+            .sync_team_counts(&txn, std::slice::from_ref(&team.id))
+            .await?;
         forget_team(&txn, &team.id, Some(user_id)).await?;
         txn.commit().await?;
         Ok(())

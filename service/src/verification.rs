@@ -28,23 +28,51 @@ impl Purpose {
             Purpose::OAuthState => "oauth-state:",
         }
     }
+
+    /// How Better Auth names a row of this purpose (the secret itself after the prefix), where
+    /// the two servers share the purpose.
+    fn better_auth_prefix(self) -> Option<&'static str> {
+        match self {
+            Purpose::ResetPassword => Some("reset-password:"),
+            Purpose::DeleteAccount => Some("delete-account-"),
+            Purpose::VerifyEmail | Purpose::OAuthState => None,
+        }
+    }
 }
 
 fn identifier(purpose: Purpose, secret: &str) -> String {
     format!("{}{}", purpose.prefix(), token::digest(secret))
 }
 
-/// Stores a new secret for `purpose` carrying `value`; returns the secret to send.
+/// The identifiers a row for `secret` may have: orgauth's, and Better Auth's where it has one (a
+/// link Better Auth mailed, or one written in coexistence). A secret shaped like a digest is never
+/// looked up as itself, so identifiers read from the database open nothing.
+fn identifiers(purpose: Purpose, secret: &str) -> Vec<String> {
+    let mut ids = vec![identifier(purpose, secret)];
+    if let (Some(prefix), false) = (purpose.better_auth_prefix(), token::is_digest(secret)) {
+        ids.push(format!("{prefix}{secret}"));
+    }
+    ids
+}
+
+/// Stores a new secret for `purpose` carrying `value`; returns the secret to send. With
+/// `better_auth_format` (coexistence), a purpose Better Auth shares is stored its way, so either
+/// server accepts the link.
 pub async fn issue(
     db: &impl ConnectionTrait,
     purpose: Purpose,
     value: &str,
     now: DateTime<Utc>,
     lifetime: Duration,
+    better_auth_format: bool,
 ) -> Result<String> {
     let secret = token::generate(32);
+    let identifier = match purpose.better_auth_prefix() {
+        Some(prefix) if better_auth_format => format!("{prefix}{secret}"),
+        _ => identifier(purpose, &secret),
+    };
     verification::ActiveModel {
-        identifier: Set(identifier(purpose, &secret)),
+        identifier: Set(identifier),
         value: Set(value.to_owned()),
         expires_at: Set(db_time(now + lifetime)),
         created_at: Set(db_time(now)),
@@ -72,7 +100,7 @@ pub async fn peek(
     now: DateTime<Utc>,
 ) -> Result<Check> {
     let row = verification::Entity::find()
-        .filter(verification::Column::Identifier.eq(identifier(purpose, secret)))
+        .filter(verification::Column::Identifier.is_in(identifiers(purpose, secret)))
         .one(db)
         .await?;
     Ok(match row {
@@ -93,7 +121,7 @@ pub async fn consume(
 ) -> Result<Check> {
     let check = peek(db, purpose, secret, now).await?;
     let deleted = verification::Entity::delete_many()
-        .filter(verification::Column::Identifier.eq(identifier(purpose, secret)))
+        .filter(verification::Column::Identifier.is_in(identifiers(purpose, secret)))
         .exec(db)
         .await?
         .rows_affected;

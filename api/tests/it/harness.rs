@@ -80,6 +80,7 @@ impl TestServer {
         let mail = MailSink::start().await;
         let mut cfg = AuthConfig::with_secret(Secret::new(SECRET));
         cfg.api_base_url = format!("{ORIGIN}/api/auth");
+        cfg.read_database(&db).await.unwrap();
         configure(&mut cfg);
         let auth = service::Auth::new(
             db.clone(),

@@ -37,7 +37,11 @@ impl Field {
     }
 }
 
-pub struct TokenCipher(XChaCha20Poly1305);
+pub struct TokenCipher {
+    aead: XChaCha20Poly1305,
+    /// Store tokens as they are, as Better Auth does by default (`ORGAUTH_COEXISTENCE`).
+    plain: bool,
+}
 
 impl TokenCipher {
     pub fn new(secret: &str) -> Self {
@@ -45,14 +49,27 @@ impl TokenCipher {
         let mut key = [0u8; 32];
         hk.expand(b"orgauth provider token encryption v1", &mut key)
             .expect("32 bytes is a valid HKDF-SHA256 output length");
-        Self(XChaCha20Poly1305::new(&key.into()))
+        Self {
+            aead: XChaCha20Poly1305::new(&key.into()),
+            plain: false,
+        }
+    }
+
+    /// A cipher whose `seal` stores tokens in the clear, so a Better Auth server sharing the
+    /// database can use them; sealed ones still open.
+    pub fn storing_plain(mut self) -> Self {
+        self.plain = true;
+        self
     }
 
     pub fn seal(&self, field: Field, plain: &str) -> String {
+        if self.plain {
+            return plain.to_owned();
+        }
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let sealed = self
-            .0
+            .aead
             .encrypt(
                 XNonce::from_slice(&nonce),
                 Payload {
@@ -78,7 +95,7 @@ impl TokenCipher {
         }
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
         let plain = self
-            .0
+            .aead
             .decrypt(
                 XNonce::from_slice(nonce),
                 Payload {

@@ -210,9 +210,15 @@ impl Auth {
             &serde_json::to_string(&flow).expect("the state serializes"),
         );
         let now = self.clock.now();
-        let state =
-            verification::issue(&self.db, Purpose::OAuthState, &sealed, now, STATE_LIFETIME)
-                .await?;
+        let state = verification::issue(
+            &self.db,
+            Purpose::OAuthState,
+            &sealed,
+            now,
+            STATE_LIFETIME,
+            false,
+        )
+        .await?;
         let mut scopes = provider.cfg.scopes.clone();
         for s in req.scopes {
             if !scopes.contains(&s) {

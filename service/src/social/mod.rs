@@ -116,7 +116,10 @@ impl Social {
         Self {
             providers: cfg.social.iter().cloned().map(Provider::new).collect(),
             http,
-            cipher: TokenCipher::new(cfg.secret.expose()),
+            cipher: match cfg.coexistence {
+                false => TokenCipher::new(cfg.secret.expose()),
+                true => TokenCipher::new(cfg.secret.expose()).storing_plain(),
+            },
             callback_base: format!("{}/callback/", cfg.api_base_url),
         }
     }
