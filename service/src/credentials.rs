@@ -171,20 +171,25 @@ impl Auth {
             hasher.verify_dummy(password).await?;
             return Err(Error::InvalidEmailOrPassword);
         };
-        match hasher.verify(password, &stored).await? {
+        let verified = hasher.verify(password, &stored).await?;
+        // The re-hash and the session in one transaction: a refusal (a ban) writes neither.
+        let txn = db.begin().await?;
+        match verified {
             Verified::No => return Err(Error::InvalidEmailOrPassword),
             Verified::Yes => {}
             Verified::YesRehashed(upgraded) => {
                 let mut active = account.into_active_model();
                 active.password = Set(Some(upgraded));
                 active.updated_at = Set(db_time(now));
-                active.update(db).await?;
+                active.update(&txn).await?;
             }
         }
         if cfg.require_email_verification && !user.email_verified {
+            txn.commit().await?;
             return Err(Error::EmailNotVerified);
         }
-        let session = session::create(db, cfg, &user.id, now, remember, client).await?;
+        let session = session::create(&txn, cfg, &user.id, now, remember, client).await?;
+        txn.commit().await?;
         Ok(SignedIn {
             user,
             session: Some(session),
