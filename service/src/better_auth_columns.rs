@@ -184,27 +184,24 @@ impl BetterAuthColumns {
             _ => Err(Error::BannedUser),
         }
     }
+}
 
-    /// A condition on `"user"` that holds for users who are not banned now, for the session
-    /// lookup: a banned user's sessions stop working at once (Better Auth only deletes them
-    /// when it bans). `None` where the columns do not exist.
-    pub fn not_banned_sql(&self, backend: DbBackend) -> Option<String> {
-        if !self.ban {
-            return None;
-        }
-        let now = match backend {
-            DbBackend::Postgres => "(now() AT TIME ZONE 'UTC')",
-            _ => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
-        };
-        Some(format!(
-            "(\"user\".banned IS NULL OR \"user\".banned = {false_} OR \
+/// A condition on `"user"` that holds for users who are not banned now (where the ban columns
+/// exist), for the session lookup: a banned user's sessions stop working at once (Better Auth only
+/// deletes them when it bans through its API).
+pub fn not_banned_sql(backend: DbBackend) -> String {
+    let now = match backend {
+        DbBackend::Postgres => "(now() AT TIME ZONE 'UTC')",
+        _ => "strftime('%Y-%m-%d %H:%M:%f', 'now')",
+    };
+    format!(
+        "(\"user\".banned IS NULL OR \"user\".banned = {false_} OR \
              (\"user\".ban_expires IS NOT NULL AND \"user\".ban_expires <= {now}))",
-            false_ = match backend {
-                DbBackend::Postgres => "false",
-                _ => "0",
-            }
-        ))
-    }
+        false_ = match backend {
+            DbBackend::Postgres => "false",
+            _ => "0",
+        }
+    )
 }
 
 #[cfg(test)]

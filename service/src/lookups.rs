@@ -147,13 +147,7 @@ impl<const UNBANNED: bool> Load for SessionsByToken<UNBANNED> {
     ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
         let mut find = session::Entity::find().filter(session::Column::Token.is_in(tokens));
         if UNBANNED {
-            let ban = crate::better_auth_columns::BetterAuthColumns {
-                ban: true,
-                ..Default::default()
-            };
-            let not_banned = ban
-                .not_banned_sql(db.get_database_backend())
-                .expect("ban columns");
+            let not_banned = crate::better_auth_columns::not_banned_sql(db.get_database_backend());
             find = find.filter(Expr::cust(not_banned));
         }
         Ok(find

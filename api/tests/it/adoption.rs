@@ -12,7 +12,7 @@ use crate::harness::{parts, TestServer, SECRET};
 
 /// Runs `sql` on the test database after migrating it, before a server starts on it (so the
 /// server finds the columns, as it would on an adopted database).
-async fn prepared(db: &TestDb, sql: &[&str]) {
+pub(crate) async fn prepared(db: &TestDb, sql: &[&str]) {
     let conn = db.connect().await;
     Migrator::up(&conn, None).await.unwrap();
     for s in sql {
@@ -23,7 +23,7 @@ async fn prepared(db: &TestDb, sql: &[&str]) {
     conn.close().await.unwrap();
 }
 
-const ADMIN_COLUMNS: [&str; 4] = [
+pub(crate) const ADMIN_COLUMNS: [&str; 4] = [
     "ALTER TABLE \"user\" ADD COLUMN role text",
     "ALTER TABLE \"user\" ADD COLUMN banned boolean DEFAULT false",
     "ALTER TABLE \"user\" ADD COLUMN ban_reason text",

@@ -753,6 +753,33 @@ async fn github_unverified_email_is_not_linked(db: TestDb) {
     );
 }
 
+/// A banned user (the admin plugin's columns) signing in with a provider lands on the error
+/// callback with Better Auth's `BANNED_USER`, without a session and without a new account row.
+async fn github_sign_in_of_a_banned_user(db: TestDb) {
+    crate::adoption::prepared(&db, &crate::adoption::ADMIN_COLUMNS).await;
+    let gh = Github::start().await;
+    let server = server(&db, vec![gh.config()]).await;
+    let user = Browser::new(&server).sign_up("banned@example.com").await;
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &server.db,
+        "UPDATE \"user\" SET banned = true, ban_reason = 'spam'",
+    )
+    .await
+    .unwrap();
+    gh.profile("banned@example.com", true);
+    let b = Browser::new(&server);
+    let (_, landed) = b.dance("/sign-in/social", sign_in_body("github")).await;
+    assert_eq!(landed, "/auth-error?error=BANNED_USER");
+    assert_eq!(b.session_user().await, Value::Null);
+    assert_eq!(
+        accounts_of(&server, user["id"].as_str().unwrap())
+            .await
+            .len(),
+        1,
+        "the refused sign-in linked nothing"
+    );
+}
+
 async fn link_social_then_unlink(db: TestDb) {
     let gh = Github::start().await;
     let server = server(&db, vec![gh.config()]).await;
@@ -895,6 +922,7 @@ async fn start_is_checked(db: TestDb) {
 }
 
 db_tests!(
+    github_sign_in_of_a_banned_user,
     oidc_new_user_then_returning_user,
     oidc_links_a_verified_email_only,
     oidc_linking_by_email_can_be_switched_off,

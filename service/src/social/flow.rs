@@ -94,6 +94,8 @@ pub enum CallbackError {
     AccountNotLinked,
     /// The provider account is already linked to another user.
     AlreadyLinkedToOther,
+    /// The admin plugin's ban (Better Auth redirects with `error=BANNED_USER`).
+    Banned,
     /// `link-social` with a provider account whose address is not the user's.
     EmailMismatch,
     Internal,
@@ -114,6 +116,7 @@ impl CallbackError {
             CallbackError::EmailNotFound => "email_not_found",
             CallbackError::AccountNotLinked => "account_not_linked",
             CallbackError::AlreadyLinkedToOther => "account_already_linked_to_different_user",
+            CallbackError::Banned => "BANNED_USER",
             CallbackError::EmailMismatch => "email_doesn't_match",
             CallbackError::Internal => "internal_server_error",
         }
@@ -135,6 +138,9 @@ impl From<sea_orm::DbErr> for CallbackError {
 
 impl From<Error> for CallbackError {
     fn from(e: Error) -> Self {
+        if let Error::BannedUser = e {
+            return CallbackError::Banned;
+        }
         tracing::error!(error = %e, "error in the OAuth callback");
         CallbackError::Internal
     }
