@@ -198,6 +198,24 @@ async fn sqlite_adopts_existing_tables_with_extra_columns() {
     .await;
 }
 
+/// The seed's tables as another server leaves them, unrecorded: drizzle-kit's DDL on PostgreSQL.
+async fn adoptable(t: &TestDb) -> DatabaseConnection {
+    let db = t.connect().await;
+    match t.backend {
+        Backend::Postgres => exec(&db, DRIZZLE_EXPORT).await,
+        Backend::Sqlite => sqlite_unrecorded(&db).await,
+    }
+    db
+}
+
+/// The catalog without sea-orm's bookkeeping table, which sea-orm creates (empty) before the
+/// migrations' transaction on SQLite.
+async fn catalog_without_bookkeeping(db: &DatabaseConnection) -> Vec<String> {
+    let mut lines = catalog(db).await;
+    lines.retain(|l| !l.contains("seaql_migrations"));
+    lines
+}
+
 /// Breaks the seed's shape in several ways at once; all of them are reported together and the
 /// database is left exactly as it was.
 async fn refuses_another_shape(t: TestDb) {
@@ -234,7 +252,7 @@ async fn refuses_another_shape(t: TestDb) {
             .await;
         }
     }
-    let before = catalog(&db).await;
+    let before = catalog_without_bookkeeping(&db).await;
     let err = Migrator::up(&db, None)
         .await
         .expect_err("another shape is refused")
@@ -261,22 +279,17 @@ async fn refuses_another_shape(t: TestDb) {
         assert!(err.contains(line), "{line:?} not in: {err}");
     }
     assert!(err.contains("nothing was changed"), "{err}");
-    let mut after = catalog(&db).await;
-    // sea-orm creates its (empty) bookkeeping table before the transaction on SQLite.
-    after.retain(|l| !l.contains("seaql_migrations"));
-    let mut before_cmp = before.clone();
-    before_cmp.retain(|l| !l.contains("seaql_migrations"));
-    assert_eq!(after, before_cmp, "a refused adoption changes nothing");
+    assert_eq!(
+        catalog_without_bookkeeping(&db).await,
+        before,
+        "a refused adoption changes nothing"
+    );
     assert!(adopt::adopted(&db).await.unwrap().is_empty());
 }
 
 /// Duplicate memberships in an adoptable database stop migration 2, name the keys, and leave the database as it was: migration 1 is not recorded either.
 async fn duplicates_stop_migration_2_on_an_adopted_database(t: TestDb) {
-    let db = t.connect().await;
-    match t.backend {
-        Backend::Postgres => exec(&db, DRIZZLE_EXPORT).await,
-        Backend::Sqlite => sqlite_unrecorded(&db).await,
-    }
+    let db = adoptable(&t).await;
     some_rows(&db).await;
     exec(
         &db,
@@ -284,7 +297,7 @@ async fn duplicates_stop_migration_2_on_an_adopted_database(t: TestDb) {
          VALUES ('m2', 'o1', 'u1', 'member', '2026-01-01 00:00:00')",
     )
     .await;
-    let before = catalog(&db).await;
+    let before = catalog_without_bookkeeping(&db).await;
     let err = Migrator::up(&db, None)
         .await
         .expect_err("duplicate memberships are refused")
@@ -295,11 +308,7 @@ async fn duplicates_stop_migration_2_on_an_adopted_database(t: TestDb) {
         ),
         "{err}"
     );
-    let mut after = catalog(&db).await;
-    after.retain(|l| !l.contains("seaql_migrations"));
-    let mut before_cmp = before;
-    before_cmp.retain(|l| !l.contains("seaql_migrations"));
-    assert_eq!(after, before_cmp);
+    assert_eq!(catalog_without_bookkeeping(&db).await, before);
     assert!(adopt::adopted(&db).await.unwrap().is_empty());
     assert_eq!(
         texts(&db, "SELECT id FROM member ORDER BY id").await,
@@ -309,11 +318,7 @@ async fn duplicates_stop_migration_2_on_an_adopted_database(t: TestDb) {
 
 /// Two servers starting at once on one database: both succeed, and each migration runs once.
 async fn concurrent_starts_migrate_once(t: TestDb) {
-    let setup = t.connect().await;
-    match t.backend {
-        Backend::Postgres => exec(&setup, DRIZZLE_EXPORT).await,
-        Backend::Sqlite => sqlite_unrecorded(&setup).await,
-    }
+    let setup = adoptable(&t).await;
     setup.close().await.unwrap();
     let (a, b) = (t.connect().await, t.connect().await);
     let (ra, rb) = tokio::join!(Migrator::up(&a, None), Migrator::up(&b, None));
@@ -341,11 +346,7 @@ async fn concurrent_starts_on_an_empty_database(t: TestDb) {
 
 /// Rolling back stops at an adopted migration 1: orgauth never drops tables it did not create.
 async fn down_keeps_adopted_tables(t: TestDb) {
-    let db = t.connect().await;
-    match t.backend {
-        Backend::Postgres => exec(&db, DRIZZLE_EXPORT).await,
-        Backend::Sqlite => sqlite_unrecorded(&db).await,
-    }
+    let db = adoptable(&t).await;
     some_rows(&db).await;
     Migrator::up(&db, None).await.unwrap();
     let err = Migrator::down(&db, None)
