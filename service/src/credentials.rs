@@ -3,7 +3,7 @@
 use entity::{account, user};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set, SqlErr, TransactionTrait,
+    IntoActiveModel, QueryFilter, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
 use crate::clock::db_time;
@@ -172,10 +172,24 @@ impl Auth {
             return Err(Error::InvalidEmailOrPassword);
         };
         let verified = hasher.verify(password, &stored).await?;
+        if verified == Verified::No {
+            return Err(Error::InvalidEmailOrPassword);
+        }
         // The re-hash and the session in one transaction: a refusal (a ban) writes neither.
         let txn = db.begin().await?;
+        // The password as checked, its row locked: a change that raced the check (a first proof
+        // of the address removing it, a reset) either committed before, and no row matches, or
+        // waits for this transaction and then ends the session it opens.
+        let unchanged = account::Entity::find_by_id(&account.id)
+            .filter(account::Column::Password.eq(&stored))
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+        if unchanged.is_none() {
+            return Err(Error::InvalidEmailOrPassword);
+        }
         match verified {
-            Verified::No => return Err(Error::InvalidEmailOrPassword),
+            Verified::No => unreachable!("refused above"),
             Verified::Yes => {}
             Verified::YesRehashed(upgraded) => {
                 let mut active = account.into_active_model();
@@ -291,7 +305,6 @@ async fn credential_account(
 
 /// The user's linked accounts (password and OAuth), at most 100.
 pub async fn accounts(db: &impl ConnectionTrait, user_id: &str) -> Result<Vec<account::Model>> {
-    use sea_orm::QuerySelect;
     Ok(account::Entity::find()
         .filter(account::Column::UserId.eq(user_id))
         .limit(100)
@@ -306,7 +319,6 @@ pub async fn unlink_account(
     user_id: &str,
     account_id: &str,
 ) -> Result<()> {
-    use sea_orm::QuerySelect;
     let txn = db.begin().await?;
     let accounts = account::Entity::find()
         .filter(account::Column::UserId.eq(user_id))

@@ -23,9 +23,14 @@ pub mod session;
 pub mod social;
 pub mod teams;
 pub mod token;
+pub mod unproven;
 pub mod verification;
 
 pub use error::{Error, Result};
+
+/// The log target of security events (sign-ins, throttling, linked providers): one line each,
+/// with the user id when known and the client address, never a secret.
+pub const SECURITY_LOG: &str = "orgauth::security";
 
 use std::sync::Arc;
 

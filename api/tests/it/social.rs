@@ -491,7 +491,9 @@ async fn oidc_links_a_verified_email_only(db: TestDb) {
     assert_eq!(accounts_of(&server, alice_id).await.len(), 1);
     assert_eq!(users(&server).await, 1);
 
-    // It does: linked to Alice, signed in as Alice, her address now verified.
+    // It does: linked to Alice, signed in as Alice, her address now verified. It was never
+    // verified before, so the password and session set up before this proof are gone (see
+    // github_proof_revokes_a_pre_registration).
     op.claims("sub-alice", "alice@example.com", true).await;
     let (_, landed) = stranger
         .dance("/sign-in/social", sign_in_body("google"))
@@ -505,8 +507,8 @@ async fn oidc_links_a_verified_email_only(db: TestDb) {
         .into_iter()
         .map(|a| a.provider_id)
         .collect();
-    assert_eq!(providers.len(), 2, "{providers:?}");
-    assert!(providers.contains(&"google".to_owned()));
+    assert_eq!(providers, vec!["google".to_owned()]);
+    assert_eq!(owner.session_user().await, Value::Null);
 }
 
 async fn oidc_linking_by_email_can_be_switched_off(db: TestDb) {
@@ -844,6 +846,313 @@ async fn link_social_then_unlink(db: TestDb) {
     assert_eq!(status, 401);
 }
 
+/// A password sign-in's status, from a fresh client.
+async fn password_sign_in(server: &TestServer, email: &str, password: &str) -> u16 {
+    Browser::new(server)
+        .post(
+            "/sign-in/email",
+            json!({"email": email, "password": password}),
+        )
+        .await
+        .status()
+        .as_u16()
+}
+
+/// The user a raw session token opens, or null.
+async fn user_of_token(server: &TestServer, token: &str) -> Value {
+    let r = server
+        .http
+        .get(server.url("/api/auth/get-session"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    parts(r).await.1["user"].clone()
+}
+
+/// Signs up `email` with `password` in `browser`; the user and the session token.
+async fn sign_up_with(browser: &Browser, email: &str, password: &str) -> (Value, String) {
+    let (status, body) = parts(
+        browser
+            .post(
+                "/sign-up/email",
+                json!({"name": "Someone", "email": email, "password": password}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    (
+        body["user"].clone(),
+        body["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Someone signs up with the victim's address and a password of theirs (verification is not
+/// required), and starts moving the account to their own address. The victim later signs in
+/// with GitHub, which vouches for the address: they keep the account, and everything the
+/// pre-registrant set up before the address was proven stops working.
+async fn github_proof_revokes_a_pre_registration(db: TestDb) {
+    let gh = Github::start().await;
+    let server = server(&db, vec![gh.config()]).await;
+    let attacker = Browser::new(&server);
+    let (user, attacker_token) =
+        sign_up_with(&attacker, "victim@example.com", "attacker-pass-1").await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    assert_eq!(user["emailVerified"], false);
+    let (status, _) = parts(
+        attacker
+            .post(
+                "/change-email",
+                json!({"newEmail": "attacker@example.com", "callbackURL": "/moved"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let change = server.mail.wait("attacker@example.com", 1).await;
+    let change_link =
+        crate::smtp::MailSink::link(&change, &format!("{ORIGIN}/api/auth/verify-email"));
+    let (status, _) = parts(
+        Browser::new(&server)
+            .post(
+                "/request-password-reset",
+                json!({"email": "victim@example.com"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let reset = server.mail.wait("victim@example.com", 1).await;
+    let reset_link =
+        crate::smtp::MailSink::link(&reset, &format!("{ORIGIN}/api/auth/reset-password/"));
+    let reset_token = reset_link
+        .split("/reset-password/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    gh.profile("victim@example.com", true);
+    let victim = Browser::new(&server);
+    let (_, landed) = victim
+        .dance("/sign-in/social", sign_in_body("github"))
+        .await;
+    assert_eq!(landed, "/dashboard", "an existing user, not a new one");
+    let me = victim.session_user().await;
+    assert_eq!(me["id"], user_id.as_str(), "the victim keeps the account");
+    assert_eq!(me["emailVerified"], true);
+
+    // The pre-registrant's password, session and pending links no longer work.
+    assert_eq!(
+        password_sign_in(&server, "victim@example.com", "attacker-pass-1").await,
+        401
+    );
+    assert_eq!(attacker.session_user().await, Value::Null);
+    assert_eq!(user_of_token(&server, &attacker_token).await, Value::Null);
+    let followed = attacker.visit(&change_link).await;
+    assert_eq!(
+        location(&followed),
+        "/moved?error=INVALID_TOKEN",
+        "the address change the pre-registrant asked for is void"
+    );
+    let (status, body) = parts(
+        attacker
+            .post(
+                "/reset-password",
+                json!({"newPassword": "attacker-pass-2", "token": reset_token}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!((status, &body["code"]), (400, &json!("INVALID_TOKEN")));
+    let providers: Vec<String> = accounts_of(&server, &user_id)
+        .await
+        .into_iter()
+        .map(|a| a.provider_id)
+        .collect();
+    assert_eq!(providers, vec!["github".to_owned()]);
+    let stored = user::Entity::find_by_id(&user_id)
+        .one(&server.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.email, "victim@example.com");
+
+    // The victim still gets in, and was told a sign-in method was linked.
+    assert_eq!(victim.session_user().await["id"], user_id.as_str());
+    let notice = server.mail.wait("victim@example.com", 2).await;
+    assert!(
+        notice.text.contains("A new sign-in method was linked"),
+        "{}",
+        notice.text
+    );
+    assert!(notice.text.contains("GitHub") || notice.text.contains("github"));
+}
+
+/// A user whose address was verified keeps their password and sessions when a provider that
+/// vouches for the address is linked at sign-in; they are told by mail.
+async fn a_verified_user_is_linked_as_before(db: TestDb) {
+    let mut op = OidcProvider::start().await;
+    let server = server(&db, vec![google(&op)]).await;
+    let owner = Browser::new(&server);
+    let (user, token) = sign_up_with(&owner, "vera@example.com", "vera-pass-123").await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &server.db,
+        "UPDATE \"user\" SET email_verified = true",
+    )
+    .await
+    .unwrap();
+    op.claims("sub-vera", "vera@example.com", true).await;
+    let other = Browser::new(&server);
+    let (_, landed) = other.dance("/sign-in/social", sign_in_body("google")).await;
+    assert_eq!(landed, "/dashboard");
+    assert_eq!(other.session_user().await["id"], user_id.as_str());
+    assert_eq!(user_of_token(&server, &token).await["id"], user_id.as_str());
+    assert_eq!(
+        password_sign_in(&server, "vera@example.com", "vera-pass-123").await,
+        200
+    );
+    assert_eq!(accounts_of(&server, &user_id).await.len(), 2);
+    let notice = server.mail.wait("vera@example.com", 1).await;
+    assert!(
+        notice.text.contains("A new sign-in method was linked"),
+        "{}",
+        notice.text
+    );
+}
+
+/// The proof also counts when it comes later: through `link-social` (the browser that brought it
+/// stays signed in, on a new session), or through a provider account linked while it did not
+/// vouch for the address and that now does.
+async fn a_later_proof_revokes_unproven_access(db: TestDb) {
+    let gh = Github::start().await;
+    let server = server(&db, vec![gh.config()]).await;
+
+    // Linked while GitHub did not vouch: nothing revoked, nothing verified.
+    let bob = Browser::new(&server);
+    let (bob_user, bob_token) = sign_up_with(&bob, "bob@example.com", "bob-pass-1234").await;
+    let bob_id = bob_user["id"].as_str().unwrap().to_owned();
+    gh.profile("bob@example.com", false);
+    let body = json!({"provider": "github", "callbackURL": "/settings"});
+    let (_, landed) = bob.dance("/link-social", body.clone()).await;
+    assert_eq!(landed, "/settings");
+    assert_eq!(accounts_of(&server, &bob_id).await.len(), 2);
+    assert_eq!(bob.session_user().await["emailVerified"], false);
+    assert_eq!(
+        password_sign_in(&server, "bob@example.com", "bob-pass-1234").await,
+        200
+    );
+    // GitHub now vouches; signing in with it proves the address.
+    gh.profile("bob@example.com", true);
+    let again = Browser::new(&server);
+    let (_, landed) = again.dance("/sign-in/social", sign_in_body("github")).await;
+    assert_eq!(landed, "/dashboard");
+    assert_eq!(again.session_user().await["emailVerified"], true);
+    assert_eq!(user_of_token(&server, &bob_token).await, Value::Null);
+    assert_eq!(bob.session_user().await, Value::Null);
+    assert_eq!(
+        password_sign_in(&server, "bob@example.com", "bob-pass-1234").await,
+        401
+    );
+    assert_eq!(accounts_of(&server, &bob_id).await.len(), 1);
+
+    // link-social with a provider that vouches: the caller is signed in on a new session.
+    sea_orm::ConnectionTrait::execute_unprepared(&server.db, "DELETE FROM account")
+        .await
+        .unwrap();
+    let carol = Browser::new(&server);
+    let (carol_user, carol_token) =
+        sign_up_with(&carol, "carol@example.com", "carol-pass-12").await;
+    let carol_id = carol_user["id"].as_str().unwrap().to_owned();
+    let elsewhere = Browser::new(&server);
+    assert_eq!(
+        elsewhere
+            .post(
+                "/sign-in/email",
+                json!({"email": "carol@example.com", "password": "carol-pass-12"})
+            )
+            .await
+            .status(),
+        200
+    );
+    gh.profile("carol@example.com", true);
+    let (_, landed) = carol.dance("/link-social", body).await;
+    assert_eq!(landed, "/settings");
+    let me = carol.session_user().await;
+    assert_eq!(me["id"], carol_id.as_str(), "still signed in");
+    assert_eq!(me["emailVerified"], true);
+    assert_eq!(user_of_token(&server, &carol_token).await, Value::Null);
+    assert_eq!(elsewhere.session_user().await, Value::Null);
+    assert_eq!(
+        password_sign_in(&server, "carol@example.com", "carol-pass-12").await,
+        401
+    );
+    let providers: Vec<String> = accounts_of(&server, &carol_id)
+        .await
+        .into_iter()
+        .map(|a| a.provider_id)
+        .collect();
+    assert_eq!(providers, vec!["github".to_owned()]);
+    let notice = server.mail.wait("carol@example.com", 1).await;
+    assert!(
+        notice.text.contains("A new sign-in method was linked"),
+        "{}",
+        notice.text
+    );
+}
+
+/// A `link-social` the pre-registrant started before the address was proven cannot finish after
+/// it: the session that started it is gone, so their provider account is not linked.
+async fn a_link_started_before_the_proof_fails(db: TestDb) {
+    let gh = Github::start().await;
+    let mut op = OidcProvider::start().await;
+    let mut acme = ProviderConfig::oidc("acme", &op.discovery_url(), "acme-client", "acme-secret");
+    acme.trust_email = false;
+    let server = server(&db, vec![gh.config(), acme]).await;
+    let attacker = Browser::new(&server);
+    let (user, _) = sign_up_with(&attacker, "target@example.com", "attacker-pass-1").await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    // The pre-registrant starts linking an account of theirs that carries the address.
+    op.claims("sub-attacker", "target@example.com", false).await;
+    let (status, started) = parts(
+        attacker
+            .post(
+                "/link-social",
+                json!({"provider": "acme", "callbackURL": "/settings", "errorCallbackURL": "/settings/error"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{started}");
+    // Meanwhile the owner proves the address with GitHub.
+    gh.profile("target@example.com", true);
+    let owner = Browser::new(&server);
+    let (_, landed) = owner.dance("/sign-in/social", sign_in_body("github")).await;
+    assert_eq!(landed, "/dashboard");
+    // The pre-registrant finishes: refused, nothing linked.
+    let at_provider = attacker
+        .http
+        .get(started["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let landed = attacker.visit(&location(&at_provider)).await;
+    assert_eq!(
+        location(&landed),
+        "/settings/error?error=unable_to_link_account"
+    );
+    let providers: Vec<String> = accounts_of(&server, &user_id)
+        .await
+        .into_iter()
+        .map(|a| a.provider_id)
+        .collect();
+    assert_eq!(providers, vec!["github".to_owned()]);
+}
+
 async fn start_is_checked(db: TestDb) {
     let gh = Github::start().await;
     let server = server(&db, vec![gh.config()]).await;
@@ -933,5 +1242,9 @@ db_tests!(
     github_sign_in_tokens_and_last_account,
     github_unverified_email_is_not_linked,
     link_social_then_unlink,
-    start_is_checked
+    start_is_checked,
+    github_proof_revokes_a_pre_registration,
+    a_verified_user_is_linked_as_before,
+    a_later_proof_revokes_unproven_access,
+    a_link_started_before_the_proof_fails,
 );

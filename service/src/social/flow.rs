@@ -30,6 +30,10 @@ pub const STATE_LIFETIME: Duration = Duration::minutes(10);
 pub struct LinkTarget {
     pub user_id: String,
     pub email: String,
+    /// The session that started the link; the link is made only while it still exists, so a
+    /// link started before the address's first proof (which ends every session) cannot finish.
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 pub struct StartRequest {
@@ -98,6 +102,8 @@ pub enum CallbackError {
     Banned,
     /// `link-social` with a provider account whose address is not the user's.
     EmailMismatch,
+    /// `link-social` whose session ended before the callback.
+    UnableToLink,
     Internal,
 }
 
@@ -118,6 +124,7 @@ impl CallbackError {
             CallbackError::AlreadyLinkedToOther => "account_already_linked_to_different_user",
             CallbackError::Banned => "BANNED_USER",
             CallbackError::EmailMismatch => "email_doesn't_match",
+            CallbackError::UnableToLink => "unable_to_link_account",
             CallbackError::Internal => "internal_server_error",
         }
     }
@@ -352,11 +359,12 @@ impl Auth {
             .and_then(normalize_email)
             .ok_or(CallbackError::EmailNotFound)?;
         if let Some(link) = &flow.link {
-            self.link_account(link, provider, &profile, &email, &tokens)
+            let session = self
+                .link_account(link, provider, &profile, &email, &tokens, client)
                 .await?;
             return Ok(Landing {
                 location: flow.callback_url.clone(),
-                session: None,
+                session,
             });
         }
         let (session, is_new) = self
@@ -374,7 +382,8 @@ impl Auth {
 
     /// Signs in the user the provider account is linked to; else links it to the user with the
     /// same (provider-verified) address; else creates a user. One transaction, session included.
-    /// Returns the session and whether the user is new.
+    /// When the provider vouches for an address the user never proved, what predates the proof
+    /// is revoked first ([`crate::unproven`]). Returns the session and whether the user is new.
     async fn sign_in_social(
         &self,
         provider: &Provider,
@@ -384,57 +393,77 @@ impl Auth {
         client: &ClientInfo,
     ) -> std::result::Result<((String, session::Model), bool), CallbackError> {
         let (cfg, now) = (&*self.cfg, self.clock.now());
+        let vouches = provider.cfg.trust_email && profile.email_verified;
         let txn = self.db.begin().await?;
         let linked = find_account(&txn, &provider.cfg.id, &profile.id).await?;
         if let Some(acc) = linked {
             let user_id = acc.user_id.clone();
+            let user = user::Entity::find_by_id(&user_id)
+                .one(&txn)
+                .await?
+                .ok_or(Error::UserNotFound)?;
+            let revoked = match vouches && !user.email_verified && user.email == email {
+                true => {
+                    crate::unproven::revoke_unproven_access(&txn, &user_id, Some(&acc.id), now)
+                        .await?
+                }
+                false => None,
+            };
             let mut active = acc.into_active_model();
             token_columns(self, &mut active, tokens, now);
             active.update(&txn).await?;
             let session = crate::session::create(&txn, cfg, &user_id, now, true, client).await?;
             txn.commit().await?;
+            if let Some(revoked) = revoked {
+                log_revoked(&user_id, revoked, client);
+            }
             return Ok((session, false));
         }
         let existing = user::Entity::find()
             .filter(user::Column::Email.eq(email))
             .one(&txn)
             .await?;
-        let (user_id, is_new) = match existing {
+        let (user_id, is_new, revoked) = match existing {
             Some(existing) => {
-                if !(provider.cfg.trust_email && profile.email_verified) {
+                if !vouches {
                     return Err(CallbackError::AccountNotLinked);
                 }
-                if !existing.email_verified {
-                    let mut active = existing.clone().into_active_model();
-                    active.email_verified = Set(true);
-                    active.updated_at = Set(db_time(now));
-                    active.update(&txn).await?;
-                }
-                (existing.id, false)
+                let revoked =
+                    crate::unproven::revoke_unproven_access(&txn, &existing.id, None, now).await?;
+                (existing.id, false, revoked)
             }
             None => {
                 let created = user::ActiveModel {
                     id: Set(entity::behavior::new_id()),
                     name: Set(profile.name.clone().unwrap_or_default()),
                     email: Set(email.to_owned()),
-                    email_verified: Set(provider.cfg.trust_email && profile.email_verified),
+                    email_verified: Set(vouches),
                     image: Set(profile.image.clone()),
                     created_at: Set(db_time(now)),
                     updated_at: Set(db_time(now)),
                 }
                 .insert(&txn)
                 .await?;
-                (created.id, true)
+                (created.id, true, None)
             }
         };
         self.insert_account(&txn, &user_id, provider, profile, tokens)
             .await?;
         let session = crate::session::create(&txn, cfg, &user_id, now, true, client).await?;
         txn.commit().await?;
+        if let Some(revoked) = revoked {
+            log_revoked(&user_id, revoked, client);
+        }
+        if !is_new {
+            self.provider_linked(&user_id, email, provider, revoked, client);
+        }
         Ok((session, is_new))
     }
 
-    /// Links the provider account to the user who started `link-social`.
+    /// Links the provider account to the user who started `link-social`, while the session that
+    /// started it lasts. When the provider vouches for an address the user never proved, what
+    /// predates the proof is revoked first, the caller's session included, and the browser that
+    /// brought the proof gets a new session (returned).
     async fn link_account(
         &self,
         link: &LinkTarget,
@@ -442,28 +471,88 @@ impl Auth {
         profile: &Profile,
         email: &str,
         tokens: &Tokens,
-    ) -> std::result::Result<(), CallbackError> {
+        client: &ClientInfo,
+    ) -> std::result::Result<Option<(String, session::Model)>, CallbackError> {
         let now = self.clock.now();
         let txn = self.db.begin().await?;
-        match find_account(&txn, &provider.cfg.id, &profile.id).await? {
-            Some(acc) if acc.user_id != link.user_id => {
-                return Err(CallbackError::AlreadyLinkedToOther)
+        if let Some(session_id) = &link.session_id {
+            let live = session::Entity::find_by_id(session_id)
+                .filter(session::Column::UserId.eq(&link.user_id))
+                .filter(session::Column::ExpiresAt.gt(db_time(now)))
+                .one(&txn)
+                .await?;
+            if live.is_none() {
+                return Err(CallbackError::UnableToLink);
             }
+        }
+        match find_account(&txn, &provider.cfg.id, &profile.id).await? {
+            Some(acc) if acc.user_id != link.user_id => Err(CallbackError::AlreadyLinkedToOther),
             Some(acc) => {
                 let mut active = acc.into_active_model();
                 token_columns(self, &mut active, tokens, now);
                 active.update(&txn).await?;
+                txn.commit().await?;
+                Ok(None)
             }
             None => {
                 if email != link.email.to_lowercase() {
                     return Err(CallbackError::EmailMismatch);
                 }
+                let revoked = match provider.cfg.trust_email && profile.email_verified {
+                    true => {
+                        crate::unproven::revoke_unproven_access(&txn, &link.user_id, None, now)
+                            .await?
+                    }
+                    false => None,
+                };
                 self.insert_account(&txn, &link.user_id, provider, profile, tokens)
                     .await?;
+                let session = match revoked {
+                    Some(_) => Some(
+                        crate::session::create(&txn, &self.cfg, &link.user_id, now, true, client)
+                            .await?,
+                    ),
+                    None => None,
+                };
+                txn.commit().await?;
+                if let Some(revoked) = revoked {
+                    log_revoked(&link.user_id, revoked, client);
+                }
+                self.provider_linked(&link.user_id, email, provider, revoked, client);
+                Ok(session)
             }
         }
-        txn.commit().await?;
-        Ok(())
+    }
+
+    /// A provider account was linked to an existing user: they are told by mail (a sign-in
+    /// method they did not add is someone else's way in).
+    fn provider_linked(
+        &self,
+        user_id: &str,
+        email: &str,
+        provider: &Provider,
+        revoked: Option<crate::unproven::Revoked>,
+        client: &ClientInfo,
+    ) {
+        tracing::info!(
+            target: crate::SECURITY_LOG,
+            event = "provider_linked",
+            user_id,
+            provider = provider.cfg.id.as_str(),
+            ip = client.ip_address.as_str(),
+        );
+        let name = provider.cfg.display_name();
+        let revoked = match revoked {
+            Some(_) => "\nThis was the first proof that the address is yours, so the ways into the account set up before it (a password, other linked sign-in methods, every session, pending links) were removed. To use a password again, reset it.\n",
+            None => "",
+        };
+        self.mailer.send(crate::mail::Mail {
+            to: email.to_owned(),
+            subject: "A new sign-in method was linked to your account".into(),
+            text: format!(
+                "A new sign-in method was linked to your account: {name}. You can now sign in with it.\n{revoked}\nIf it was not you, reset your password and unlink it from your account settings.\n"
+            ),
+        });
     }
 
     /// A new account row; the unique `(providerId, accountId)` index decides a race.
@@ -506,4 +595,16 @@ async fn find_account(
         .filter(account::Column::AccountId.eq(account_id))
         .one(db)
         .await?)
+}
+
+/// One security-log line for a first proof that revoked access.
+fn log_revoked(user_id: &str, revoked: crate::unproven::Revoked, client: &ClientInfo) {
+    tracing::info!(
+        target: crate::SECURITY_LOG,
+        event = "unproven_access_revoked",
+        user_id,
+        accounts = revoked.accounts,
+        sessions = revoked.sessions,
+        ip = client.ip_address.as_str(),
+    );
 }

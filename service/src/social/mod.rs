@@ -51,6 +51,15 @@ pub enum ProviderKind {
 }
 
 impl ProviderConfig {
+    /// How people know the provider: "GitHub", "Google", or its id.
+    pub fn display_name(&self) -> &str {
+        match self.id.as_str() {
+            GITHUB => "GitHub",
+            GOOGLE => "Google",
+            other => other,
+        }
+    }
+
     pub fn github(client_id: &str, client_secret: &str) -> Self {
         Self {
             id: GITHUB.into(),
