@@ -51,6 +51,9 @@ pub struct AuthConfig {
     /// Sessions stored as plain tokens may exist (Better Auth wrote them, or orgauth did in plain
     /// mode): a presented token is looked up in both forms. Found at start.
     pub plain_session_tokens_present: bool,
+    /// Some stored passwords are Better Auth's scrypt hashes (found at start; the sweep looks
+    /// again): failed sign-ins spend scrypt work as well as Argon2id.
+    pub scrypt_hashes_present: bool,
     /// Sharing the database with a running Better Auth server (`ORGAUTH_COEXISTENCE`): sessions,
     /// password hashes, provider tokens and reset and deletion secrets are written in Better
     /// Auth's formats so it can read them. See docs/migrating-from-better-auth.md.
@@ -134,10 +137,11 @@ impl Default for OrgConfig {
 
 impl AuthConfig {
     /// Reads what the settings depend on in the database itself, once at start: Better Auth's
-    /// optional columns, and whether plain session tokens are stored.
+    /// optional columns, whether plain session tokens are stored, and whether scrypt hashes are.
     pub async fn read_database(&mut self, db: &impl sea_orm::ConnectionTrait) -> crate::Result<()> {
         self.columns = crate::better_auth_columns::discover(db).await?;
         self.plain_session_tokens_present = crate::session::plain_tokens_present(db).await?;
+        self.scrypt_hashes_present = crate::credentials::scrypt_hashes_present(db).await?;
         Ok(())
     }
 
@@ -151,6 +155,7 @@ impl AuthConfig {
             session_dont_remember_expires_in: Duration::seconds(86_400),
             session_tokens: TokenStorage::Hashed,
             plain_session_tokens_present: false,
+            scrypt_hashes_present: false,
             coexistence: false,
             columns: Default::default(),
             min_password_length: 8,

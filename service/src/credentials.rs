@@ -143,9 +143,9 @@ impl Auth {
         })
     }
 
-    /// Checks email and password and opens a session. Every failure before the password check
-    /// (unknown email, no password account) spends a dummy verification so it takes as long as a
-    /// wrong password, and all of them give the same error.
+    /// Checks email and password and opens a session. An unknown email, an account without a
+    /// password and a wrong password spend the same hashing work
+    /// ([`crate::password::Hasher::verify_sign_in`]) and give the same error.
     pub async fn sign_in(
         &self,
         email: &str,
@@ -167,11 +167,11 @@ impl Auth {
             None => None,
         };
         let stored = account.as_ref().and_then(|a| a.password.clone());
+        // Unknown address, no password, wrong password: the same work and the same answer.
+        let verified = hasher.verify_sign_in(password, stored.as_deref()).await?;
         let (Some(user), Some(account), Some(stored)) = (user, account, stored) else {
-            hasher.verify_dummy(password).await?;
             return Err(Error::InvalidEmailOrPassword);
         };
-        let verified = hasher.verify(password, &stored).await?;
         if verified == Verified::No {
             return Err(Error::InvalidEmailOrPassword);
         }
@@ -301,6 +301,18 @@ async fn credential_account(
         .filter(account::Column::AccountId.eq(user_id))
         .one(db)
         .await?)
+}
+
+/// Whether any stored password is a Better Auth scrypt hash (`<salt hex>:<key hex>`, not a PHC
+/// string): failed sign-ins then spend scrypt work too, so they cannot tell such users apart.
+pub async fn scrypt_hashes_present(db: &impl ConnectionTrait) -> Result<bool> {
+    Ok(account::Entity::find()
+        .filter(account::Column::ProviderId.eq(CREDENTIAL))
+        .filter(account::Column::Password.is_not_null())
+        .filter(account::Column::Password.not_like("$%"))
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// The user's linked accounts (password and OAuth), at most 100.

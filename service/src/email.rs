@@ -99,7 +99,8 @@ impl Auth {
 
     /// `send-verification-email`. With a session, the address must be the session user's and not
     /// yet verified. Without one, the answer is always success, and a mail goes out only to an
-    /// existing unverified user.
+    /// existing unverified user; the answer waits only for the look-up (the same for any
+    /// address), the link is issued and mailed in the background.
     pub async fn send_verification_email(
         &self,
         current: Option<&Current>,
@@ -123,12 +124,17 @@ impl Auth {
                     .filter(user::Column::Email.eq(&email))
                     .one(&self.db)
                     .await?;
-                match user {
-                    Some(u) if !u.email_verified => {
-                        self.send_verification_to(&u, callback_url).await
-                    }
-                    _ => Ok(()),
+                if let Some(u) = user.filter(|u| !u.email_verified) {
+                    let auth = self.clone();
+                    let callback_url = callback_url.map(str::to_owned);
+                    tokio::spawn(async move {
+                        if let Err(e) = auth.send_verification_to(&u, callback_url.as_deref()).await
+                        {
+                            tracing::error!(error = %e, "issuing a verification link failed");
+                        }
+                    });
                 }
+                Ok(())
             }
         }
     }

@@ -57,6 +57,7 @@ impl Auth {
         clock: Arc<dyn clock::Clock>,
         mailer: mail::Mailer,
     ) -> Self {
+        hasher.set_scrypt_in_use(cfg.scrypt_hashes_present);
         Self {
             lookups: lookups::Lookups::new(db.clone(), cfg.columns.ban),
             social: Arc::new(social::Social::new(&cfg)),

@@ -10,7 +10,7 @@
 //! whose turn has not come within 5 s, are refused with [`PasswordError::Overloaded`], which the
 //! API answers with 503 and `Retry-After` — never with a wrong-password 401.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,6 +72,9 @@ struct Inner {
     dummy: String,
     /// Write Better Auth's scrypt hashes and keep them (coexistence with a Better Auth server).
     better_auth_format: bool,
+    /// Some stored passwords are Better Auth's scrypt hashes: every failed sign-in then spends
+    /// an scrypt computation too (see [`Hasher::verify_sign_in`]).
+    scrypt_in_use: AtomicBool,
 }
 
 /// Work that runs with a worker's Argon2 memory.
@@ -176,6 +179,7 @@ impl Hasher {
                 mapped,
                 dummy,
                 better_auth_format: false,
+                scrypt_in_use: AtomicBool::new(false),
             }),
         }
     }
@@ -184,10 +188,22 @@ impl Hasher {
     /// Auth server sharing the database can verify every password (`ORGAUTH_COEXISTENCE`).
     /// Call before the pool is cloned.
     pub fn writing_better_auth_hashes(mut self) -> Self {
-        Arc::get_mut(&mut self.inner)
-            .expect("set before the hasher is shared")
-            .better_auth_format = true;
+        let inner = Arc::get_mut(&mut self.inner).expect("set before the hasher is shared");
+        inner.better_auth_format = true;
+        inner.scrypt_in_use = AtomicBool::new(true);
         self
+    }
+
+    /// Whether stored passwords include Better Auth's scrypt hashes (read from the database at
+    /// start and every sweep). Always so while writing Better Auth's format.
+    pub fn set_scrypt_in_use(&self, present: bool) {
+        let in_use = present || self.inner.better_auth_format;
+        self.inner.scrypt_in_use.store(in_use, Ordering::SeqCst);
+    }
+
+    /// Whether failed sign-ins currently spend an scrypt computation besides Argon2id.
+    pub fn scrypt_in_use(&self) -> bool {
+        self.inner.scrypt_in_use.load(Ordering::SeqCst)
     }
 
     /// Sized for this machine: one worker per core, 64 callers queued per worker.
@@ -222,22 +238,54 @@ impl Hasher {
         let better_auth = self.inner.better_auth_format;
         self.run(move |memory| {
             let verified = verify_blocking(&params, &password, &stored, memory)?;
-            // Writing Better Auth's format: keep its hashes, and turn a matching Argon2 hash into
-            // one Better Auth can verify.
-            Ok(match (better_auth, verified, is_scrypt) {
-                (false, verified, _) | (true, verified @ Verified::No, _) => verified,
-                (true, _, true) => Verified::Yes,
-                (true, _, false) => Verified::YesRehashed(better_auth_scrypt(&password)),
-            })
+            Ok(in_format(better_auth, verified, is_scrypt, &password))
         })
         .await?
     }
 
-    /// Spends the same work as a real verification and always fails: for unknown users and
-    /// users without a password, so their answer takes as long as a wrong password's.
-    pub async fn verify_dummy(&self, password: &str) -> Result<(), PasswordError> {
-        let dummy = self.inner.dummy.clone();
-        self.verify(password, &dummy).await.map(|_| ())
+    /// A sign-in's check of `password` against `stored` (`None` for an unknown user or one
+    /// without a password, which always fails), made so that every failure costs the same work
+    /// whatever the account: each kind of hash in use is computed once — Argon2id, and Better
+    /// Auth's scrypt while any stored password is one — against the stored hash where it is of
+    /// that kind, against a dummy otherwise. A known scrypt user, a known Argon2id user and an
+    /// unknown address therefore cannot be told apart by how long their failure takes, under any
+    /// load, without calibrating anything. An unreadable stored value fails like a missing one.
+    pub async fn verify_sign_in(
+        &self,
+        password: &str,
+        stored: Option<&str>,
+    ) -> Result<Verified, PasswordError> {
+        let is_scrypt = stored.is_some_and(|s| !s.starts_with('$'));
+        if is_scrypt {
+            self.inner.scrypt_in_use.store(true, Ordering::SeqCst);
+        }
+        let scrypt_in_use = self.scrypt_in_use();
+        let password = normalize(password);
+        let stored = stored.map(str::to_owned);
+        let (params, dummy) = (self.inner.params.clone(), self.inner.dummy.clone());
+        let better_auth = self.inner.better_auth_format;
+        self.run(move |memory| {
+            let checked = stored
+                .as_deref()
+                .and_then(|s| verify_blocking(&params, &password, s, memory).ok());
+            match checked {
+                Some(Verified::No) | None => {
+                    // What the stored hash already cost, if it was read at all.
+                    let spent_argon2 = checked.is_some() && !is_scrypt;
+                    let spent_scrypt = checked.is_some() && is_scrypt;
+                    if !spent_argon2 {
+                        // Fails: the dummy is a hash of another password.
+                        let _ = verify_blocking(&params, &password, &dummy, memory);
+                    }
+                    if scrypt_in_use && !spent_scrypt {
+                        scrypt_dummy(&password);
+                    }
+                    Verified::No
+                }
+                Some(verified) => in_format(better_auth, verified, is_scrypt, &password),
+            }
+        })
+        .await
     }
 
     async fn run<T: Send + 'static>(
@@ -269,6 +317,16 @@ impl Hasher {
     /// Workers currently holding Argon2 memory (0 once the queue has run dry).
     pub fn mapped_buffers(&self) -> usize {
         self.inner.mapped.load(Ordering::SeqCst)
+    }
+}
+
+/// Writing Better Auth's format: keep its hashes, and turn a matching Argon2 hash into one
+/// Better Auth can verify. Otherwise as verified.
+fn in_format(better_auth: bool, verified: Verified, is_scrypt: bool, password: &str) -> Verified {
+    match (better_auth, verified, is_scrypt) {
+        (false, verified, _) | (true, verified @ Verified::No, _) => verified,
+        (true, _, true) => Verified::Yes,
+        (true, _, false) => Verified::YesRehashed(better_auth_scrypt(password)),
     }
 }
 
@@ -308,6 +366,19 @@ fn better_auth_scrypt(password: &str) -> String {
     )
     .expect("64-byte output is valid");
     format!("{salt}:{}", hex::encode(key))
+}
+
+/// The work of checking a Better Auth scrypt hash, against nothing.
+fn scrypt_dummy(password: &str) {
+    let mut out = [0u8; 64];
+    scrypt::scrypt(
+        password.as_bytes(),
+        b"00000000000000000000000000000000",
+        &scrypt_params(),
+        &mut out,
+    )
+    .expect("64-byte output is valid");
+    std::hint::black_box(out);
 }
 
 fn scrypt_params() -> scrypt::Params {

@@ -13,7 +13,8 @@ use crate::{session, Auth, Error, Result};
 
 impl Auth {
     /// Mails a reset link when the address belongs to a user. The answer is the same either way,
-    /// and the mail goes out in the background, so neither content nor timing tells.
+    /// and so is its timing: the answer waits only for the look-up, which costs the same for any
+    /// address; issuing the link and mailing it run in the background, for a real user only.
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -29,7 +30,22 @@ impl Auth {
         else {
             return Ok(());
         };
-        let now = self.clock.now();
+        let (auth, now) = (self.clone(), self.clock.now());
+        let redirect_to = redirect_to.map(str::to_owned);
+        tokio::spawn(async move {
+            if let Err(e) = auth.mail_reset_link(user, redirect_to, now).await {
+                tracing::error!(error = %e, "issuing a password-reset link failed");
+            }
+        });
+        Ok(())
+    }
+
+    async fn mail_reset_link(
+        &self,
+        user: user::Model,
+        redirect_to: Option<String>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
         let token = verification::issue(
             &self.db,
             Purpose::ResetPassword,
@@ -42,7 +58,7 @@ impl Auth {
         let link = format!(
             "{}/reset-password/{token}?callbackURL={}",
             self.cfg.api_base_url,
-            crate::token::encode_uri_component(redirect_to.unwrap_or(""))
+            crate::token::encode_uri_component(redirect_to.as_deref().unwrap_or(""))
         );
         self.mailer.send(Mail {
             to: user.email,

@@ -372,6 +372,8 @@ async fn coexistence_writes_better_auth_formats(db: TestDb) {
         )
         .await;
     assert_eq!(r.status(), 200);
+    // The link is issued in the background; it is stored before it is mailed.
+    server.mail.wait("co@example.com", 1).await;
     let row = verification::Entity::find()
         .filter(verification::Column::Identifier.starts_with("reset-password:"))
         .one(&server.db)

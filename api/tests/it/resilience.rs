@@ -190,44 +190,154 @@ fn erfc(x: f64) -> f64 {
     poly * (-x * x).exp()
 }
 
-/// An unknown email and a wrong password take statistically indistinguishable time (generous
-/// bounds; one retry, the machines are noisy). Not a performance assertion: it compares two
-/// paths measured in the same run.
+/// Whether two sets of timings (ms) are indistinguishable: medians within max(5 ms, 25 %) and a
+/// Mann-Whitney p above 0.001. `Err` says how they differ.
+fn indistinguishable(a: &[f64], b: &[f64]) -> Result<(), String> {
+    let p = mann_whitney_p(a, b);
+    let (ma, mb) = (median(&mut a.to_vec()), median(&mut b.to_vec()));
+    let close = (ma - mb).abs() < (0.25 * ma.max(mb)).max(5.0);
+    if close && p > 0.001 {
+        Ok(())
+    } else {
+        Err(format!("medians {ma:.2} ms vs {mb:.2} ms, p = {p:.4}"))
+    }
+}
+
+/// Times `rounds` requests to `path` for each of `emails`, interleaved, all expected to answer
+/// `status`; returns one set of timings (ms) per email. With `settle`, each request is timed
+/// alone: the work the previous one left in the background (a mail on its way) is given that
+/// long to finish first, so what is compared is the answer, not what runs beside it.
+async fn time_requests(
+    server: &TestServer,
+    path: &str,
+    emails: &[&str],
+    body: impl Fn(&str, usize) -> serde_json::Value,
+    status: u16,
+    settle: Option<std::time::Duration>,
+) -> Vec<Vec<f64>> {
+    let mut timings = vec![Vec::new(); emails.len()];
+    for i in 0..40 {
+        for (email, into) in emails.iter().zip(timings.iter_mut()) {
+            if let Some(settle) = settle {
+                tokio::time::sleep(settle).await;
+            }
+            let started = Instant::now();
+            let r = server
+                .http
+                .post(server.url(path))
+                .json(&body(email, i))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), status, "{path} for {email}");
+            r.bytes().await.unwrap();
+            into.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    timings
+}
+
+/// Checks that, on `path`, every known address answers as fast as the unknown one (the last of
+/// `emails`); one retry, the machines are noisy. Not a performance assertion: it compares paths
+/// measured in the same run.
+async fn assert_timing_reveals_nothing(
+    server: &TestServer,
+    path: &str,
+    emails: &[&str],
+    body: impl Fn(&str, usize) -> serde_json::Value,
+    status: u16,
+    settle: Option<std::time::Duration>,
+) {
+    let mut last = String::new();
+    for _attempt in 0..2 {
+        let timings = time_requests(server, path, emails, &body, status, settle).await;
+        let (unknown, known) = timings.split_last().unwrap();
+        let verdicts: Vec<_> = known
+            .iter()
+            .zip(emails)
+            .map(|(k, email)| indistinguishable(k, unknown).map_err(|e| format!("{email}: {e}")))
+            .collect();
+        if verdicts.iter().all(Result::is_ok) {
+            return;
+        }
+        last = verdicts
+            .into_iter()
+            .filter_map(Result::err)
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    panic!("{path} timing differs: {last}");
+}
+
+/// An unknown email, a wrong password for an Argon2id user and one for a user still on Better
+/// Auth's scrypt hash (as right after adopting a Better Auth database) take statistically
+/// indistinguishable time.
 async fn sign_in_timing_does_not_reveal_accounts(db: TestDb) {
+    use sea_orm::{ColumnTrait, IntoActiveModel, QueryFilter};
     let server = TestServer::start(&db).await;
     server
         .browser()
         .sign_up("timing@example.com", "password123")
         .await;
-    let mut last = String::new();
-    for _attempt in 0..2 {
-        let (mut known, mut unknown) = (Vec::new(), Vec::new());
-        for i in 0..40 {
-            for (email, into) in [
-                ("timing@example.com", &mut known),
-                ("nobody-here@example.com", &mut unknown),
-            ] {
-                let started = Instant::now();
-                let r = server
-                    .http
-                    .post(server.url("/api/auth/sign-in/email"))
-                    .json(&json!({"email": email, "password": format!("wrong-{i}")}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 401);
-                into.push(started.elapsed().as_secs_f64() * 1000.0);
-            }
-        }
-        let p = mann_whitney_p(&known, &unknown);
-        let (mk, mu) = (median(&mut known), median(&mut unknown));
-        let close = (mk - mu).abs() < (0.25 * mk.max(mu)).max(5.0);
-        if close && p > 0.001 {
-            return;
-        }
-        last = format!("medians {mk:.2} ms vs {mu:.2} ms, p = {p:.4}");
-    }
-    panic!("sign-in timing differs: {last}");
+    let scrypt_user = server
+        .browser()
+        .sign_up("scrypt@example.com", "whatever-123")
+        .await;
+    let acct = account::Entity::find()
+        .filter(account::Column::UserId.eq(scrypt_user["user"]["id"].as_str().unwrap()))
+        .one(&server.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut active = acct.into_active_model();
+    active.password = Set(Some(crate::BETTER_AUTH_SCRYPT.into()));
+    active.update(&server.db).await.unwrap();
+    let wrong = |email: &str, i: usize| json!({"email": email, "password": format!("wrong-{i}")});
+    assert_timing_reveals_nothing(
+        &server,
+        "/api/auth/sign-in/email",
+        &[
+            "timing@example.com",
+            "scrypt@example.com",
+            "nobody-here@example.com",
+        ],
+        wrong,
+        401,
+        None,
+    )
+    .await;
+}
+
+/// `request-password-reset` and `send-verification-email` (without a session) answer a known
+/// address as fast as an unknown one, though only the known one gets a mail.
+async fn mail_route_timing_does_not_reveal_accounts(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    server
+        .browser()
+        .sign_up("mailtiming@example.com", "password123")
+        .await;
+    let emails = ["mailtiming@example.com", "nobody-here@example.com"];
+    let settle = Some(std::time::Duration::from_millis(30));
+    assert_timing_reveals_nothing(
+        &server,
+        "/api/auth/request-password-reset",
+        &emails,
+        |email, _| json!({"email": email}),
+        200,
+        settle,
+    )
+    .await;
+    assert_timing_reveals_nothing(
+        &server,
+        "/api/auth/send-verification-email",
+        &emails,
+        |email, _| json!({"email": email}),
+        200,
+        settle,
+    )
+    .await;
+    assert!(!server.mail.to("mailtiming@example.com").is_empty());
+    assert!(server.mail.to("nobody-here@example.com").is_empty());
 }
 
 db_tests!(
@@ -235,4 +345,5 @@ db_tests!(
     a_saturated_hasher_answers_503,
     a_lost_database_fails_closed,
     sign_in_timing_does_not_reveal_accounts,
+    mail_route_timing_does_not_reveal_accounts,
 );

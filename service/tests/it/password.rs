@@ -129,6 +129,35 @@ async fn better_auth_scrypt_hashes_verify_and_are_upgraded() {
     );
 }
 
+/// A sign-in's check gives the same answers as `verify`, fails for a missing or unreadable hash,
+/// and starts spending scrypt work on every failure once it has seen an scrypt hash.
+#[tokio::test]
+async fn sign_in_checks_answer_like_verify() {
+    let hasher = Hasher::new(1, 8);
+    let argon = hasher.hash("password123").await.unwrap();
+    assert!(!hasher.scrypt_in_use());
+    for (password, stored, expected) in [
+        ("password123", Some(argon.as_str()), Some(Verified::Yes)),
+        ("password124", Some(argon.as_str()), Some(Verified::No)),
+        ("password123", None, Some(Verified::No)),
+        ("password123", Some("garbage"), Some(Verified::No)),
+        ("password124", Some(BETTER_AUTH_HASH), Some(Verified::No)),
+        ("password123", Some(BETTER_AUTH_HASH), None),
+    ] {
+        let got = hasher.verify_sign_in(password, stored).await.unwrap();
+        match expected {
+            Some(expected) => assert_eq!(got, expected, "{password} against {stored:?}"),
+            None => assert!(matches!(got, Verified::YesRehashed(_)), "{got:?}"),
+        }
+    }
+    assert!(hasher.scrypt_in_use(), "an scrypt hash was seen");
+    hasher.set_scrypt_in_use(false);
+    assert!(!hasher.scrypt_in_use());
+    let coexisting = Hasher::new(1, 8).writing_better_auth_hashes();
+    coexisting.set_scrypt_in_use(false);
+    assert!(coexisting.scrypt_in_use(), "always, while writing scrypt");
+}
+
 #[tokio::test]
 async fn weaker_argon2_parameters_are_upgraded() {
     use argon2::password_hash::{PasswordHasher, SaltString};
