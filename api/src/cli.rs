@@ -222,6 +222,31 @@ pub struct AuthArgs {
         default_value_t = 128
     )]
     pub max_password_length: usize,
+    /// Failed password checks an account (a submitted address) gets before its password checks
+    /// must wait 30 s, doubled with each further failure; 0 switches this off.
+    #[arg(
+        long,
+        env = "ORGAUTH_ACCOUNT_GUESS_LIMIT",
+        global = true,
+        default_value_t = 5
+    )]
+    pub account_guess_limit: u32,
+    /// Seconds after its last failure that an account's failures are forgotten.
+    #[arg(
+        long,
+        env = "ORGAUTH_ACCOUNT_GUESS_WINDOW",
+        global = true,
+        default_value_t = 900
+    )]
+    pub account_guess_window: i64,
+    /// The longest wait, in seconds, of a throttled account's password checks.
+    #[arg(
+        long,
+        env = "ORGAUTH_ACCOUNT_GUESS_MAX_DELAY",
+        global = true,
+        default_value_t = 300
+    )]
+    pub account_guess_max_delay: i64,
     #[arg(long, env = "ORGAUTH_REQUIRE_EMAIL_VERIFICATION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
     pub require_email_verification: bool,
     #[arg(long, env = "ORGAUTH_AUTO_SIGN_IN", global = true, default_value_t = true, action = clap::ArgAction::Set)]
@@ -576,6 +601,16 @@ impl AuthArgs {
         cfg.coexistence = self.coexistence;
         cfg.min_password_length = self.min_password_length;
         cfg.max_password_length = self.max_password_length;
+        anyhow::ensure!(
+            self.account_guess_window > 0 && self.account_guess_max_delay > 0,
+            "ORGAUTH_ACCOUNT_GUESS_WINDOW and ORGAUTH_ACCOUNT_GUESS_MAX_DELAY must be positive"
+        );
+        cfg.account_guessing = service::guessing::GuessLimits {
+            free_failures: self.account_guess_limit,
+            window: Duration::seconds(self.account_guess_window),
+            max_delay: Duration::seconds(self.account_guess_max_delay),
+            ..Default::default()
+        };
         cfg.require_email_verification = self.require_email_verification;
         cfg.auto_sign_in = self.auto_sign_in;
         cfg.send_verification_on_sign_up = self

@@ -62,10 +62,15 @@ pub enum ApiError {
     /// The request conflicts with existing data (e.g. the email is taken).
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),
-    /// Rate-limited: too many requests from this client to this path; retry after
-    /// `X-Retry-After` seconds.
+    /// Rate-limited: too many requests from this client to this path (no `code`), or too many
+    /// failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+    /// as well); retry after `X-Retry-After` seconds.
     #[oai(status = 429)]
-    TooManyRequests(Json<ErrorBody>, #[oai(header = "X-Retry-After")] u64),
+    TooManyRequests(
+        Json<ErrorBody>,
+        #[oai(header = "X-Retry-After")] u64,
+        #[oai(header = "Retry-After")] Option<u64>,
+    ),
     /// Something failed on our side; the details are in the server log under the request id.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -197,6 +202,9 @@ impl From<service::Error> for ApiError {
                 service::error::Status::Forbidden => ApiError::Forbidden(body),
                 service::error::Status::NotFound => ApiError::NotFound(body),
             },
+            E::TooManyAttempts { retry_after } => {
+                ApiError::TooManyRequests(body, retry_after, Some(retry_after))
+            }
             E::Overloaded => ApiError::Unavailable(body, 1),
             E::Database(ref db) => {
                 tracing::error!(error = %db, "database error");

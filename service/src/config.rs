@@ -62,6 +62,8 @@ pub struct AuthConfig {
     pub columns: crate::better_auth_columns::BetterAuthColumns,
     pub min_password_length: usize,
     pub max_password_length: usize,
+    /// Per-account protection against password guessing (`ORGAUTH_ACCOUNT_GUESS_*`).
+    pub account_guessing: crate::guessing::GuessLimits,
     /// Sign-in refuses unverified addresses (`emailAndPassword.requireEmailVerification`).
     pub require_email_verification: bool,
     /// Sign-up signs the user in (`emailAndPassword.autoSignIn`).
@@ -160,6 +162,7 @@ impl AuthConfig {
             columns: Default::default(),
             min_password_length: 8,
             max_password_length: 128,
+            account_guessing: Default::default(),
             require_email_verification: false,
             auto_sign_in: true,
             send_verification_on_sign_up: false,

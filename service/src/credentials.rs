@@ -158,6 +158,8 @@ impl Auth {
         if password.chars().count() > cfg.max_password_length {
             return Err(Error::PasswordTooLong);
         }
+        // Throttled by the submitted address, whether or not an account has it.
+        let attempt = self.guessing.begin(&email, now)?;
         let user = user::Entity::find()
             .filter(user::Column::Email.eq(&email))
             .one(db)
@@ -170,11 +172,14 @@ impl Auth {
         // Unknown address, no password, wrong password: the same work and the same answer.
         let verified = hasher.verify_sign_in(password, stored.as_deref()).await?;
         let (Some(user), Some(account), Some(stored)) = (user, account, stored) else {
+            attempt.failed(now);
             return Err(Error::InvalidEmailOrPassword);
         };
         if verified == Verified::No {
+            attempt.failed(now);
             return Err(Error::InvalidEmailOrPassword);
         }
+        attempt.succeeded();
         // The re-hash and the session in one transaction: a refusal (a ban) writes neither.
         let txn = db.begin().await?;
         // The password as checked, its row locked: a change that raced the check (a first proof
@@ -233,9 +238,8 @@ impl Auth {
         else {
             return Err(Error::CredentialAccountNotFound);
         };
-        if hasher.verify(current_password, &stored).await? == Verified::No {
-            return Err(Error::InvalidPassword);
-        }
+        self.check_current_password(current, current_password, &stored)
+            .await?;
         let hash = hasher.hash(new_password).await?;
         let txn = db.begin().await?;
         let mut active = account.into_active_model();
@@ -250,6 +254,23 @@ impl Auth {
         };
         txn.commit().await?;
         Ok(new_session)
+    }
+
+    /// Checks a signed-in user's password (`change-password`, `delete-user`): a guess like any
+    /// other, so it counts against the account's failures and waits while it is throttled.
+    pub(crate) async fn check_current_password(
+        &self,
+        current: &Current,
+        password: &str,
+        stored: &str,
+    ) -> Result<()> {
+        let attempt = self.guessing.begin(&current.user.email, self.clock.now())?;
+        if self.hasher.verify(password, stored).await? == Verified::No {
+            attempt.failed(self.clock.now());
+            return Err(Error::InvalidPassword);
+        }
+        attempt.succeeded();
+        Ok(())
     }
 
     pub async fn update_profile(

@@ -7,7 +7,6 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionSession, Transac
 
 use crate::credentials::CREDENTIAL;
 use crate::mail::Mail;
-use crate::password::Verified;
 use crate::session::{self, Current};
 use crate::token::encode_uri_component;
 use crate::verification::{self, Check, Purpose};
@@ -43,9 +42,8 @@ impl Auth {
             let stored = acct
                 .and_then(|a| a.password)
                 .ok_or(Error::CredentialAccountNotFound)?;
-            if self.hasher.verify(password, &stored).await? == Verified::No {
-                return Err(Error::InvalidPassword);
-            }
+            self.check_current_password(current, password, &stored)
+                .await?;
         } else if let Some(token) = token {
             return self
                 .delete_user_with_token(token)

@@ -100,6 +100,10 @@ pub enum Error {
     /// Roles that do not exist, named in the message as Better Auth does (`ROLE_NOT_FOUND: x, y`).
     #[error("ROLE_NOT_FOUND: {0}")]
     RoleNotFound(String),
+    /// Too many failed password checks for this account (or address) lately: its password
+    /// checks wait `retry_after` seconds (see `guessing`). Nothing else of the account's waits.
+    #[error("Too many requests. Please try again later.")]
+    TooManyAttempts { retry_after: u64 },
     /// Hashing is saturated; retry shortly (never reported as a wrong password).
     #[error("The server is busy. Please try again shortly.")]
     Overloaded,
@@ -145,6 +149,7 @@ impl Error {
             Error::RefreshTokenNotFound => "REFRESH_TOKEN_NOT_FOUND",
             Error::FailedToRefreshAccessToken => "FAILED_TO_REFRESH_ACCESS_TOKEN",
             Error::FailedToGetUserInfo => "FAILED_TO_GET_USER_INFO",
+            Error::TooManyAttempts { .. } => "TOO_MANY_REQUESTS",
             Error::Overloaded => "SERVICE_UNAVAILABLE",
             Error::Database(_) => "INTERNAL_SERVER_ERROR",
         })

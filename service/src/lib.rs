@@ -11,6 +11,7 @@ pub mod db;
 pub mod deletion;
 pub mod email;
 pub mod error;
+pub mod guessing;
 pub mod invitations;
 pub mod lookups;
 pub mod mail;
@@ -47,6 +48,8 @@ pub struct Auth {
     pub lookups: lookups::Lookups,
     /// Social sign-in providers and the cipher of their tokens.
     pub social: Arc<social::Social>,
+    /// Failed password checks per account (see [`guessing`]).
+    pub guessing: Arc<guessing::Guessing>,
 }
 
 impl Auth {
@@ -61,6 +64,7 @@ impl Auth {
         Self {
             lookups: lookups::Lookups::new(db.clone(), cfg.columns.ban),
             social: Arc::new(social::Social::new(&cfg)),
+            guessing: Arc::new(guessing::Guessing::new(cfg.account_guessing.clone())),
             db,
             hasher,
             cfg: Arc::new(cfg),

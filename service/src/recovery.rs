@@ -124,6 +124,8 @@ impl Auth {
             session::revoke_all(&txn, &user.id, None).await?;
         }
         txn.commit().await?;
+        // Whoever completes a reset holds the mailbox: guesses at the old password stop mattering.
+        self.guessing.clear(&user.email);
         Ok(())
     }
 }

@@ -53,7 +53,8 @@ impl TestServer {
             client_ip_header: client_ip_header.map(str::to_owned),
             ..Default::default()
         };
-        Self::start_full(test_db, |_| {}, web).await
+        // These servers test the per-address limiter; the per-account throttle stays out of it.
+        Self::start_full(test_db, |c| c.account_guessing.free_failures = 0, web).await
     }
 
     pub async fn start_full(

@@ -3,6 +3,7 @@
 mod adoption;
 mod auth;
 mod flows;
+mod guessing;
 mod harness;
 mod health;
 mod invitations;

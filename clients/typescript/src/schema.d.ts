@@ -2012,12 +2012,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2121,12 +2123,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2206,12 +2210,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2298,12 +2304,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2385,12 +2393,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2494,12 +2504,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2581,12 +2593,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2668,12 +2682,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2777,12 +2793,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2886,12 +2904,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2973,12 +2993,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3082,12 +3104,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3189,12 +3213,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3280,12 +3306,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3389,12 +3417,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3498,12 +3528,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3594,12 +3626,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3703,12 +3737,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3827,12 +3863,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3935,12 +3973,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4054,12 +4094,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4175,12 +4217,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4270,12 +4314,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4379,12 +4425,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4500,12 +4548,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4621,12 +4671,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4723,12 +4775,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4810,12 +4864,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4919,12 +4975,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5028,12 +5086,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5115,12 +5175,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5224,12 +5286,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5314,12 +5378,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5408,12 +5474,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5517,12 +5585,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5638,12 +5708,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5725,12 +5797,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5816,12 +5890,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5912,12 +5988,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6021,12 +6099,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6130,12 +6210,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6239,12 +6321,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6348,12 +6432,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6457,12 +6543,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6566,12 +6654,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6675,12 +6765,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6784,12 +6876,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6873,12 +6967,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6966,12 +7062,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7053,12 +7151,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7162,12 +7262,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7251,12 +7353,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7360,12 +7464,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7469,12 +7575,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7578,12 +7686,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7668,12 +7778,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7757,12 +7869,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7866,12 +7980,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7975,12 +8091,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8030,12 +8148,14 @@ export interface operations {
                 };
             };
             /**
-             * @description Rate-limited: too many requests from this client to this path; retry after
-             *     `X-Retry-After` seconds.
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
              */
             429: {
                 headers: {
                     "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
                     [name: string]: unknown;
                 };
                 content: {
