@@ -9,6 +9,7 @@ use sea_orm::{
 use crate::clock::db_time;
 use crate::config::AuthConfig;
 use crate::password::Verified;
+use crate::security_log;
 use crate::session::{self, ClientInfo, Current};
 use crate::{Auth, Error, Result};
 
@@ -159,7 +160,9 @@ impl Auth {
             return Err(Error::PasswordTooLong);
         }
         // Throttled by the submitted address, whether or not an account has it.
-        let attempt = self.guessing.begin(&email, now)?;
+        let attempt = self.guessing.begin(&email, now).inspect_err(|_| {
+            security_log::sign_in_failed(None, "throttled", client);
+        })?;
         let user = user::Entity::find()
             .filter(user::Column::Email.eq(&email))
             .one(db)
@@ -171,14 +174,16 @@ impl Auth {
         let stored = account.as_ref().and_then(|a| a.password.clone());
         // Unknown address, no password, wrong password: the same work and the same answer.
         let verified = hasher.verify_sign_in(password, stored.as_deref()).await?;
-        let (Some(user), Some(account), Some(stored)) = (user, account, stored) else {
-            attempt.failed(now);
+        let (Some(user), Some(account), Some(stored), true) =
+            (user.clone(), account, stored, verified != Verified::No)
+        else {
+            let user_id = user.as_ref().map(|u| u.id.as_str());
+            security_log::sign_in_failed(user_id, "invalid_credentials", client);
+            if let Some(wait) = attempt.failed(now) {
+                security_log::account_throttled(user_id, wait, client);
+            }
             return Err(Error::InvalidEmailOrPassword);
         };
-        if verified == Verified::No {
-            attempt.failed(now);
-            return Err(Error::InvalidEmailOrPassword);
-        }
         attempt.succeeded();
         // The re-hash and the session in one transaction: a refusal (a ban) writes neither.
         let txn = db.begin().await?;
@@ -205,10 +210,18 @@ impl Auth {
         }
         if cfg.require_email_verification && !user.email_verified {
             txn.commit().await?;
+            security_log::sign_in_failed(Some(&user.id), "email_not_verified", client);
             return Err(Error::EmailNotVerified);
         }
-        let session = session::create(&txn, cfg, &user.id, now, remember, client).await?;
+        let session = session::create(&txn, cfg, &user.id, now, remember, client)
+            .await
+            .inspect_err(|e| {
+                if let Error::BannedUser = e {
+                    security_log::sign_in_failed(Some(&user.id), "banned", client);
+                }
+            })?;
         txn.commit().await?;
+        security_log::sign_in_succeeded(&user.id, "password", client);
         Ok(SignedIn {
             user,
             session: Some(session),
@@ -238,7 +251,7 @@ impl Auth {
         else {
             return Err(Error::CredentialAccountNotFound);
         };
-        self.check_current_password(current, current_password, &stored)
+        self.check_current_password(current, current_password, &stored, client)
             .await?;
         let hash = hasher.hash(new_password).await?;
         let txn = db.begin().await?;
@@ -263,10 +276,13 @@ impl Auth {
         current: &Current,
         password: &str,
         stored: &str,
+        client: &ClientInfo,
     ) -> Result<()> {
         let attempt = self.guessing.begin(&current.user.email, self.clock.now())?;
         if self.hasher.verify(password, stored).await? == Verified::No {
-            attempt.failed(self.clock.now());
+            if let Some(wait) = attempt.failed(self.clock.now()) {
+                security_log::account_throttled(Some(&current.user.id), wait, client);
+            }
             return Err(Error::InvalidPassword);
         }
         attempt.succeeded();

@@ -29,6 +29,7 @@ impl Auth {
         password: Option<&str>,
         token: Option<&str>,
         callback_url: Option<&str>,
+        client: &crate::session::ClientInfo,
     ) -> Result<Deletion> {
         if !self.cfg.delete_user_enabled {
             return Err(Error::DeleteUserDisabled);
@@ -42,7 +43,7 @@ impl Auth {
             let stored = acct
                 .and_then(|a| a.password)
                 .ok_or(Error::CredentialAccountNotFound)?;
-            self.check_current_password(current, password, &stored)
+            self.check_current_password(current, password, &stored, client)
                 .await?;
         } else if let Some(token) = token {
             return self

@@ -20,6 +20,7 @@ pub mod members;
 pub mod organization;
 pub mod password;
 pub mod recovery;
+pub mod security_log;
 pub mod session;
 pub mod social;
 pub mod teams;

@@ -349,10 +349,33 @@ async fn secrets_never_reach_the_log() {
         let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
         let me: serde_json::Value = http.get(format!("{}/api/auth/get-session", server.base)).bearer_auth(&auth_token).send().await.unwrap().json().await.unwrap();
         assert_eq!(me["user"]["email"], "log@example.com");
+        let wrong = "Wrong-Marker-Passw0rd-9914";
+        for email in ["log@example.com", "nobody@example.com"] {
+            let refused = http
+                .post(format!("{}/api/auth/sign-in/email", server.base))
+                .json(&serde_json::json!({"email": email, "password": wrong}))
+                .send().await.unwrap();
+            assert_eq!(refused.status(), 401);
+        }
         let (status, lines) = server.terminate();
         assert!(status.success());
         let log = lines.join("\n");
         assert!(log.contains("/api/auth/sign-in/email"), "the requests were logged");
+        // One security line per sign-in, with the user id (when known) and the client address.
+        let user_id = signed_up["user"]["id"].as_str().unwrap();
+        let security: Vec<&String> = lines.iter().filter(|l| l.contains("orgauth::security")).collect();
+        let event = |name: &str| -> Vec<&String> {
+            security.iter().copied().filter(|l| l.contains(&format!("event=\"{name}\""))).collect()
+        };
+        let succeeded = event("sign_in_succeeded");
+        assert_eq!(succeeded.len(), 1, "{security:?}");
+        assert!(succeeded[0].contains(user_id) && succeeded[0].contains("127.0.0.1"), "{}", succeeded[0]);
+        let failed = event("sign_in_failed");
+        assert_eq!(failed.len(), 2, "{security:?}");
+        assert!(failed.iter().all(|l| l.contains("invalid_credentials") && l.contains("127.0.0.1")), "{failed:?}");
+        assert_eq!(failed.iter().filter(|l| l.contains(user_id)).count(), 1, "the unknown address has no user id");
+        assert!(security.iter().all(|l| !l.contains("log@example.com") && !l.contains("nobody@example.com")), "{security:?}");
+        assert!(!log.contains(wrong), "a wrong password is a secret too");
         let token = signed_up["token"].as_str().unwrap();
         let (session_token, signature) = auth_token.split_once('.').unwrap();
         for secret in [password, &password[..8], token, session_token, signature, cookie.split_once('=').unwrap().1] {

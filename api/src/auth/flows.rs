@@ -270,6 +270,7 @@ impl FlowsApi {
                 body.password.as_deref(),
                 body.token.as_deref(),
                 body.callback_url.as_deref(),
+                &self.state.client_info(req),
             )
             .await?;
         let message = match outcome {

@@ -370,6 +370,7 @@ impl Auth {
         let (session, is_new) = self
             .sign_in_social(provider, &profile, &email, &tokens, client)
             .await?;
+        crate::security_log::sign_in_succeeded(&session.1.user_id, &provider.cfg.id, client);
         let location = match (&flow.new_user_callback_url, is_new) {
             (Some(url), true) => url.clone(),
             _ => flow.callback_url.clone(),
@@ -415,7 +416,7 @@ impl Auth {
             let session = crate::session::create(&txn, cfg, &user_id, now, true, client).await?;
             txn.commit().await?;
             if let Some(revoked) = revoked {
-                log_revoked(&user_id, revoked, client);
+                crate::security_log::unproven_access_revoked(&user_id, revoked, client);
             }
             return Ok((session, false));
         }
@@ -452,7 +453,7 @@ impl Auth {
         let session = crate::session::create(&txn, cfg, &user_id, now, true, client).await?;
         txn.commit().await?;
         if let Some(revoked) = revoked {
-            log_revoked(&user_id, revoked, client);
+            crate::security_log::unproven_access_revoked(&user_id, revoked, client);
         }
         if !is_new {
             self.provider_linked(&user_id, email, provider, revoked, client);
@@ -516,7 +517,7 @@ impl Auth {
                 };
                 txn.commit().await?;
                 if let Some(revoked) = revoked {
-                    log_revoked(&link.user_id, revoked, client);
+                    crate::security_log::unproven_access_revoked(&link.user_id, revoked, client);
                 }
                 self.provider_linked(&link.user_id, email, provider, revoked, client);
                 Ok(session)
@@ -534,13 +535,7 @@ impl Auth {
         revoked: Option<crate::unproven::Revoked>,
         client: &ClientInfo,
     ) {
-        tracing::info!(
-            target: crate::SECURITY_LOG,
-            event = "provider_linked",
-            user_id,
-            provider = provider.cfg.id.as_str(),
-            ip = client.ip_address.as_str(),
-        );
+        crate::security_log::provider_linked(user_id, &provider.cfg.id, client);
         let name = provider.cfg.display_name();
         let revoked = match revoked {
             Some(_) => "\nThis was the first proof that the address is yours, so the ways into the account set up before it (a password, other linked sign-in methods, every session, pending links) were removed. To use a password again, reset it.\n",
@@ -595,16 +590,4 @@ async fn find_account(
         .filter(account::Column::AccountId.eq(account_id))
         .one(db)
         .await?)
-}
-
-/// One security-log line for a first proof that revoked access.
-fn log_revoked(user_id: &str, revoked: crate::unproven::Revoked, client: &ClientInfo) {
-    tracing::info!(
-        target: crate::SECURITY_LOG,
-        event = "unproven_access_revoked",
-        user_id,
-        accounts = revoked.accounts,
-        sessions = revoked.sessions,
-        ip = client.ip_address.as_str(),
-    );
 }
