@@ -16,6 +16,18 @@ use sea_orm::{
 use crate::clock::db_time;
 use crate::{Error, Result};
 
+/// What a first proof leaves in place: what the proof itself came through.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep<'a> {
+    /// The proving provider account, when it is already linked.
+    pub account: Option<&'a str>,
+    /// The session of the browser that brought the proof (`link-social`).
+    pub session: Option<&'a str>,
+    /// The password account (`link-social`: its session came from it, and the same browser
+    /// proved the address, so it is the owner's).
+    pub password: bool,
+}
+
 /// What a first proof took away.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Revoked {
@@ -25,16 +37,15 @@ pub struct Revoked {
 }
 
 /// Run inside the transaction that links the proving account (or signs in with it), before the
-/// link. If `user_id`'s address is not yet verified: removes every account of the user but
-/// `keep_account` (the proving one, when it is already linked), every session, and every
-/// pending reset, deletion, verification and address-change secret, then marks the address
-/// verified. `None` when the address was already verified: nothing is touched. The user row is
-/// locked first, so two proofs at once revoke once, and a password sign-in racing this one finds
-/// its account gone (see `sign_in`).
+/// link. If `user_id`'s address is not yet verified: removes every account and every session of
+/// the user but what `keep` names, and every pending reset, deletion, verification and
+/// address-change secret, then marks the address verified. `None` when the address was already
+/// verified: nothing is touched. The user row is locked first, so two proofs at once revoke
+/// once, and a password sign-in racing this one finds its account gone (see `sign_in`).
 pub(crate) async fn revoke_unproven_access(
     db: &impl ConnectionTrait,
     user_id: &str,
-    keep_account: Option<&str>,
+    keep: Keep<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Revoked>> {
     let user = user::Entity::find_by_id(user_id)
@@ -48,15 +59,18 @@ pub(crate) async fn revoke_unproven_access(
     // Accounts first, then sessions: a sign-in that committed its session while holding the
     // account row is seen by the session delete that follows.
     let mut accounts = account::Entity::delete_many().filter(account::Column::UserId.eq(user_id));
-    if let Some(keep) = keep_account {
-        accounts = accounts.filter(account::Column::Id.ne(keep));
+    if let Some(kept) = keep.account {
+        accounts = accounts.filter(account::Column::Id.ne(kept));
+    }
+    if keep.password {
+        accounts = accounts.filter(account::Column::ProviderId.ne(crate::credentials::CREDENTIAL));
     }
     let accounts = accounts.exec(db).await?.rows_affected;
-    let sessions = session::Entity::delete_many()
-        .filter(session::Column::UserId.eq(user_id))
-        .exec(db)
-        .await?
-        .rows_affected;
+    let mut sessions = session::Entity::delete_many().filter(session::Column::UserId.eq(user_id));
+    if let Some(kept) = keep.session {
+        sessions = sessions.filter(session::Column::Id.ne(kept));
+    }
+    let sessions = sessions.exec(db).await?.rows_affected;
     // Reset and deletion secrets carry the user id; verification and address-change ones a
     // claim that starts with it.
     verification::Entity::delete_many()

@@ -351,7 +351,7 @@ impl SocialApi {
             link: Some(LinkTarget {
                 user_id: current.user.id.clone(),
                 email: current.user.email.clone(),
-                session_id: Some(current.session.id.clone()),
+                session_id: current.session.id.clone(),
             }),
         };
         Ok(self

@@ -19,6 +19,7 @@ use super::Failure;
 use crate::clock::db_time;
 use crate::credentials::normalize_email;
 use crate::session::ClientInfo;
+use crate::unproven::Keep;
 use crate::verification::{self, Check, Purpose};
 use crate::{token, Auth, Error, Result};
 
@@ -31,9 +32,10 @@ pub struct LinkTarget {
     pub user_id: String,
     pub email: String,
     /// The session that started the link; the link is made only while it still exists, so a
-    /// link started before the address's first proof (which ends every session) cannot finish.
+    /// link started before the address's first proof (which ends every other session) cannot
+    /// finish. (Empty in a state stored before it was recorded: such a link fails.)
     #[serde(default)]
-    pub session_id: Option<String>,
+    pub session_id: String,
 }
 
 pub struct StartRequest {
@@ -359,12 +361,11 @@ impl Auth {
             .and_then(normalize_email)
             .ok_or(CallbackError::EmailNotFound)?;
         if let Some(link) = &flow.link {
-            let session = self
-                .link_account(link, provider, &profile, &email, &tokens, client)
+            self.link_account(link, provider, &profile, &email, &tokens, client)
                 .await?;
             return Ok(Landing {
                 location: flow.callback_url.clone(),
-                session,
+                session: None,
             });
         }
         let (session, is_new) = self
@@ -405,8 +406,11 @@ impl Auth {
                 .ok_or(Error::UserNotFound)?;
             let revoked = match vouches && !user.email_verified && user.email == email {
                 true => {
-                    crate::unproven::revoke_unproven_access(&txn, &user_id, Some(&acc.id), now)
-                        .await?
+                    let keep = Keep {
+                        account: Some(&acc.id),
+                        ..Keep::default()
+                    };
+                    crate::unproven::revoke_unproven_access(&txn, &user_id, keep, now).await?
                 }
                 false => None,
             };
@@ -429,8 +433,13 @@ impl Auth {
                 if !vouches {
                     return Err(CallbackError::AccountNotLinked);
                 }
-                let revoked =
-                    crate::unproven::revoke_unproven_access(&txn, &existing.id, None, now).await?;
+                let revoked = crate::unproven::revoke_unproven_access(
+                    &txn,
+                    &existing.id,
+                    Keep::default(),
+                    now,
+                )
+                .await?;
                 (existing.id, false, revoked)
             }
             None => {
@@ -456,15 +465,16 @@ impl Auth {
             crate::security_log::unproven_access_revoked(&user_id, revoked, client);
         }
         if !is_new {
-            self.provider_linked(&user_id, email, provider, revoked, client);
+            self.provider_linked(&user_id, email, provider, revoked, false, client);
         }
         Ok((session, is_new))
     }
 
     /// Links the provider account to the user who started `link-social`, while the session that
     /// started it lasts. When the provider vouches for an address the user never proved, what
-    /// predates the proof is revoked first, the caller's session included, and the browser that
-    /// brought the proof gets a new session (returned).
+    /// predates the proof is revoked first, except what the caller holds: the proof came to the
+    /// browser holding that session, so the session and the password it came from are the
+    /// owner's. Other sessions, other provider accounts and pending links go.
     async fn link_account(
         &self,
         link: &LinkTarget,
@@ -473,18 +483,16 @@ impl Auth {
         email: &str,
         tokens: &Tokens,
         client: &ClientInfo,
-    ) -> std::result::Result<Option<(String, session::Model)>, CallbackError> {
+    ) -> std::result::Result<(), CallbackError> {
         let now = self.clock.now();
         let txn = self.db.begin().await?;
-        if let Some(session_id) = &link.session_id {
-            let live = session::Entity::find_by_id(session_id)
-                .filter(session::Column::UserId.eq(&link.user_id))
-                .filter(session::Column::ExpiresAt.gt(db_time(now)))
-                .one(&txn)
-                .await?;
-            if live.is_none() {
-                return Err(CallbackError::UnableToLink);
-            }
+        let live = session::Entity::find_by_id(&link.session_id)
+            .filter(session::Column::UserId.eq(&link.user_id))
+            .filter(session::Column::ExpiresAt.gt(db_time(now)))
+            .one(&txn)
+            .await?;
+        if live.is_none() {
+            return Err(CallbackError::UnableToLink);
         }
         match find_account(&txn, &provider.cfg.id, &profile.id).await? {
             Some(acc) if acc.user_id != link.user_id => Err(CallbackError::AlreadyLinkedToOther),
@@ -493,7 +501,7 @@ impl Auth {
                 token_columns(self, &mut active, tokens, now);
                 active.update(&txn).await?;
                 txn.commit().await?;
-                Ok(None)
+                Ok(())
             }
             None => {
                 if email != link.email.to_lowercase() {
@@ -501,44 +509,44 @@ impl Auth {
                 }
                 let revoked = match provider.cfg.trust_email && profile.email_verified {
                     true => {
-                        crate::unproven::revoke_unproven_access(&txn, &link.user_id, None, now)
+                        let keep = Keep {
+                            session: Some(&link.session_id),
+                            password: true,
+                            ..Keep::default()
+                        };
+                        crate::unproven::revoke_unproven_access(&txn, &link.user_id, keep, now)
                             .await?
                     }
                     false => None,
                 };
                 self.insert_account(&txn, &link.user_id, provider, profile, tokens)
                     .await?;
-                let session = match revoked {
-                    Some(_) => Some(
-                        crate::session::create(&txn, &self.cfg, &link.user_id, now, true, client)
-                            .await?,
-                    ),
-                    None => None,
-                };
                 txn.commit().await?;
                 if let Some(revoked) = revoked {
                     crate::security_log::unproven_access_revoked(&link.user_id, revoked, client);
                 }
-                self.provider_linked(&link.user_id, email, provider, revoked, client);
-                Ok(session)
+                self.provider_linked(&link.user_id, email, provider, revoked, true, client);
+                Ok(())
             }
         }
     }
 
-    /// A provider account was linked to an existing user: they are told by mail (a sign-in
-    /// method they did not add is someone else's way in).
+    /// A provider account was linked to an existing user (`linking`: through `link-social`):
+    /// they are told by mail (a sign-in method they did not add is someone else's way in).
     fn provider_linked(
         &self,
         user_id: &str,
         email: &str,
         provider: &Provider,
         revoked: Option<crate::unproven::Revoked>,
+        linking: bool,
         client: &ClientInfo,
     ) {
         crate::security_log::provider_linked(user_id, &provider.cfg.id, client);
         let name = provider.cfg.display_name();
         let revoked = match revoked {
-            Some(_) => "\nThis was the first proof that the address is yours, so the ways into the account set up before it (a password, other linked sign-in methods, every session, pending links) were removed. To use a password again, reset it.\n",
+            Some(_) if linking => "\nThis was the first proof that the address is yours, so the other ways into the account set up before it (other sign-in methods, other sessions, pending links) were removed. Your password and this session were kept.\n",
+            Some(_) => "\nThis was the first proof that the address is yours, so the ways into the account set up before it (a password, other sign-in methods, every session, pending links) were removed. To use a password again, reset it.\n",
             None => "",
         };
         self.mailer.send(crate::mail::Mail {
