@@ -185,6 +185,7 @@ impl From<service::Error> for ApiError {
             | E::RefreshTokenNotFound
             | E::FailedToRefreshAccessToken
             | E::FailedToGetUserInfo
+            | E::OnlyOwner(_)
             | E::RoleNotFound(_) => ApiError::BadRequest(body),
             E::DeleteUserDisabled | E::ProviderNotFound => ApiError::NotFound(body),
             E::ProviderUnavailable => ApiError::Unavailable(body, 5),

@@ -49,7 +49,7 @@ pub fn parse_roles(auth: &Auth, requested: &[String]) -> Result<String> {
 
 /// The organization's members, locked until the transaction ends (PostgreSQL `FOR UPDATE`;
 /// SQLite serialises writers anyway).
-async fn lock_members(
+pub(crate) async fn lock_members(
     txn: &DatabaseTransaction,
     organization_id: &str,
 ) -> Result<Vec<member::Model>> {
