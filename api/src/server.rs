@@ -79,7 +79,7 @@ pub fn openapi_json() -> String {
         service::password::Hasher::new(1, 1),
         service::config::AuthConfig::with_secret(service::config::Secret::new("")),
         std::sync::Arc::new(service::clock::SystemClock),
-        service::mail::Mailer::Log,
+        service::mail::Mailer::Log { links: true },
     );
     openapi(AppState::new(auth, Default::default())).spec()
 }
@@ -87,6 +87,9 @@ pub fn openapi_json() -> String {
 /// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
+    let request_log = RequestLog {
+        client_ip_header: state.client_ip_header.clone(),
+    };
     let limiter = RateLimit::new(
         state.rate_limit.clone(),
         state.client_ip_header.clone(),
@@ -103,7 +106,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .with(BodyLimit(MAX_BODY_BYTES))
         .with(limiter)
         .with(WithOutbox)
-        .with(RequestLog)
+        .with(request_log)
 }
 
 /// Binds the listening socket; a port in use fails here, before anything else starts.

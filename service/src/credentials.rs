@@ -8,8 +8,10 @@ use sea_orm::{
 
 use crate::clock::db_time;
 use crate::config::AuthConfig;
+use crate::mail::Mail;
 use crate::password::Verified;
 use crate::session::{self, ClientInfo, Current};
+use crate::verification::{self, Purpose};
 use crate::{Auth, Error, Result};
 
 /// The provider id of password accounts, as Better Auth names it.
@@ -228,6 +230,8 @@ impl Auth {
         active.password = Set(Some(hash));
         active.updated_at = Set(db_time(now));
         active.update(&txn).await?;
+        // Reset links mailed before the change must not undo it.
+        verification::revoke_all(&txn, Purpose::ResetPassword, &current.user.id).await?;
         let new_session = if revoke_other_sessions {
             session::revoke_all(&txn, &current.user.id, None).await?;
             Some(session::create(&txn, cfg, &current.user.id, now, true, client).await?)
@@ -235,6 +239,12 @@ impl Auth {
             None
         };
         txn.commit().await?;
+        crate::audit::event("password_changed", &current.user.id, None);
+        self.mailer.send(Mail {
+            to: current.user.email.clone(),
+            subject: "Your password was changed".into(),
+            text: "The password of your account was just changed.\n\nIf it was not you, reset your password now and review your sessions.\n".into(),
+        });
         Ok(new_session)
     }
 

@@ -3,6 +3,7 @@
 //! `&impl ConnectionTrait` so callers can compose several steps in one transaction.
 
 pub mod access;
+pub mod audit;
 pub mod better_auth_columns;
 pub mod clock;
 pub mod config;

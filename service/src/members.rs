@@ -86,6 +86,17 @@ async fn remove_membership(
         .exec(db)
         .await?;
     columns.sync_team_counts(db, &left).await?;
+    // What they invited while they had access does not outlive it.
+    entity::invitation::Entity::update_many()
+        .col_expr(
+            entity::invitation::Column::Status,
+            sea_orm::sea_query::Expr::value("canceled"),
+        )
+        .filter(entity::invitation::Column::OrganizationId.eq(&m.organization_id))
+        .filter(entity::invitation::Column::InviterId.eq(&m.user_id))
+        .filter(entity::invitation::Column::Status.eq("pending"))
+        .exec(db)
+        .await?;
     member::Entity::delete_by_id(&m.id).exec(db).await?;
     crate::session::forget_organization(db, &m.organization_id, Some(&m.user_id)).await?;
     Ok(())
@@ -252,6 +263,7 @@ impl Auth {
         }
         remove_membership(&txn, &self.cfg.columns, &me).await?;
         txn.commit().await?;
+        crate::audit::event("member_left", &me.user_id, Some(&me.organization_id));
         Ok(me)
     }
 
@@ -298,6 +310,14 @@ impl Auth {
             .ok_or(Error::UserNotFound)?;
         remove_membership(&txn, &self.cfg.columns, &target).await?;
         txn.commit().await?;
+        tracing::info!(
+            target: "orgauth::security",
+            event = "member_removed",
+            user_id = %target.user_id,
+            organization_id = %target.organization_id,
+            by_user_id = %current.user.id,
+            "security event"
+        );
         Ok((target, target_user))
     }
 
@@ -341,6 +361,15 @@ impl Auth {
         active.role = Set(new_role);
         let updated = active.update(&txn).await?;
         txn.commit().await?;
+        tracing::info!(
+            target: "orgauth::security",
+            event = "role_changed",
+            user_id = %updated.user_id,
+            organization_id = %updated.organization_id,
+            role = %updated.role,
+            by_user_id = %current.user.id,
+            "security event"
+        );
         Ok(updated)
     }
 }

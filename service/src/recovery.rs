@@ -108,6 +108,12 @@ impl Auth {
             session::revoke_all(&txn, &user.id, None).await?;
         }
         txn.commit().await?;
+        crate::audit::event("password_reset", &user.id, None);
+        self.mailer.send(Mail {
+            to: user.email,
+            subject: "Your password was reset".into(),
+            text: "The password of your account was just reset with a link mailed to this address.\n\nIf it was not you, reset it again now.\n".into(),
+        });
         Ok(())
     }
 }

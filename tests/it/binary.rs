@@ -182,6 +182,61 @@ async fn reads_postgres_url_and_logs_json() {
     .await;
 }
 
+/// Security events are one structured line each, with the user, the client address (from the
+/// request's span) and no secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_events_are_structured_lines_without_secrets() {
+    migration::testing::run(Backend::Sqlite, |db| async move {
+        let mut cmd = orgauth();
+        cmd.env("DATABASE_URL", &db.url)
+            .env("ORGAUTH_LOG_FORMAT", "json")
+            .env("ORGAUTH_RATE_LIMIT", "off")
+            .env("BETTER_AUTH_TRUSTED_ORIGINS", "http://localhost:3000");
+        let mut server = start(cmd);
+        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let post = |path: &str, body: serde_json::Value| {
+            http.post(format!("{}/api/auth{path}", server.base))
+                .header("origin", "http://localhost:3000")
+                .json(&body)
+                .send()
+        };
+        let signed_up: serde_json::Value = post(
+            "/sign-up/email",
+            serde_json::json!({"name": "Log", "email": "log@example.com", "password": "first-secret-pw"}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let token = signed_up["token"].as_str().unwrap().to_owned();
+        let r = post(
+            "/change-password",
+            serde_json::json!({"currentPassword": "first-secret-pw", "newPassword": "second-secret-pw"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        let (status, lines) = server.terminate();
+        assert!(status.success());
+        for secret in ["first-secret-pw", "second-secret-pw", token.as_str()] {
+            assert!(
+                !lines.iter().any(|l| l.contains(secret)),
+                "a secret reached the log"
+            );
+        }
+        let event = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON lines"))
+            .find(|v| v["target"] == "orgauth::security" && v["fields"]["event"] == "password_changed")
+            .expect("the password change is logged");
+        assert_eq!(event["fields"]["user_id"], signed_up["user"]["id"]);
+        assert_eq!(event["span"]["client_ip"], "127.0.0.1");
+        assert!(event["span"]["request_id"].is_string());
+    })
+    .await;
+}
+
 /// `orgauth migrate up|status|down|fresh` drive the embedded migrator.
 async fn migrate_commands_work(db: TestDb) {
     let url = db.url.clone();

@@ -130,6 +130,7 @@ impl TestServer {
     }
 }
 
+#[derive(Clone)]
 pub struct Browser {
     pub base: String,
     pub http: reqwest::Client,

@@ -10,6 +10,7 @@ mod members;
 mod organization;
 mod origin;
 mod resilience;
+mod security;
 mod smtp;
 mod social;
 mod teams;
