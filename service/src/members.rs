@@ -168,10 +168,12 @@ impl Auth {
             .min(self.cfg.org.membership_limit);
         let by_creation = matches!(page.sort_by.as_deref(), None | Some("createdAt"));
         if page.role.is_none() && by_creation {
-            // The common page: from the batched read of all the organization's members, when it
-            // holds them all.
+            // The common page: from the batched read of the organization's first members, when
+            // it holds them all or the page lies within them.
             let members = self.lookups.members(org.clone()).await?;
-            if members.total == members.rows.len() as u64 {
+            let held = members.rows.len() as u64;
+            let end = page.offset.unwrap_or(0).saturating_add(limit);
+            if members.total == held || (!page.descending && end <= held) {
                 // Only the page's rows are cloned out of the shared read.
                 let mut rows: Vec<_> = members.rows.iter().collect();
                 if page.descending {

@@ -6,6 +6,7 @@ mod flows;
 mod harness;
 mod health;
 mod invitations;
+mod large;
 mod members;
 mod organization;
 mod origin;
