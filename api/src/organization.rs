@@ -275,6 +275,15 @@ fn target(id: Option<String>, slug: Option<String>) -> Target {
     }
 }
 
+/// As [`target`], but a slug wins over an id, as Better Auth's `get-organization` and
+/// `get-full-organization` decide.
+fn target_by_slug_first(id: Option<String>, slug: Option<String>) -> Target {
+    match slug {
+        Some(slug) => Target::Slug(slug),
+        None => target(id, None),
+    }
+}
+
 success! {
     /// The organization, with the caller as its one member (the owner).
     pub OrganizationCreated(CreatedOrganization) + session
@@ -438,7 +447,10 @@ impl OrganizationApi {
         let org = self
             .state
             .auth
-            .organization(&current, target(organization_id.0, organization_slug.0))
+            .organization(
+                &current,
+                target_by_slug_first(organization_id.0, organization_slug.0),
+            )
             .await?;
         Ok(Nullable(org.as_ref().map(Organization::from)).into())
     }
@@ -466,7 +478,7 @@ impl OrganizationApi {
             .auth
             .full_organization(
                 &current,
-                target(organization_id.0, organization_slug.0),
+                target_by_slug_first(organization_id.0, organization_slug.0),
                 members_limit.0,
             )
             .await?;

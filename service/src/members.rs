@@ -341,11 +341,15 @@ impl Auth {
             .iter()
             .find(|m| m.user_id == current.user.id)
             .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
-        let target = members
-            .iter()
-            .find(|m| m.id == member_id)
-            .cloned()
-            .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
+        let Some(target) = members.iter().find(|m| m.id == member_id).cloned() else {
+            // A member of another organization is not the caller's to update (Better Auth's 403);
+            // an id nobody has is not found.
+            let elsewhere = member::Entity::find_by_id(member_id).one(&txn).await?;
+            return Err(match elsewhere {
+                Some(_) => OrgError::NotAllowedToUpdateMember.forbidden(),
+                None => OrgError::MemberNotFound.bad_request(),
+            });
+        };
         let i_am_owner = roles.is_creator(&me.role);
         if !i_am_owner && (roles.is_creator(&target.role) || roles.is_creator(&new_role)) {
             return Err(OrgError::NotAllowedToUpdateMember.forbidden());
