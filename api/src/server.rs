@@ -17,6 +17,7 @@ use crate::health::HealthApi;
 use crate::organization::{InvitationsApi, MembersApi, OrganizationApi, TeamsApi};
 use crate::origin::OriginCheck;
 use crate::outbox::WithOutbox;
+use crate::panic::catch_panics;
 use crate::rate_limit::RateLimit;
 use crate::request_log::RequestLog;
 use crate::state::AppState;
@@ -97,13 +98,14 @@ pub fn app(state: AppState) -> impl Endpoint {
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .nest("/", api);
-    // Outermost first: log, collect headers, rate-limit, read the body, check origins, route.
-    with_contract_fallbacks(routes)
+    // Outermost first: log, answer a panic with a 500, collect headers, rate-limit, read the
+    // body, check origins, route.
+    let inner = with_contract_fallbacks(routes)
         .with(OriginCheck(trusted))
         .with(BodyLimit(MAX_BODY_BYTES))
         .with(limiter)
-        .with(WithOutbox)
-        .with(RequestLog)
+        .with(WithOutbox);
+    catch_panics(inner).with(RequestLog)
 }
 
 /// Binds the listening socket; a port in use fails here, before anything else starts.
