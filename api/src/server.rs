@@ -88,10 +88,15 @@ pub fn openapi_json() -> String {
 /// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
+    let known_paths: Vec<String> = <Apis as poem_openapi::OpenApi>::meta()
+        .into_iter()
+        .flat_map(|api| api.paths.into_iter().map(|p| p.path))
+        .collect();
     let limiter = RateLimit::new(
         state.rate_limit.clone(),
         state.client_ip_header.clone(),
         state.auth.clock.clone(),
+        &known_paths,
     );
     let api = openapi(state);
     let routes = Route::new()
