@@ -7,6 +7,7 @@ mod harness;
 mod health;
 mod invitations;
 mod members;
+mod no_store;
 mod numbers;
 mod organization;
 mod origin;
