@@ -8,7 +8,8 @@
 //! the server does not have shares one counter per client and rule: a client cannot make the
 //! table grow by inventing paths. The table holds at most `max_entries` windows; windows that have
 //! run out are dropped a few at a time as requests come in, and when the table is full the window
-//! that started first makes room. Each request costs a bounded amount of work under the lock.
+//! that started first makes room. Each request costs amortized constant work under the lock, never
+//! a scan of the table.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
