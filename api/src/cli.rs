@@ -261,6 +261,15 @@ pub struct AuthArgs {
         default_value_t = 100
     )]
     pub rate_limit_max: u32,
+    /// The most (client, route) windows the rate limiter keeps; past it, the window that started
+    /// first is dropped.
+    #[arg(
+        long,
+        env = "ORGAUTH_RATE_LIMIT_MAX_ENTRIES",
+        global = true,
+        default_value_t = crate::rate_limit::DEFAULT_MAX_ENTRIES
+    )]
+    pub rate_limit_max_entries: usize,
     /// A header a trusted proxy sets to the client address (e.g. `x-forwarded-for`); without it the
     /// socket address is used and client-sent headers cannot dodge the limits.
     #[arg(long, env = "ORGAUTH_CLIENT_IP_HEADER", global = true)]
@@ -538,6 +547,7 @@ impl AuthArgs {
         let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
             window: chrono::Duration::seconds(self.rate_limit_window.max(1)),
             max: self.rate_limit_max,
+            max_entries: self.rate_limit_max_entries.max(1),
         });
         WebSettings {
             base_url,
@@ -696,6 +706,7 @@ pub fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(cli.log.log_format);
+    crate::panic::install_hook();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -8,6 +8,8 @@ mod health;
 mod invitations;
 mod large;
 mod members;
+mod no_store;
+mod numbers;
 mod organization;
 mod origin;
 mod resilience;

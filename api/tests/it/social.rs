@@ -338,6 +338,16 @@ impl Browser {
     /// Starts at `start_path` with `body`, follows the provider's redirect back to our callback,
     /// and returns the callback's URL and where the callback finally sends the browser.
     async fn dance(&self, start_path: &str, body: Value) -> (String, String) {
+        let (callback, landed) = self.dance_to_callback(start_path, body).await;
+        (callback, location(&landed))
+    }
+
+    /// As [`Browser::dance`], returning the callback's URL and its response.
+    async fn dance_to_callback(
+        &self,
+        start_path: &str,
+        body: Value,
+    ) -> (String, reqwest::Response) {
         let (status, started) = parts(self.post(start_path, body).await).await;
         assert_eq!(status, 200, "{started}");
         assert_eq!(started["redirect"], true);
@@ -359,7 +369,7 @@ impl Browser {
         );
         let landed = self.visit(&callback).await;
         assert_eq!(landed.status(), 302);
-        (callback, location(&landed))
+        (callback, landed)
     }
 }
 
@@ -734,6 +744,38 @@ async fn github_sign_in_tokens_and_last_account(db: TestDb) {
     assert_eq!(info["data"]["login"], "octocat");
 }
 
+/// The callback that signs the user in (its cookie carries the session token) and the routes that
+/// answer with a provider's tokens are never stored by a cache.
+async fn token_responses_are_not_stored(db: TestDb) {
+    use crate::no_store::{caching, no_store};
+    let gh = Github::start().await;
+    let server = server(&db, vec![gh.config()]).await;
+    gh.profile("cache@example.com", true);
+    let browser = Browser::new(&server);
+    let (_, landed) = browser
+        .dance_to_callback("/sign-in/social", sign_in_body("github"))
+        .await;
+    assert!(landed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().contains("session_token=")));
+    assert_eq!(caching(&landed), no_store(), "the callback");
+    let select = json!({"accountId": "4242"});
+    let r = browser.post("/get-access-token", select.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(caching(&r), no_store(), "get-access-token");
+    let r = browser.post("/refresh-token", select).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(caching(&r), no_store(), "refresh-token");
+    // A callback that signs nobody in (a replayed state) is not stored either.
+    let r = Browser::new(&server)
+        .get("/callback/github?code=x&state=unknown")
+        .await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(caching(&r), no_store(), "a failed callback");
+}
+
 async fn github_unverified_email_is_not_linked(db: TestDb) {
     let gh = Github::start().await;
     let server = server(&db, vec![gh.config()]).await;
@@ -932,6 +974,7 @@ db_tests!(
     oidc_tokens_refresh_and_account_info,
     github_sign_in_tokens_and_last_account,
     github_unverified_email_is_not_linked,
+    token_responses_are_not_stored,
     link_social_then_unlink,
     start_is_checked
 );
