@@ -188,6 +188,15 @@ pub struct AuthArgs {
         default_value_t = 86_400
     )]
     pub session_update_age: i64,
+    /// Sessions end this long after sign-in however often they are used (the sliding refresh
+    /// stops there).
+    #[arg(
+        long,
+        env = "ORGAUTH_SESSION_ABSOLUTE_LIFETIME",
+        global = true,
+        default_value_t = 2_592_000
+    )]
+    pub session_absolute_lifetime: i64,
     /// 0 turns freshness checks off.
     #[arg(
         long,
@@ -277,6 +286,15 @@ pub struct AuthArgs {
         default_value_t = 100
     )]
     pub rate_limit_max: u32,
+    /// The most (client, route) windows the rate limiter keeps; past it, the window that started
+    /// first is dropped.
+    #[arg(
+        long,
+        env = "ORGAUTH_RATE_LIMIT_MAX_ENTRIES",
+        global = true,
+        default_value_t = crate::rate_limit::DEFAULT_MAX_ENTRIES
+    )]
+    pub rate_limit_max_entries: usize,
     /// A header a trusted proxy sets to the client address (e.g. `x-forwarded-for`); without it the
     /// socket address is used and client-sent headers cannot dodge the limits.
     #[arg(long, env = "ORGAUTH_CLIENT_IP_HEADER", global = true)]
@@ -554,6 +572,7 @@ impl AuthArgs {
         let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
             window: chrono::Duration::seconds(self.rate_limit_window.max(1)),
             max: self.rate_limit_max,
+            max_entries: self.rate_limit_max_entries.max(1),
         });
         WebSettings {
             base_url,
@@ -582,6 +601,7 @@ impl AuthArgs {
         };
         anyhow::ensure!(
             self.session_expires_in > 0
+                && self.session_absolute_lifetime > 0
                 && self.session_update_age >= 0
                 && self.session_fresh_age >= 0,
             "session durations must be positive"
@@ -592,6 +612,7 @@ impl AuthArgs {
         );
         let mut cfg = AuthConfig::with_secret(Secret::new(secret));
         cfg.session_expires_in = Duration::seconds(self.session_expires_in);
+        cfg.session_absolute_lifetime = Duration::seconds(self.session_absolute_lifetime);
         cfg.session_update_age = Duration::seconds(self.session_update_age);
         cfg.session_fresh_age = Duration::seconds(self.session_fresh_age);
         cfg.session_tokens = match (self.session_tokens, self.coexistence) {
@@ -669,12 +690,33 @@ impl AuthArgs {
             None if base_url.starts_with("https://") => {
                 anyhow::bail!("SMTP_URL is required when BETTER_AUTH_URL is https")
             }
-            None => {
+            None if is_local(base_url) => {
                 tracing::warn!("SMTP_URL is not set: mails (and the links in them) go to the log");
-                Ok(service::mail::Mailer::Log)
+                Ok(service::mail::Mailer::Log { links: true })
+            }
+            None => {
+                tracing::warn!(
+                    "mail is not configured (SMTP_URL is not set): no mail is sent, and the log \
+                     shows mails with their links cut short, since {base_url} is not a local address"
+                );
+                Ok(service::mail::Mailer::Log { links: false })
             }
         }
     }
+}
+
+/// Whether `base_url` names this machine (localhost or a loopback address).
+fn is_local(base_url: &str) -> bool {
+    let rest = base_url.split_once("://").map_or(base_url, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn init_logging(format: LogFormat) {
@@ -699,6 +741,7 @@ pub fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(cli.log.log_format);
+    crate::panic::install_hook();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -740,7 +783,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 service::password::Hasher::new(1, 1),
                 cfg,
                 std::sync::Arc::new(service::clock::SystemClock),
-                service::mail::Mailer::Log,
+                service::mail::Mailer::Log { links: false },
             );
             let added = auth
                 .add_member(&organization, &email, &member_roles)

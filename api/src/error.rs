@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 use poem::error::{MethodNotAllowedError, NotFoundError};
 use poem::http::StatusCode;
 use poem::{Endpoint, EndpointExt, IntoResponse, Response};
-use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
+use poem_openapi::error::{ContentTypeError, ParseParamError, ParseRequestPayloadError};
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::{ApiResponse, Object};
@@ -190,6 +190,7 @@ impl From<service::Error> for ApiError {
             | E::RefreshTokenNotFound
             | E::FailedToRefreshAccessToken
             | E::FailedToGetUserInfo
+            | E::OnlyOwner(_)
             | E::RoleNotFound(_) => ApiError::BadRequest(body),
             E::DeleteUserDisabled | E::ProviderNotFound => ApiError::NotFound(body),
             E::ProviderUnavailable => ApiError::Unavailable(body, 5),
@@ -237,8 +238,9 @@ fn json(status: StatusCode, body: ErrorBody) -> Response {
 }
 
 /// Turns poem's own errors into the contract's answers: an unknown path or a known path with the
-/// wrong method is a 404 with an empty body (Better Auth has no 405); an unreadable body is a 400,
-/// a missing or wrong content type a 415, each with `{"message","code"}`.
+/// wrong method is a 404 with an empty body (Better Auth has no 405); an unreadable body or a query
+/// parameter that does not parse is a 400, a missing or wrong content type a 415, each with
+/// `{"message","code"}`.
 pub fn with_contract_fallbacks(ep: impl Endpoint + 'static) -> impl Endpoint {
     ep.catch_all_error(|err: poem::Error| async move {
         // Our own error responses pass through as they are.
@@ -257,6 +259,11 @@ pub fn with_contract_fallbacks(ep: impl Endpoint + 'static) -> impl Endpoint {
                 let message = format!("[body] {}", e.reason);
                 json(StatusCode::BAD_REQUEST, ErrorBody::new("VALIDATION_ERROR", &message))
             };
+        }
+        if let Some(e) = err.downcast_ref::<ParseParamError>() {
+            // Every parameter the API declares is in the query string.
+            let message = format!("[query.{}] {}", e.name, crate::wire::param_reason(&e.reason));
+            return json(StatusCode::BAD_REQUEST, ErrorBody::new("VALIDATION_ERROR", &message));
         }
         if let Some(e) = err.downcast_ref::<ContentTypeError>() {
             let message = match e {

@@ -11,6 +11,7 @@ pub mod health;
 pub mod organization;
 pub mod origin;
 pub mod outbox;
+pub mod panic;
 pub mod rate_limit;
 pub mod request_log;
 pub mod server;

@@ -16,7 +16,7 @@ use crate::auth::dto::{StatusTrue, Timestamp};
 use crate::auth::SessionAuth;
 use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{string_enum, success, JsonObject, Nullable};
+use crate::wire::{string_enum, success, Count, JsonObject, Nullable};
 
 #[derive(Tags)]
 pub enum Tag {
@@ -275,6 +275,15 @@ fn target(id: Option<String>, slug: Option<String>) -> Target {
     }
 }
 
+/// As [`target`], but a slug wins over an id, as Better Auth's `get-organization` and
+/// `get-full-organization` decide.
+fn target_by_slug_first(id: Option<String>, slug: Option<String>) -> Target {
+    match slug {
+        Some(slug) => Target::Slug(slug),
+        None => target(id, None),
+    }
+}
+
 success! {
     /// The organization, with the caller as its one member (the owner).
     pub OrganizationCreated(CreatedOrganization) + session
@@ -438,7 +447,10 @@ impl OrganizationApi {
         let org = self
             .state
             .auth
-            .organization(&current, target(organization_id.0, organization_slug.0))
+            .organization(
+                &current,
+                target_by_slug_first(organization_id.0, organization_slug.0),
+            )
             .await?;
         Ok(Nullable(org.as_ref().map(Organization::from)).into())
     }
@@ -458,7 +470,7 @@ impl OrganizationApi {
         _auth: SessionAuth,
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
         #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
-        #[oai(name = "membersLimit")] members_limit: Query<Option<u64>>,
+        #[oai(name = "membersLimit")] members_limit: Query<Option<Count>>,
     ) -> Result<OrganizationDetails, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let full = self
@@ -466,8 +478,8 @@ impl OrganizationApi {
             .auth
             .full_organization(
                 &current,
-                target(organization_id.0, organization_slug.0),
-                members_limit.0,
+                target_by_slug_first(organization_id.0, organization_slug.0),
+                members_limit.0.map(Count::get),
             )
             .await?;
         Ok(Nullable(full.map(FullOrganizationResponse::from)).into())
@@ -788,8 +800,8 @@ impl MembersApi {
         _auth: SessionAuth,
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
         #[oai(name = "organizationSlug")] organization_slug: Query<Option<String>>,
-        limit: Query<Option<u64>>,
-        offset: Query<Option<u64>>,
+        limit: Query<Option<Count>>,
+        offset: Query<Option<Count>>,
         #[oai(name = "sortBy")] sort_by: Query<Option<SortBy>>,
         #[oai(name = "sortDirection")] sort_direction: Query<Option<SortDirection>>,
         #[oai(name = "filterField")] filter_field: Query<Option<FilterField>>,
@@ -822,8 +834,8 @@ impl MembersApi {
             }
         };
         let page = service::members::MemberPage {
-            limit: limit.0,
-            offset: offset.0,
+            limit: limit.0.map(Count::get),
+            offset: offset.0.map(Count::get),
             sort_by: sort_by.0.map(|s| s.0),
             descending,
             role,
@@ -1230,14 +1242,19 @@ impl InvitationsApi {
         req: &Request,
         _auth: SessionAuth,
         #[oai(name = "organizationId")] organization_id: Query<Option<String>>,
-        limit: Query<Option<u64>>,
-        offset: Query<Option<u64>>,
+        limit: Query<Option<Count>>,
+        offset: Query<Option<Count>>,
     ) -> Result<InvitationsPage, Errors<NoBody>> {
         let current = self.state.require(req).await?;
         let (page, total) = self
             .state
             .auth
-            .list_invitations(&current, organization_id.0, limit.0, offset.0)
+            .list_invitations(
+                &current,
+                organization_id.0,
+                limit.0.map(Count::get),
+                offset.0.map(Count::get),
+            )
             .await?;
         Ok(InvitationsPage::Ok(
             Json(page.iter().map(Invitation::from).collect()),

@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use poem::http::header::{CACHE_CONTROL, PRAGMA};
 use poem::http::{HeaderName, HeaderValue};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
@@ -13,6 +14,20 @@ pub struct Outbox(Arc<Mutex<Vec<(HeaderName, HeaderValue)>>>);
 impl Outbox {
     pub fn push(&self, name: HeaderName, value: HeaderValue) {
         self.0.lock().expect("outbox").push((name, value));
+    }
+
+    /// Like [`Outbox::push`], replacing what was pushed under `name` before.
+    pub fn set(&self, name: HeaderName, value: HeaderValue) {
+        let mut headers = self.0.lock().expect("outbox");
+        headers.retain(|(n, _)| *n != name);
+        headers.push((name, value));
+    }
+
+    /// `Cache-Control: no-store` (and `Pragma: no-cache`, as Better Auth's `get-session`): for every
+    /// response that carries a session token or a provider's token, in its body or in a cookie.
+    pub fn no_store(&self) {
+        self.set(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        self.set(PRAGMA, HeaderValue::from_static("no-cache"));
     }
 
     /// The request's outbox (every request has one: [`WithOutbox`] wraps the whole app).

@@ -1,13 +1,21 @@
 //! Better Auth's rate limiter (contract §5), on by default: a fixed window per client address and
-//! path, 100 requests per 10 s, with stricter rules for sign-in, sign-up and password and e-mail
+//! route, 100 requests per 10 s, with stricter rules for sign-in, sign-up and password and e-mail
 //! flows. It runs before routing, so unknown paths count too. Counters live in this process; a
 //! deployment of several replicas gets per-replica limits.
+//!
+//! Better Auth keys its counters `<ip>|<path>`. Here every route the server has keeps its own
+//! counter per client (a route with a parameter, `/callback/{id}`, is one route), and every path
+//! the server does not have shares one counter per client and rule: a client cannot make the
+//! table grow by inventing paths. The table holds at most `max_entries` windows; windows that have
+//! run out are dropped a few at a time as requests come in, and when the table is full the window
+//! that started first makes room. Each request costs amortized constant work under the lock, never
+//! a scan of the table.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use service::clock::Clock;
@@ -16,75 +24,313 @@ use crate::client_ip::client_ip;
 
 #[derive(Clone, Debug)]
 pub struct RateLimitConfig {
+    /// The general rule's window.
     pub window: Duration,
+    /// The general rule's requests per window.
     pub max: u32,
+    /// The most windows (client and route pairs) kept at once (`ORGAUTH_RATE_LIMIT_MAX_ENTRIES`).
+    pub max_entries: usize,
 }
+
+/// The table's default size; at most about 15 MB.
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
             window: Duration::seconds(10),
             max: 100,
+            max_entries: DEFAULT_MAX_ENTRIES,
         }
     }
 }
 
-/// The window and maximum for a path relative to `/api/auth`.
-fn rule(cfg: &RateLimitConfig, path: &str) -> (Duration, u32) {
+/// The contract's rules, by the path relative to `/api/auth`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rule {
+    General,
+    /// `/sign-in*`, `/sign-up*`, `/change-password*`, `/change-email*`: 3 per 10 s.
+    Credentials,
+    /// `/request-password-reset`, `/send-verification-email`, `/forget-password*`: 3 per 60 s.
+    Mail,
+}
+
+const RULES: [Rule; 3] = [Rule::General, Rule::Credentials, Rule::Mail];
+
+fn rule(path: &str) -> Rule {
     if ["/sign-in", "/sign-up", "/change-password", "/change-email"]
         .iter()
         .any(|p| path.starts_with(p))
     {
-        (Duration::seconds(10), 3)
+        Rule::Credentials
     } else if path == "/request-password-reset"
         || path == "/send-verification-email"
         || path.starts_with("/forget-password")
     {
-        (Duration::seconds(60), 3)
+        Rule::Mail
     } else {
-        (cfg.window, cfg.max)
+        Rule::General
     }
 }
 
-struct Window {
-    count: u32,
-    started: DateTime<Utc>,
+/// A rule's window (milliseconds) and maximum.
+fn limits(cfg: &RateLimitConfig, rule: Rule) -> (i64, u32) {
+    match rule {
+        Rule::General => (cfg.window.num_milliseconds().max(1), cfg.max),
+        Rule::Credentials => (10_000, 3),
+        Rule::Mail => (60_000, 3),
+    }
 }
 
-/// The limiter; with no configuration it lets everything through.
-pub struct RateLimit {
-    cfg: Option<RateLimitConfig>,
-    client_ip_header: Option<String>,
-    clock: Arc<dyn Clock>,
-    windows: Arc<Mutex<HashMap<String, Window>>>,
+/// The routes the server has, relative to `/api/auth`, each numbered; what a request path counts
+/// against is its route's number, or for a path the server does not have, one number per rule.
+struct Routes {
+    exact: HashMap<String, (u16, Rule)>,
+    /// Routes with parameters (`{id}` segments match any one segment).
+    templates: Vec<(Vec<Option<String>>, u16, Rule)>,
+    /// The first number after the routes'; unknown paths count against `unknown + rule`.
+    unknown: u16,
 }
 
-impl RateLimit {
-    pub fn new(
-        cfg: Option<RateLimitConfig>,
-        client_ip_header: Option<String>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            cfg,
-            client_ip_header,
-            clock,
-            windows: Arc::default(),
+impl Routes {
+    /// From the paths the OpenAPI document lists (those outside `/api/auth` are not limited).
+    fn new<S: AsRef<str>>(paths: &[S]) -> Self {
+        let mut routes = Routes {
+            exact: HashMap::new(),
+            templates: Vec::new(),
+            unknown: 0,
+        };
+        for path in paths {
+            let Some(path) = path.as_ref().strip_prefix("/api/auth") else {
+                continue;
+            };
+            if routes.exact.contains_key(path)
+                || routes.templates.iter().any(|(t, ..)| template(path) == *t)
+            {
+                continue;
+            }
+            let id = routes.unknown;
+            routes.unknown = routes
+                .unknown
+                .checked_add(1)
+                .expect("fewer than 65,536 routes");
+            if path.contains('{') {
+                routes.templates.push((template(path), id, rule(path)));
+            } else {
+                routes.exact.insert(path.to_owned(), (id, rule(path)));
+            }
+        }
+        routes
+    }
+
+    /// The counter and rule of a path relative to `/api/auth`.
+    fn bucket(&self, path: &str) -> (u16, Rule) {
+        if let Some(&known) = self.exact.get(path) {
+            return known;
+        }
+        for (template, id, rule) in &self.templates {
+            let mut segments = path.split('/');
+            let matches = template.iter().all(|t| match (t, segments.next()) {
+                (Some(literal), Some(s)) => literal == s,
+                (None, Some(s)) => !s.is_empty(),
+                (_, None) => false,
+            }) && segments.next().is_none();
+            if matches {
+                return (*id, *rule);
+            }
+        }
+        let rule = rule(path);
+        let offset = RULES.iter().position(|r| *r == rule).unwrap_or(0) as u16;
+        (self.unknown + offset, rule)
+    }
+}
+
+/// A path's segments, `None` for a `{parameter}`.
+fn template(path: &str) -> Vec<Option<String>> {
+    path.split('/')
+        .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+        .collect()
+}
+
+/// Who is counted: IPv4 as is; IPv6 by its /64, since one client usually holds a whole /64;
+/// without an address (no socket address, no trusted header), everyone together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Client {
+    V4(u32),
+    V6(u64),
+    Unknown,
+}
+
+impl From<Option<IpAddr>> for Client {
+    fn from(ip: Option<IpAddr>) -> Self {
+        match ip {
+            Some(IpAddr::V4(v4)) => Client::V4(v4.to_bits()),
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => Client::V4(v4.to_bits()),
+                None => Client::V6((v6.to_bits() >> 64) as u64),
+            },
+            None => Client::Unknown,
         }
     }
 }
 
-/// IPv4 as is; IPv6 by its /64, since one client usually holds a whole /64.
-fn bucket_ip(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+type Key = (Client, u16);
+
+struct Slot {
+    count: u32,
+    /// When the window started, in milliseconds since the epoch.
+    started: i64,
+}
+
+/// The windows, and when each started, in order, one queue per window length (so each queue is
+/// also in order of expiry). A queue entry whose slot has since restarted or gone is stale and is
+/// dropped when it reaches the front.
+struct Table {
+    slots: HashMap<Key, Slot>,
+    queues: Vec<(i64, VecDeque<(Key, i64)>)>,
+    max_entries: usize,
+}
+
+/// Queue entries looked at per request and queue, beyond what the request adds: enough to keep
+/// up, since each request adds at most one.
+const SWEEP: usize = 2;
+
+impl Table {
+    fn new(max_entries: usize, windows: &[i64]) -> Self {
+        let mut lengths = windows.to_vec();
+        lengths.sort_unstable();
+        lengths.dedup();
+        Self {
+            slots: HashMap::new(),
+            queues: lengths.into_iter().map(|w| (w, VecDeque::new())).collect(),
+            max_entries: max_entries.max(1),
+        }
+    }
+
+    fn queue(&mut self, window: i64) -> &mut VecDeque<(Key, i64)> {
+        let i = self
+            .queues
+            .iter()
+            .position(|(w, _)| *w == window)
+            .expect("a queue for every rule's window");
+        &mut self.queues[i].1
+    }
+
+    /// Whether the front of queue `i` can go: stale, or its window has run out (then its slot
+    /// goes too).
+    fn pop_expired(&mut self, i: usize, now: i64) -> bool {
+        let (window, queue) = &mut self.queues[i];
+        let Some(&(key, started)) = queue.front() else {
+            return false;
+        };
+        let live = self.slots.get(&key).is_some_and(|s| s.started == started);
+        if live && now - started < *window {
+            return false;
+        }
+        queue.pop_front();
+        if live {
+            self.slots.remove(&key);
+        }
+        true
+    }
+
+    /// Drops the window that started first, whether it has run out or not.
+    fn evict_oldest(&mut self) {
+        loop {
+            let oldest = self
+                .queues
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, q))| q.front().map(|&(_, started)| (started, i)))
+                .min();
+            let Some((_, i)) = oldest else { return };
+            let (key, started) = self.queues[i].1.pop_front().expect("a front");
+            if self.slots.get(&key).is_some_and(|s| s.started == started) {
+                self.slots.remove(&key);
+                return;
             }
-        },
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.queues.iter().map(|(_, q)| q.len()).sum()
+    }
+
+    /// Counts a request; `Some(milliseconds)` left in the window when it is over the limit.
+    fn hit(&mut self, key: Key, window: i64, max: u32, now: i64) -> Option<i64> {
+        for i in 0..self.queues.len() {
+            for _ in 0..SWEEP {
+                if !self.pop_expired(i, now) {
+                    break;
+                }
+            }
+        }
+        if !self.slots.contains_key(&key) && self.slots.len() >= self.max_entries {
+            self.evict_oldest();
+        }
+        // Stale entries are few (each is a window that restarted or was evicted); this only binds
+        // when the clock jumps.
+        while self.queued() >= 2 * self.max_entries {
+            self.evict_oldest();
+        }
+        let fresh = Slot {
+            count: 0,
+            started: now,
+        };
+        let started = match self.slots.get_mut(&key) {
+            Some(slot) if now - slot.started < window => false,
+            Some(slot) => {
+                *slot = fresh;
+                true
+            }
+            None => {
+                self.slots.insert(key, fresh);
+                true
+            }
+        };
+        if started {
+            self.queue(window).push_back((key, now));
+        }
+        let slot = self.slots.get_mut(&key).expect("a slot for the key");
+        if slot.count >= max {
+            return Some(slot.started + window - now);
+        }
+        slot.count += 1;
+        None
+    }
+}
+
+struct Limiter {
+    cfg: RateLimitConfig,
+    routes: Routes,
+    client_ip_header: Option<String>,
+    clock: Arc<dyn Clock>,
+    table: Mutex<Table>,
+}
+
+/// The limiter; with no configuration it lets everything through.
+#[derive(Clone)]
+pub struct RateLimit(Option<Arc<Limiter>>);
+
+impl RateLimit {
+    /// `known_paths`: every path the server routes (as the OpenAPI document lists them, with
+    /// `{parameter}` segments).
+    pub fn new<S: AsRef<str>>(
+        cfg: Option<RateLimitConfig>,
+        client_ip_header: Option<String>,
+        clock: Arc<dyn Clock>,
+        known_paths: &[S],
+    ) -> Self {
+        Self(cfg.map(|cfg| {
+            let windows: Vec<i64> = RULES.iter().map(|r| limits(&cfg, *r).0).collect();
+            Arc::new(Limiter {
+                table: Mutex::new(Table::new(cfg.max_entries, &windows)),
+                routes: Routes::new(known_paths),
+                cfg,
+                client_ip_header,
+                clock,
+            })
+        }))
     }
 }
 
@@ -94,47 +340,29 @@ impl<E: Endpoint> Middleware<E> for RateLimit {
     fn transform(&self, next: E) -> Self::Output {
         RateLimitEndpoint {
             next,
-            cfg: self.cfg.clone(),
-            client_ip_header: self.client_ip_header.clone(),
-            clock: self.clock.clone(),
-            windows: self.windows.clone(),
+            limiter: self.0.clone(),
         }
     }
 }
 
 pub struct RateLimitEndpoint<E> {
     next: E,
-    cfg: Option<RateLimitConfig>,
-    client_ip_header: Option<String>,
-    clock: Arc<dyn Clock>,
-    windows: Arc<Mutex<HashMap<String, Window>>>,
+    limiter: Option<Arc<Limiter>>,
 }
 
-impl<E> RateLimitEndpoint<E> {
-    /// Counts the request; `Some(seconds)` to wait when it is over the limit.
-    fn hit(&self, cfg: &RateLimitConfig, key: String, window: Duration, max: u32) -> Option<i64> {
-        let now = self.clock.now();
-        let mut windows = self.windows.lock().expect("rate-limit table");
-        if windows.len() > 100_000 {
-            let longest = Duration::seconds(60).max(cfg.window);
-            windows.retain(|_, w| now - w.started < longest);
-        }
-        let entry = windows.entry(key).or_insert(Window {
-            count: 0,
-            started: now,
-        });
-        if now - entry.started >= window {
-            *entry = Window {
-                count: 0,
-                started: now,
-            };
-        }
-        if entry.count >= max {
-            let left = entry.started + window - now;
-            return Some((left.num_milliseconds() + 999) / 1000);
-        }
-        entry.count += 1;
-        None
+impl Limiter {
+    /// `Some(seconds)` to wait when the request is over its limit.
+    fn check(&self, req: &Request, path: &str) -> Option<i64> {
+        let (bucket, rule) = self.routes.bucket(path);
+        let (window, max) = limits(&self.cfg, rule);
+        let client = Client::from(client_ip(req, self.client_ip_header.as_deref()));
+        let now = self.clock.now().timestamp_millis();
+        let left =
+            self.table
+                .lock()
+                .expect("rate-limit table")
+                .hit((client, bucket), window, max, now)?;
+        Some((left + 999) / 1000)
     }
 }
 
@@ -143,14 +371,11 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
         let limited = self
-            .cfg
+            .limiter
             .as_ref()
             .zip(req.uri().path().strip_prefix("/api/auth"));
-        if let Some((cfg, path)) = limited {
-            let (window, max) = rule(cfg, path);
-            let client = client_ip(&req, self.client_ip_header.as_deref()).map(bucket_ip);
-            let key = format!("{}|{path}", client.as_deref().unwrap_or("no-trusted-ip"));
-            if let Some(retry_after) = self.hit(cfg, key, window, max) {
+        if let Some((limiter, path)) = limited {
+            if let Some(retry_after) = limiter.check(&req, path) {
                 return Ok(Response::builder()
                     .status(StatusCode::TOO_MANY_REQUESTS)
                     .header("X-Retry-After", retry_after.to_string())
@@ -159,5 +384,117 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             }
         }
         Ok(self.next.get_response(req).await.into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATHS: &[&str] = &[
+        "/api/auth/ok",
+        "/api/auth/sign-in/email",
+        "/api/auth/sign-up/email",
+        "/api/auth/request-password-reset",
+        "/api/auth/callback/{id}",
+        "/api/auth/reset-password/{token}",
+        "/healthz",
+    ];
+
+    #[test]
+    fn known_routes_have_their_own_counter_unknown_paths_share_one_per_rule() {
+        let routes = Routes::new(PATHS);
+        let ok = routes.bucket("/ok");
+        assert_eq!(ok.1, Rule::General);
+        let sign_in = routes.bucket("/sign-in/email");
+        assert_eq!(sign_in.1, Rule::Credentials);
+        assert_ne!(sign_in.0, routes.bucket("/sign-up/email").0);
+        // A route with a parameter is one route, whatever the parameter.
+        let github = routes.bucket("/callback/github");
+        assert_eq!(github, routes.bucket("/callback/google"));
+        assert_ne!(github.0, routes.bucket("/reset-password/abc").0);
+        // Unknown paths: one counter per rule, apart from every route's.
+        let unknown = routes.bucket("/x/1");
+        assert_eq!(unknown, routes.bucket("/callback/github/extra"));
+        assert_eq!(unknown, routes.bucket("/callback/"));
+        assert_eq!(unknown, routes.bucket("/healthz"));
+        assert_eq!(unknown, routes.bucket("/ok/"));
+        assert_eq!(unknown.1, Rule::General);
+        let unknown_sign_in = routes.bucket("/sign-in/anything");
+        assert_eq!(unknown_sign_in, routes.bucket("/sign-up/else"));
+        assert_eq!(unknown_sign_in.1, Rule::Credentials);
+        assert_eq!(routes.bucket("/forget-password/x").1, Rule::Mail);
+        let mut all: Vec<u16> = [ok, sign_in, github, unknown, unknown_sign_in]
+            .iter()
+            .map(|b| b.0)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 5);
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let a = Client::from(Some("2001:db8:1:2::1".parse().unwrap()));
+        let b = Client::from(Some("2001:db8:1:2:ffff::9".parse().unwrap()));
+        let c = Client::from(Some("2001:db8:1:3::1".parse().unwrap()));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(
+            Client::from(Some("::ffff:192.0.2.1".parse().unwrap())),
+            Client::from(Some("192.0.2.1".parse().unwrap()))
+        );
+    }
+
+    fn client(i: u32) -> Client {
+        Client::V4(i)
+    }
+
+    #[test]
+    fn a_fixed_window_from_the_first_hit() {
+        let mut t = Table::new(10, &[10_000]);
+        let key = (client(1), 0);
+        for _ in 0..3 {
+            assert_eq!(t.hit(key, 10_000, 3, 1_000), None);
+        }
+        assert_eq!(t.hit(key, 10_000, 3, 4_500), Some(6_500));
+        assert_eq!(t.hit((client(2), 0), 10_000, 3, 4_500), None);
+        assert_eq!(t.hit(key, 10_000, 3, 11_000), None);
+    }
+
+    #[test]
+    fn windows_that_ran_out_are_dropped_as_requests_come() {
+        let mut t = Table::new(1_000, &[10_000, 60_000]);
+        for i in 0..500 {
+            t.hit((client(i), 0), 10_000, 3, 0);
+        }
+        t.hit((client(9_999), 1), 60_000, 3, 0);
+        assert_eq!(t.slots.len(), 501);
+        // Later, a few requests from one client sweep the rest away.
+        for _ in 0..300 {
+            t.hit((client(1_000), 0), 10_000, 1_000, 20_000);
+        }
+        assert_eq!(t.slots.len(), 2, "the 60 s window and the new one are left");
+        assert_eq!(t.queued(), 2);
+    }
+
+    #[test]
+    fn the_table_never_holds_more_than_its_size() {
+        let mut t = Table::new(100, &[10_000]);
+        for i in 0..10_000 {
+            // All within one window: nothing runs out, so the oldest make room.
+            assert_eq!(t.hit((client(i), 0), 10_000, 3, i64::from(i)), None);
+            assert!(t.slots.len() <= 100);
+            assert!(t.queued() <= 200);
+        }
+        assert!(t.slots.contains_key(&(client(9_999), 0)));
+        assert!(!t.slots.contains_key(&(client(0), 0)));
+        // A restarting window leaves a stale entry behind, which goes too.
+        let mut t = Table::new(2, &[10]);
+        for now in 0..1_000 {
+            t.hit((client(1), 0), 10, 1, now);
+            t.hit((client(2), 0), 10, 1, now);
+            assert!(t.queued() <= 4, "{}", t.queued());
+        }
     }
 }

@@ -11,18 +11,25 @@ use tracing::Instrument;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
-pub struct RequestLog;
+pub struct RequestLog {
+    /// The header a trusted proxy sets to the client address (see `client_ip`).
+    pub client_ip_header: Option<String>,
+}
 
 impl<E: Endpoint> Middleware<E> for RequestLog {
     type Output = RequestLogEndpoint<E>;
 
     fn transform(&self, next: E) -> Self::Output {
-        RequestLogEndpoint { next }
+        RequestLogEndpoint {
+            next,
+            client_ip_header: self.client_ip_header.clone(),
+        }
     }
 }
 
 pub struct RequestLogEndpoint<E> {
     next: E,
+    client_ip_header: Option<String>,
 }
 
 /// An incoming id is kept when it is short and plain (so a proxy's id follows the request);
@@ -58,9 +65,13 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
         let id = request_id(&req);
+        let client = crate::client_ip::client_ip(&req, self.client_ip_header.as_deref())
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
         let span = tracing::info_span!(
             "request",
             request_id = %id,
+            client_ip = %client,
             method = %req.method(),
             path = %loggable_path(req.uri().path()),
         );

@@ -17,6 +17,7 @@ use crate::health::HealthApi;
 use crate::organization::{InvitationsApi, MembersApi, OrganizationApi, TeamsApi};
 use crate::origin::OriginCheck;
 use crate::outbox::WithOutbox;
+use crate::panic::catch_panics;
 use crate::rate_limit::RateLimit;
 use crate::request_log::RequestLog;
 use crate::state::AppState;
@@ -79,7 +80,7 @@ pub fn openapi_json() -> String {
         service::password::Hasher::new(1, 1),
         service::config::AuthConfig::with_secret(service::config::Secret::new("")),
         std::sync::Arc::new(service::clock::SystemClock),
-        service::mail::Mailer::Log,
+        service::mail::Mailer::Log { links: true },
     );
     openapi(AppState::new(auth, Default::default())).spec()
 }
@@ -87,23 +88,32 @@ pub fn openapi_json() -> String {
 /// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
+    let request_log = RequestLog {
+        client_ip_header: state.client_ip_header.clone(),
+    };
+    let known_paths: Vec<String> = <Apis as poem_openapi::OpenApi>::meta()
+        .into_iter()
+        .flat_map(|api| api.paths.into_iter().map(|p| p.path))
+        .collect();
     let limiter = RateLimit::new(
         state.rate_limit.clone(),
         state.client_ip_header.clone(),
         state.auth.clock.clone(),
+        &known_paths,
     );
     let api = openapi(state);
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .nest("/", api);
-    // Outermost first: log, collect headers, rate-limit, read the body, check origins, route.
-    with_contract_fallbacks(routes)
+    // Outermost first: log, answer a panic with a 500, collect headers, rate-limit, read the
+    // body, check origins, route.
+    let inner = with_contract_fallbacks(routes)
         .with(OriginCheck(trusted))
         .with(BodyLimit(MAX_BODY_BYTES))
         .with(limiter)
-        .with(WithOutbox)
-        .with(RequestLog)
+        .with(WithOutbox);
+    catch_panics(inner).with(request_log)
 }
 
 /// Binds the listening socket; a port in use fails here, before anything else starts.

@@ -1,7 +1,8 @@
 //! What the contract's wire shapes need beyond poem-openapi's own types: [`Nullable`] (always
 //! sent, may be `null`), [`Checked`] (a required query parameter the handler checks itself),
-//! [`JsonObject`] (an object of any shape), `string_enum!` (a string documented as one of a few
-//! values) and `success!`, which declares an operation's success response.
+//! [`Count`] (a bounded count or offset in a query), [`JsonObject`] (an object of any shape),
+//! `string_enum!` (a string documented as one of a few values) and `success!`, which declares an
+//! operation's success response.
 
 use std::borrow::Cow;
 
@@ -146,6 +147,86 @@ impl<T: ParseFromParameter> ParseFromParameter for Checked<T> {
             .map(|v| Self(Some(v)))
             .map_err(ParseError::propagate)
     }
+}
+
+/// The largest count or offset a query accepts: it fits a 32-bit signed integer, so every
+/// database's integer types and JavaScript's safe integers.
+pub const MAX_COUNT: u32 = i32::MAX as u32;
+
+/// A count or an offset in a query string (`limit`, `offset`, `membersLimit`): a whole number from 0
+/// to [`MAX_COUNT`]. Anything else is refused before the handler runs, as the contract's 400
+/// `VALIDATION_ERROR` (`[query.<name>] <reason>`), so no number reaches the database that its
+/// integers cannot hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub u32);
+
+impl Count {
+    pub fn get(self) -> u64 {
+        u64::from(self.0)
+    }
+}
+
+impl Type for Count {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = u32;
+
+    type RawElementValueType = u32;
+
+    fn name() -> Cow<'static, str> {
+        "count".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            minimum: Some(0.0),
+            maximum: Some(f64::from(MAX_COUNT)),
+            ..MetaSchema::new_with_format("integer", "int32")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&u32> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a u32> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl ParseFromParameter for Count {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        // Digits only: no sign, no fraction, no exponent, no whitespace.
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::custom(format_args!(
+                "Invalid input: expected a whole number from 0 to {MAX_COUNT}"
+            )));
+        }
+        match value.parse::<u32>() {
+            Ok(n) if n <= MAX_COUNT => Ok(Self(n)),
+            // Too many digits for a u32 is too big as well.
+            _ => Err(ParseError::custom(format_args!(
+                "Too big: expected number to be <={MAX_COUNT}"
+            ))),
+        }
+    }
+}
+
+/// The reason a query parameter was refused, without poem-openapi's `failed to parse "<type>": `
+/// prefix and ` (occurred while parsing "<type>")` suffixes (type names mean nothing to a client).
+pub fn param_reason(reason: &str) -> &str {
+    let mut reason = reason
+        .strip_prefix("failed to parse \"")
+        .and_then(|rest| rest.split_once("\": "))
+        .map_or(reason, |(_, reason)| reason);
+    while let Some(rest) = reason
+        .strip_suffix("\")")
+        .and_then(|r| r.rsplit_once(" (occurred while parsing \""))
+        .map(|(rest, _)| rest)
+    {
+        reason = rest;
+    }
+    reason
 }
 
 /// A JSON object of any shape (organization metadata, a provider's own answer), documented as a

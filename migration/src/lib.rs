@@ -15,6 +15,7 @@ pub mod adopt;
 mod m20250101_000001_seed_schema;
 mod m20250101_000002_unique_memberships;
 mod m20250101_000003_unique_provider_accounts;
+mod m20250101_000004_organization_order_indexes;
 pub use m20250101_000002_unique_memberships::{MEMBER_UNIQUE, TEAM_MEMBER_UNIQUE};
 pub use m20250101_000003_unique_provider_accounts::ACCOUNT_UNIQUE;
 #[cfg(feature = "testing")]
@@ -38,6 +39,7 @@ impl MigratorTrait for Steps {
             Box::new(m20250101_000001_seed_schema::Migration),
             Box::new(m20250101_000002_unique_memberships::Migration),
             Box::new(m20250101_000003_unique_provider_accounts::Migration),
+            Box::new(m20250101_000004_organization_order_indexes::Migration),
         ]
     }
 }

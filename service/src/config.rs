@@ -45,6 +45,9 @@ pub struct AuthConfig {
     pub session_update_age: Duration,
     /// Sessions younger than this are fresh enough for sensitive actions (`session.freshAge`, 1 day; 0 = off).
     pub session_fresh_age: Duration,
+    /// Age beyond which the sliding refresh no longer extends a session (30 days): a stolen
+    /// session cannot be kept alive forever by using it.
+    pub session_absolute_lifetime: Duration,
     /// Lifetime of a session created with `rememberMe: false` (1 day, never extended).
     pub session_dont_remember_expires_in: Duration,
     pub session_tokens: TokenStorage,
@@ -154,6 +157,7 @@ impl AuthConfig {
             session_expires_in: Duration::seconds(604_800),
             session_update_age: Duration::seconds(86_400),
             session_fresh_age: Duration::seconds(86_400),
+            session_absolute_lifetime: Duration::seconds(2_592_000),
             session_dont_remember_expires_in: Duration::seconds(86_400),
             session_tokens: TokenStorage::Hashed,
             plain_session_tokens_present: false,

@@ -8,9 +8,10 @@ use sea_orm::{
 
 use crate::clock::db_time;
 use crate::config::AuthConfig;
+use crate::mail::Mail;
 use crate::password::Verified;
-use crate::security_log;
 use crate::session::{self, ClientInfo, Current};
+use crate::verification::{self, Purpose};
 use crate::{Auth, Error, Result};
 
 /// The provider id of password accounts, as Better Auth names it.
@@ -161,7 +162,7 @@ impl Auth {
         }
         // Throttled by the submitted address, whether or not an account has it.
         let attempt = self.guessing.begin(&email, now).inspect_err(|_| {
-            security_log::sign_in_failed(None, "throttled", client);
+            crate::audit::sign_in_failed(None, "throttled");
         })?;
         let user = user::Entity::find()
             .filter(user::Column::Email.eq(&email))
@@ -178,9 +179,9 @@ impl Auth {
             (user.clone(), account, stored, verified != Verified::No)
         else {
             let user_id = user.as_ref().map(|u| u.id.as_str());
-            security_log::sign_in_failed(user_id, "invalid_credentials", client);
+            crate::audit::sign_in_failed(user_id, "invalid_credentials");
             if let Some(wait) = attempt.failed(now) {
-                security_log::account_throttled(user_id, wait, client);
+                crate::audit::account_throttled(user_id, wait.num_seconds());
             }
             return Err(Error::InvalidEmailOrPassword);
         };
@@ -210,18 +211,18 @@ impl Auth {
         }
         if cfg.require_email_verification && !user.email_verified {
             txn.commit().await?;
-            security_log::sign_in_failed(Some(&user.id), "email_not_verified", client);
+            crate::audit::sign_in_failed(Some(&user.id), "email_not_verified");
             return Err(Error::EmailNotVerified);
         }
         let session = session::create(&txn, cfg, &user.id, now, remember, client)
             .await
             .inspect_err(|e| {
                 if let Error::BannedUser = e {
-                    security_log::sign_in_failed(Some(&user.id), "banned", client);
+                    crate::audit::sign_in_failed(Some(&user.id), "banned");
                 }
             })?;
         txn.commit().await?;
-        security_log::sign_in_succeeded(&user.id, "password", client);
+        crate::audit::sign_in_succeeded(&user.id, "password");
         Ok(SignedIn {
             user,
             session: Some(session),
@@ -251,7 +252,7 @@ impl Auth {
         else {
             return Err(Error::CredentialAccountNotFound);
         };
-        self.check_current_password(current, current_password, &stored, client)
+        self.check_current_password(current, current_password, &stored)
             .await?;
         let hash = hasher.hash(new_password).await?;
         let txn = db.begin().await?;
@@ -259,6 +260,8 @@ impl Auth {
         active.password = Set(Some(hash));
         active.updated_at = Set(db_time(now));
         active.update(&txn).await?;
+        // Reset links mailed before the change must not undo it.
+        verification::revoke_all(&txn, Purpose::ResetPassword, &current.user.id).await?;
         let new_session = if revoke_other_sessions {
             session::revoke_all(&txn, &current.user.id, None).await?;
             Some(session::create(&txn, cfg, &current.user.id, now, true, client).await?)
@@ -266,6 +269,12 @@ impl Auth {
             None
         };
         txn.commit().await?;
+        crate::audit::event("password_changed", &current.user.id, None);
+        self.mailer.send(Mail {
+            to: current.user.email.clone(),
+            subject: "Your password was changed".into(),
+            text: "The password of your account was just changed.\n\nIf it was not you, reset your password now and review your sessions.\n".into(),
+        });
         Ok(new_session)
     }
 
@@ -276,12 +285,11 @@ impl Auth {
         current: &Current,
         password: &str,
         stored: &str,
-        client: &ClientInfo,
     ) -> Result<()> {
         let attempt = self.guessing.begin(&current.user.email, self.clock.now())?;
         if self.hasher.verify(password, stored).await? == Verified::No {
             if let Some(wait) = attempt.failed(self.clock.now()) {
-                security_log::account_throttled(Some(&current.user.id), wait, client);
+                crate::audit::account_throttled(Some(&current.user.id), wait.num_seconds());
             }
             return Err(Error::InvalidPassword);
         }

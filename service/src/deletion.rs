@@ -2,11 +2,12 @@
 //! session. The database's cascades remove sessions, accounts, memberships, team memberships and
 //! sent invitations with the user.
 
-use entity::{account, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionSession, TransactionTrait};
+use entity::{account, member, organization, user};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use crate::credentials::CREDENTIAL;
 use crate::mail::Mail;
+use crate::members::lock_members;
 use crate::session::{self, Current};
 use crate::token::encode_uri_component;
 use crate::verification::{self, Check, Purpose};
@@ -29,7 +30,6 @@ impl Auth {
         password: Option<&str>,
         token: Option<&str>,
         callback_url: Option<&str>,
-        client: &crate::session::ClientInfo,
     ) -> Result<Deletion> {
         if !self.cfg.delete_user_enabled {
             return Err(Error::DeleteUserDisabled);
@@ -43,11 +43,11 @@ impl Auth {
             let stored = acct
                 .and_then(|a| a.password)
                 .ok_or(Error::CredentialAccountNotFound)?;
-            self.check_current_password(current, password, &stored, client)
+            self.check_current_password(current, password, &stored)
                 .await?;
         } else if let Some(token) = token {
             return self
-                .delete_user_with_token(token)
+                .delete_user_with_token(token, &current.user.id)
                 .await
                 .map(|_| Deletion::Deleted);
         } else if self.cfg.delete_user_verification {
@@ -79,28 +79,76 @@ impl Auth {
         Ok(Deletion::Deleted)
     }
 
-    /// Deletes the user named by a mailed deletion token; returns their id.
-    pub async fn delete_user_with_token(&self, token: &str) -> Result<String> {
+    /// Deletes `user_id`'s account with a mailed deletion token. The token must be theirs: a
+    /// link opened by someone else (another signed-in user, a mail scanner without a session)
+    /// deletes nothing and stays usable by its owner.
+    pub async fn delete_user_with_token(&self, token: &str, user_id: &str) -> Result<()> {
         if !self.cfg.delete_user_enabled {
             return Err(Error::DeleteUserDisabled);
         }
+        let now = self.clock.now();
         let txn = self.db.begin().await?;
-        let user_id =
-            match verification::consume(&txn, Purpose::DeleteAccount, token, self.clock.now())
-                .await?
-            {
-                Check::Valid(id) => id,
-                Check::Expired => return Err(Error::TokenExpired),
-                Check::Unknown => return Err(Error::InvalidToken),
-            };
-        self.delete_user_row(&txn, &user_id).await?;
+        match verification::peek(&txn, Purpose::DeleteAccount, token, now).await? {
+            Check::Valid(id) if id == user_id => {}
+            Check::Expired => return Err(Error::TokenExpired),
+            Check::Valid(_) | Check::Unknown => return Err(Error::InvalidToken),
+        }
+        if verification::consume(&txn, Purpose::DeleteAccount, token, now).await?
+            != Check::Valid(user_id.to_owned())
+        {
+            return Err(Error::InvalidToken);
+        }
+        self.delete_user_row(&txn, user_id).await?;
         txn.commit().await?;
-        Ok(user_id)
+        Ok(())
     }
 
-    /// Deletes a user (their rows cascade), keeping Better Auth's team counts true.
-    async fn delete_user_row(&self, db: &impl TransactionTrait, user_id: &str) -> Result<()> {
+    /// Deletes a user (their rows cascade), keeping Better Auth's team counts true, and never
+    /// leaving an organization without an owner: an organization of which the user is the only
+    /// owner goes with them when nobody else is in it, and otherwise the deletion is refused,
+    /// naming it. Decided with the organizations' member rows locked.
+    async fn delete_user_row(
+        &self,
+        db: &impl TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
+        user_id: &str,
+    ) -> Result<()> {
         let txn = db.begin().await?;
+        let roles = &self.cfg.org.roles;
+        let mut owned: Vec<member::Model> = member::Entity::find()
+            .filter(member::Column::UserId.eq(user_id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .filter(|m| roles.is_creator(&m.role))
+            .collect();
+        owned.sort_by(|a, b| a.organization_id.cmp(&b.organization_id));
+        let (mut orphaned, mut ownerless) = (Vec::new(), Vec::new());
+        for m in &owned {
+            let members = lock_members(&txn, &m.organization_id).await?;
+            let others: Vec<_> = members.iter().filter(|o| o.user_id != user_id).collect();
+            if others.is_empty() {
+                orphaned.push(m.organization_id.clone());
+            } else if !others.iter().any(|o| roles.is_creator(&o.role)) {
+                ownerless.push(m.organization_id.clone());
+            }
+        }
+        if !ownerless.is_empty() {
+            let names: Vec<String> = organization::Entity::find()
+                .filter(organization::Column::Id.is_in(ownerless))
+                .order_by_asc(organization::Column::Name)
+                .all(&txn)
+                .await?
+                .into_iter()
+                .map(|o| format!("{} ({})", o.name, o.slug))
+                .collect();
+            return Err(Error::OnlyOwner(names.join(", ")));
+        }
+        for organization_id in &orphaned {
+            organization::Entity::delete_by_id(organization_id)
+                .exec(&txn)
+                .await?;
+            session::forget_organization(&txn, organization_id, None).await?;
+        }
         let teams = self.cfg.columns.teams_of(&txn, user_id).await?;
         user::Entity::delete_by_id(user_id).exec(&txn).await?;
         self.cfg.columns.sync_team_counts(&txn, &teams).await?;

@@ -155,6 +155,14 @@ impl Auth {
         if new_email == current.user.email {
             return Err(Error::EmailIsTheSame);
         }
+        // The old address hears of it first: a stolen session cannot move the account silently.
+        self.mailer.send(Mail {
+            to: current.user.email.clone(),
+            subject: "A change of your e-mail address was requested".into(),
+            text: format!(
+                "Someone signed in to your account asked to change its e-mail address to {new_email}. The change happens when the link mailed there is opened.\n\nIf it was not you, change your password and end your other sessions now.\n"
+            ),
+        });
         let taken = user::Entity::find()
             .filter(user::Column::Email.eq(&new_email))
             .one(&self.db)
@@ -214,6 +222,17 @@ impl Auth {
             }
         };
         txn.commit().await?;
+        if let Verified::Changed(user) = &outcome {
+            crate::audit::event("email_changed", &user.id, None);
+            self.mailer.send(Mail {
+                to: claim.email,
+                subject: "Your e-mail address was changed".into(),
+                text: format!(
+                    "The e-mail address of your account was changed to {}. Mail about the account goes there from now on.\n\nIf it was not you, contact us at once.\n",
+                    user.email
+                ),
+            });
+        }
         Ok(outcome)
     }
 }

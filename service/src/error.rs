@@ -32,6 +32,9 @@ pub enum Error {
     /// error table's).
     #[error("You have been banned from this application. Please contact support if you believe this is an error.")]
     BannedUser,
+    /// Deleting the account would leave organizations with other members but no owner (named).
+    #[error("You are the only owner of organizations that have other members: {0}. Make another member an owner, or delete the organization, first.")]
+    OnlyOwner(String),
     /// No valid session where one is required.
     #[error("Unauthorized")]
     Unauthorized,
@@ -127,6 +130,7 @@ impl Error {
             Error::CredentialAccountNotFound => "CREDENTIAL_ACCOUNT_NOT_FOUND",
             Error::Unauthorized => "UNAUTHORIZED",
             Error::BannedUser => "BANNED_USER",
+            Error::OnlyOwner(_) => "YOU_ARE_THE_ONLY_OWNER_OF_AN_ORGANIZATION",
             Error::SessionNotFresh => "SESSION_NOT_FRESH",
             Error::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
             Error::NoFieldsToUpdate | Error::EmailIsTheSame => return None,

@@ -144,6 +144,14 @@ impl Auth {
             .await?;
         if let Some(existing) = pending.iter().find(|i| i.email == email) {
             if input.resend {
+                // Re-sending renews the invitation as it is: only for a role the sender may grant.
+                if cfg
+                    .roles
+                    .is_creator(existing.role.as_deref().unwrap_or_default())
+                    && !cfg.roles.is_creator(&me.role)
+                {
+                    return Err(OrgError::NotAllowedToInviteWithRole.forbidden());
+                }
                 let mut active = existing.clone().into_active_model();
                 active.expires_at = Set(expires_at);
                 let bumped = active.update(&txn).await?;
@@ -303,6 +311,11 @@ impl Auth {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        crate::audit::event(
+            "invitation_accepted",
+            &current.user.id,
+            Some(&inv.organization_id),
+        );
         let mut accepted = inv;
         accepted.status = "accepted".into();
         Ok((accepted, new_member))
@@ -349,9 +362,20 @@ impl Auth {
         if !self.cfg.org.roles.can(&me.role, "invitation", "cancel") {
             return Err(OrgError::NotAllowedToCancel.forbidden());
         }
-        let mut active = inv.into_active_model();
-        active.status = Set("canceled".into());
-        Ok(active.update(&self.db).await?)
+        let canceled = invitation::Entity::update_many()
+            .col_expr(invitation::Column::Status, Expr::value("canceled"))
+            .filter(invitation::Column::Id.eq(&inv.id))
+            .filter(invitation::Column::Status.eq(PENDING))
+            .exec(&self.db)
+            .await?;
+        if canceled.rows_affected == 0 {
+            // Accepted, rejected or canceled already: its outcome stands.
+            return Err(OrgError::InvitationNotFound.bad_request());
+        }
+        Ok(invitation::Model {
+            status: "canceled".into(),
+            ..inv
+        })
     }
 
     /// `get-invitation`: a pending invitation, for its recipient, with its organization and inviter.

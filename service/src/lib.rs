@@ -3,6 +3,7 @@
 //! `&impl ConnectionTrait` so callers can compose several steps in one transaction.
 
 pub mod access;
+pub mod audit;
 pub mod better_auth_columns;
 pub mod clock;
 pub mod config;
@@ -20,7 +21,6 @@ pub mod members;
 pub mod organization;
 pub mod password;
 pub mod recovery;
-pub mod security_log;
 pub mod session;
 pub mod social;
 pub mod teams;
@@ -29,10 +29,6 @@ pub mod unproven;
 pub mod verification;
 
 pub use error::{Error, Result};
-
-/// The log target of security events (sign-ins, throttling, linked providers): one line each,
-/// with the user id when known and the client address, never a secret.
-pub const SECURITY_LOG: &str = "orgauth::security";
 
 use std::sync::Arc;
 

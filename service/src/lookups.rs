@@ -12,8 +12,8 @@ use std::sync::{Arc, OnceLock};
 use entity::{invitation, member, organization, session, team, team_member, user};
 use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    RuntimeErr,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, RuntimeErr,
 };
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -217,7 +217,34 @@ impl Load for MembershipsByOrganization {
     }
 }
 
-/// Members with their users by organization: one statement for the whole batch.
+/// Runs `read` for each organization of a batch, concurrently. Each read takes only the rows it
+/// answers with (an indexed, limited read), so a large organization costs what a small one does;
+/// requests for the same organization in one batch still share its read.
+async fn per_organization<V, F, Fut>(
+    db: &DatabaseConnection,
+    organizations: Vec<String>,
+    read: F,
+) -> std::result::Result<HashMap<String, Arc<V>>, DbErr>
+where
+    V: Send + Sync + 'static,
+    F: Fn(DatabaseConnection, String) -> Fut,
+    Fut: Future<Output = std::result::Result<V, DbErr>> + Send + 'static,
+{
+    let mut reads = tokio::task::JoinSet::new();
+    for id in organizations {
+        let read = read(db.clone(), id.clone());
+        reads.spawn(async move { read.await.map(|v| (id, Arc::new(v))) });
+    }
+    let mut found = HashMap::new();
+    while let Some(done) = reads.join_next().await {
+        let (id, v) = done.map_err(|e| DbErr::Custom(format!("lookup task failed: {e}")))??;
+        found.insert(id, v);
+    }
+    Ok(found)
+}
+
+/// Members with their users by organization: the first [`LISTED`] (oldest first, by the
+/// `(organization_id, created_at, id)` index), and a count only when there are more.
 struct MembersByOrganization;
 
 impl Load for MembersByOrganization {
@@ -228,30 +255,33 @@ impl Load for MembersByOrganization {
         db: &DatabaseConnection,
         organizations: Vec<String>,
     ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
-        let mut found: HashMap<String, Members> = organizations
-            .iter()
-            .map(|id| (id.clone(), Members::default()))
-            .collect();
-        let rows = member::Entity::find()
-            .filter(member::Column::OrganizationId.is_in(organizations))
-            .find_also_related(user::Entity)
-            .order_by_asc(member::Column::CreatedAt)
-            .order_by_asc(member::Column::Id)
-            .all(db)
-            .await?;
-        for (m, u) in rows {
-            if let (Some(found), Some(u)) = (found.get_mut(&m.organization_id), u) {
-                found.total += 1;
-                if found.rows.len() < LISTED {
-                    found.rows.push((m, u));
-                }
-            }
-        }
-        Ok(found.into_iter().map(|(k, m)| (k, Arc::new(m))).collect())
+        per_organization(db, organizations, |db, id| async move {
+            let rows: Vec<(member::Model, user::Model)> = member::Entity::find()
+                .filter(member::Column::OrganizationId.eq(&id))
+                .find_also_related(user::Entity)
+                .order_by_asc(member::Column::CreatedAt)
+                .order_by_asc(member::Column::Id)
+                .limit(LISTED as u64)
+                .all(&db)
+                .await?
+                .into_iter()
+                .filter_map(|(m, u)| Some((m, u?)))
+                .collect();
+            let total = if rows.len() < LISTED {
+                rows.len() as u64
+            } else {
+                member::Entity::find()
+                    .filter(member::Column::OrganizationId.eq(&id))
+                    .count(&db)
+                    .await?
+            };
+            Ok(Members { rows, total })
+        })
+        .await
     }
 }
 
-/// Teams and invitations by organization: two statements for the whole batch.
+/// Teams (with member counts) and invitations by organization, the first [`LISTED`] of each.
 struct ContentsByOrganization;
 
 impl Load for ContentsByOrganization {
@@ -262,31 +292,18 @@ impl Load for ContentsByOrganization {
         db: &DatabaseConnection,
         organizations: Vec<String>,
     ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
-        let mut found: HashMap<String, Contents> = organizations
-            .iter()
-            .map(|id| (id.clone(), Contents::default()))
-            .collect();
-        for (t, count) in teams_with_member_counts(db, organizations.clone()).await? {
-            if let Some(c) = found.get_mut(&t.organization_id) {
-                if c.teams.len() < LISTED {
-                    c.teams.push((t, count));
-                }
-            }
-        }
-        let invitations = invitation::Entity::find()
-            .filter(invitation::Column::OrganizationId.is_in(organizations))
-            .order_by_asc(invitation::Column::CreatedAt)
-            .order_by_asc(invitation::Column::Id)
-            .all(db)
-            .await?;
-        for i in invitations {
-            if let Some(c) = found.get_mut(&i.organization_id) {
-                if c.invitations.len() < LISTED {
-                    c.invitations.push(i);
-                }
-            }
-        }
-        Ok(found.into_iter().map(|(k, c)| (k, Arc::new(c))).collect())
+        per_organization(db, organizations, |db, id| async move {
+            let teams = teams_with_member_counts(&db, &id).await?;
+            let invitations = invitation::Entity::find()
+                .filter(invitation::Column::OrganizationId.eq(&id))
+                .order_by_asc(invitation::Column::CreatedAt)
+                .order_by_asc(invitation::Column::Id)
+                .limit(LISTED as u64)
+                .all(&db)
+                .await?;
+            Ok(Contents { teams, invitations })
+        })
+        .await
     }
 }
 
@@ -298,10 +315,11 @@ struct TeamAndCount {
     member_count: i64,
 }
 
-/// The organizations' teams, oldest first, each with its member count (a correlated count).
+/// The organization's first [`LISTED`] teams, oldest first, each with its member count (a
+/// correlated count over the `team_member (team_id)` index).
 async fn teams_with_member_counts(
     db: &DatabaseConnection,
-    organizations: Vec<String>,
+    organization_id: &str,
 ) -> std::result::Result<Vec<(team::Model, u64)>, DbErr> {
     use sea_orm::sea_query::ExprTrait;
     let count = Query::select()
@@ -317,9 +335,10 @@ async fn teams_with_member_counts(
             Expr::SubQuery(None, Box::new(count.into_sub_query_statement())),
             "member_count",
         )
-        .filter(team::Column::OrganizationId.is_in(organizations))
+        .filter(team::Column::OrganizationId.eq(organization_id))
         .order_by_asc(team::Column::CreatedAt)
         .order_by_asc(team::Column::Id)
+        .limit(LISTED as u64)
         .into_model::<TeamAndCount>()
         .all(db)
         .await?

@@ -49,7 +49,7 @@ pub fn parse_roles(auth: &Auth, requested: &[String]) -> Result<String> {
 
 /// The organization's members, locked until the transaction ends (PostgreSQL `FOR UPDATE`;
 /// SQLite serialises writers anyway).
-async fn lock_members(
+pub(crate) async fn lock_members(
     txn: &DatabaseTransaction,
     organization_id: &str,
 ) -> Result<Vec<member::Model>> {
@@ -86,6 +86,17 @@ async fn remove_membership(
         .exec(db)
         .await?;
     columns.sync_team_counts(db, &left).await?;
+    // What they invited while they had access does not outlive it.
+    entity::invitation::Entity::update_many()
+        .col_expr(
+            entity::invitation::Column::Status,
+            sea_orm::sea_query::Expr::value("canceled"),
+        )
+        .filter(entity::invitation::Column::OrganizationId.eq(&m.organization_id))
+        .filter(entity::invitation::Column::InviterId.eq(&m.user_id))
+        .filter(entity::invitation::Column::Status.eq("pending"))
+        .exec(db)
+        .await?;
     member::Entity::delete_by_id(&m.id).exec(db).await?;
     crate::session::forget_organization(db, &m.organization_id, Some(&m.user_id)).await?;
     Ok(())
@@ -157,10 +168,12 @@ impl Auth {
             .min(self.cfg.org.membership_limit);
         let by_creation = matches!(page.sort_by.as_deref(), None | Some("createdAt"));
         if page.role.is_none() && by_creation {
-            // The common page: from the batched read of all the organization's members, when it
-            // holds them all.
+            // The common page: from the batched read of the organization's first members, when
+            // it holds them all or the page lies within them.
             let members = self.lookups.members(org.clone()).await?;
-            if members.total == members.rows.len() as u64 {
+            let held = members.rows.len() as u64;
+            let end = page.offset.unwrap_or(0).saturating_add(limit);
+            if members.total == held || (!page.descending && end <= held) {
                 // Only the page's rows are cloned out of the shared read.
                 let mut rows: Vec<_> = members.rows.iter().collect();
                 if page.descending {
@@ -252,6 +265,7 @@ impl Auth {
         }
         remove_membership(&txn, &self.cfg.columns, &me).await?;
         txn.commit().await?;
+        crate::audit::event("member_left", &me.user_id, Some(&me.organization_id));
         Ok(me)
     }
 
@@ -298,6 +312,14 @@ impl Auth {
             .ok_or(Error::UserNotFound)?;
         remove_membership(&txn, &self.cfg.columns, &target).await?;
         txn.commit().await?;
+        tracing::info!(
+            target: "orgauth::security",
+            event = "member_removed",
+            user_id = %target.user_id,
+            organization_id = %target.organization_id,
+            by_user_id = %current.user.id,
+            "security event"
+        );
         Ok((target, target_user))
     }
 
@@ -319,11 +341,15 @@ impl Auth {
             .iter()
             .find(|m| m.user_id == current.user.id)
             .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
-        let target = members
-            .iter()
-            .find(|m| m.id == member_id)
-            .cloned()
-            .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
+        let Some(target) = members.iter().find(|m| m.id == member_id).cloned() else {
+            // A member of another organization is not the caller's to update (Better Auth's 403);
+            // an id nobody has is not found.
+            let elsewhere = member::Entity::find_by_id(member_id).one(&txn).await?;
+            return Err(match elsewhere {
+                Some(_) => OrgError::NotAllowedToUpdateMember.forbidden(),
+                None => OrgError::MemberNotFound.bad_request(),
+            });
+        };
         let i_am_owner = roles.is_creator(&me.role);
         if !i_am_owner && (roles.is_creator(&target.role) || roles.is_creator(&new_role)) {
             return Err(OrgError::NotAllowedToUpdateMember.forbidden());
@@ -341,6 +367,15 @@ impl Auth {
         active.role = Set(new_role);
         let updated = active.update(&txn).await?;
         txn.commit().await?;
+        tracing::info!(
+            target: "orgauth::security",
+            event = "role_changed",
+            user_id = %updated.user_id,
+            organization_id = %updated.organization_id,
+            role = %updated.role,
+            by_user_id = %current.user.id,
+            "security event"
+        );
         Ok(updated)
     }
 }

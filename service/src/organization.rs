@@ -445,6 +445,7 @@ impl Auth {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        crate::audit::event("organization_deleted", &current.user.id, Some(&org.id));
         Ok(org)
     }
 }

@@ -126,6 +126,12 @@ impl Auth {
         txn.commit().await?;
         // Whoever completes a reset holds the mailbox: guesses at the old password stop mattering.
         self.guessing.clear(&user.email);
+        crate::audit::event("password_reset", &user.id, None);
+        self.mailer.send(Mail {
+            to: user.email,
+            subject: "Your password was reset".into(),
+            text: "The password of your account was just reset with a link mailed to this address.\n\nIf it was not you, reset it again now.\n".into(),
+        });
         Ok(())
     }
 }

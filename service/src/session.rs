@@ -149,7 +149,7 @@ pub async fn create(
     let row = session::ActiveModel {
         token: Set(stored_token(cfg, &token)),
         user_id: Set(user_id.to_owned()),
-        expires_at: Set(db_time(now + lifetime)),
+        expires_at: Set(db_time(now + lifetime.min(cfg.session_absolute_lifetime))),
         created_at: Set(db_time(now)),
         updated_at: Set(db_time(now)),
         ip_address: Set(Some(client.ip_address.clone())),
@@ -194,9 +194,12 @@ pub async fn load(
         return Ok(Lookup::Expired);
     }
     let last_renewal = s.expires_at - cfg.session_expires_in;
-    let refresh_due = may_refresh && last_renewal + cfg.session_update_age <= now_db;
+    // Never past the absolute lifetime, counted from the session's creation.
+    let expires_at =
+        db_time(now + cfg.session_expires_in).min(s.created_at + cfg.session_absolute_lifetime);
+    let refresh_due =
+        may_refresh && last_renewal + cfg.session_update_age <= now_db && expires_at > s.expires_at;
     if refresh_due {
-        let expires_at = db_time(now + cfg.session_expires_in);
         let updated = session::Entity::update_many()
             .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))
             .col_expr(session::Column::UpdatedAt, Expr::value(now_db))
@@ -262,6 +265,7 @@ pub async fn revoke(
         return Ok(None);
     };
     session::Entity::delete_by_id(&target.id).exec(db).await?;
+    crate::audit::event("session_revoked", user_id, None);
     Ok(Some(target.id))
 }
 
@@ -275,7 +279,11 @@ pub async fn revoke_all(
     if let Some(keep) = keep {
         delete = delete.filter(session::Column::Id.ne(keep));
     }
-    Ok(delete.exec(db).await?.rows_affected)
+    let revoked = delete.exec(db).await?.rows_affected;
+    if revoked > 0 {
+        crate::audit::event("sessions_revoked", user_id, None);
+    }
+    Ok(revoked)
 }
 
 /// Deletes the session holding `token`, expired or not (sign-out).

@@ -348,6 +348,15 @@ impl Auth {
             .lock_exclusive()
             .one(&txn)
             .await?;
+        // Decided again under the member row's lock, which `remove-member` takes too: a member
+        // removed meanwhile is never left in a team.
+        entity::member::Entity::find()
+            .filter(entity::member::Column::OrganizationId.eq(&org))
+            .filter(entity::member::Column::UserId.eq(user_id))
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or_else(|| OrgError::NotAMember.bad_request())?;
         let team = self.team_in(&txn, &org, team_id).await?;
         let existing = team_member::Entity::find()
             .filter(team_member::Column::TeamId.eq(&team.id))

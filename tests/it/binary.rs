@@ -1,4 +1,5 @@
-use std::io::{BufRead, BufReader};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -182,6 +183,97 @@ async fn reads_postgres_url_and_logs_json() {
     .await;
 }
 
+/// Security events are one structured line each, with the user, the client address (from the
+/// request's span) and no secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_events_are_structured_lines_without_secrets() {
+    migration::testing::run(Backend::Sqlite, |db| async move {
+        let mut cmd = orgauth();
+        cmd.env("DATABASE_URL", &db.url)
+            .env("ORGAUTH_LOG_FORMAT", "json")
+            .env("ORGAUTH_RATE_LIMIT", "off")
+            .env("BETTER_AUTH_TRUSTED_ORIGINS", "http://localhost:3000");
+        let mut server = start(cmd);
+        let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let post = |path: &str, body: serde_json::Value| {
+            http.post(format!("{}/api/auth{path}", server.base))
+                .header("origin", "http://localhost:3000")
+                .json(&body)
+                .send()
+        };
+        let signed_up: serde_json::Value = post(
+            "/sign-up/email",
+            serde_json::json!({"name": "Log", "email": "log@example.com", "password": "first-secret-pw"}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let token = signed_up["token"].as_str().unwrap().to_owned();
+        let r = post(
+            "/change-password",
+            serde_json::json!({"currentPassword": "first-secret-pw", "newPassword": "second-secret-pw"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
+        // Sign-ins: a wrong password for the user and for an unknown address, then the right one.
+        for (email, password, status) in [
+            ("log@example.com", "third-secret-pw", 401),
+            ("nobody@example.com", "third-secret-pw", 401),
+            ("log@example.com", "second-secret-pw", 200),
+        ] {
+            let r = post("/sign-in/email", serde_json::json!({"email": email, "password": password}))
+                .await
+                .unwrap();
+            assert_eq!(r.status(), status, "{email}");
+        }
+        let (status, lines) = server.terminate();
+        assert!(status.success());
+        for secret in ["first-secret-pw", "second-secret-pw", "third-secret-pw", token.as_str()] {
+            assert!(
+                !lines.iter().any(|l| l.contains(secret)),
+                "a secret reached the log"
+            );
+        }
+        let event = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON lines"))
+            .find(|v| v["target"] == "orgauth::security" && v["fields"]["event"] == "password_changed")
+            .expect("the password change is logged");
+        assert_eq!(event["fields"]["user_id"], signed_up["user"]["id"]);
+        assert_eq!(event["span"]["client_ip"], "127.0.0.1");
+        assert!(event["span"]["request_id"].is_string());
+        let security: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["target"] == "orgauth::security")
+            .collect();
+        let named = |name: &str| -> Vec<&serde_json::Value> {
+            security.iter().filter(|v| v["fields"]["event"] == name).collect()
+        };
+        let failed = named("sign_in_failed");
+        assert_eq!(failed.len(), 2, "{security:?}");
+        assert_eq!(failed[0]["fields"]["user_id"], signed_up["user"]["id"]);
+        assert!(failed[1]["fields"].get("user_id").is_none(), "no user for an unknown address");
+        for line in &failed {
+            assert_eq!(line["fields"]["reason"], "invalid_credentials");
+            assert_eq!(line["span"]["client_ip"], "127.0.0.1");
+        }
+        let succeeded = named("sign_in_succeeded");
+        assert_eq!(succeeded.len(), 1, "{security:?}");
+        assert_eq!(succeeded[0]["fields"]["user_id"], signed_up["user"]["id"]);
+        assert_eq!(succeeded[0]["fields"]["method"], "password");
+        assert_eq!(succeeded[0]["span"]["client_ip"], "127.0.0.1");
+        assert!(
+            security.iter().all(|v| !v.to_string().contains("@example.com")),
+            "no address in a security event"
+        );
+    })
+    .await;
+}
+
 /// `orgauth migrate up|status|down|fresh` drive the embedded migrator.
 async fn migrate_commands_work(db: TestDb) {
     let url = db.url.clone();
@@ -220,7 +312,7 @@ async fn migrate_commands_work(db: TestDb) {
         "{status:?}"
     );
     ok(&["migrate", "up"]);
-    ok(&["migrate", "down", "-n", "3"]);
+    ok(&["migrate", "down", "-n", "4"]);
     assert_eq!(tables().await, 0);
     ok(&["migrate", "fresh"]);
     assert_eq!(tables().await, 2);
@@ -361,20 +453,6 @@ async fn secrets_never_reach_the_log() {
         assert!(status.success());
         let log = lines.join("\n");
         assert!(log.contains("/api/auth/sign-in/email"), "the requests were logged");
-        // One security line per sign-in, with the user id (when known) and the client address.
-        let user_id = signed_up["user"]["id"].as_str().unwrap();
-        let security: Vec<&String> = lines.iter().filter(|l| l.contains("orgauth::security")).collect();
-        let event = |name: &str| -> Vec<&String> {
-            security.iter().copied().filter(|l| l.contains(&format!("event=\"{name}\""))).collect()
-        };
-        let succeeded = event("sign_in_succeeded");
-        assert_eq!(succeeded.len(), 1, "{security:?}");
-        assert!(succeeded[0].contains(user_id) && succeeded[0].contains("127.0.0.1"), "{}", succeeded[0]);
-        let failed = event("sign_in_failed");
-        assert_eq!(failed.len(), 2, "{security:?}");
-        assert!(failed.iter().all(|l| l.contains("invalid_credentials") && l.contains("127.0.0.1")), "{failed:?}");
-        assert_eq!(failed.iter().filter(|l| l.contains(user_id)).count(), 1, "the unknown address has no user id");
-        assert!(security.iter().all(|l| !l.contains("log@example.com") && !l.contains("nobody@example.com")), "{security:?}");
         assert!(!log.contains(wrong), "a wrong password is a secret too");
         let token = signed_up["token"].as_str().unwrap();
         let (session_token, signature) = auth_token.split_once('.').unwrap();
@@ -464,3 +542,142 @@ async fn add_member_command(db: TestDb) {
 }
 
 db_tests!(add_member_command);
+
+/// The server's resident memory, from `/proc/<pid>/status`.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/<pid>/status")
+}
+
+/// Sends `count` GET requests, each to its own unknown path, over 16 keep-alive connections
+/// (HTTP/1.1, pipelined 32 deep, from plain threads, so that the client's own work stays small);
+/// returns how many got each status.
+fn flood_distinct_paths(base: &str, count: usize) -> BTreeMap<u16, usize> {
+    const CONNECTIONS: usize = 16;
+    const DEPTH: usize = 32;
+    let addr = base.trim_start_matches("http://").to_owned();
+    let threads: Vec<_> = (0..CONNECTIONS)
+        .map(|i| {
+            let addr = addr.clone();
+            let share = count / CONNECTIONS + usize::from(i < count % CONNECTIONS);
+            std::thread::spawn(move || {
+                let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+                conn.set_nodelay(true).unwrap();
+                let mut statuses = BTreeMap::new();
+                let mut buf = Vec::new();
+                let mut left = share;
+                while left > 0 {
+                    let batch = left.min(DEPTH);
+                    let mut requests = String::new();
+                    for _ in 0..batch {
+                        requests.push_str(&format!(
+                            "GET /api/auth/x/{}/{} HTTP/1.1\r\nHost: {addr}\r\n\r\n",
+                            uuid::Uuid::new_v4(),
+                            uuid::Uuid::new_v4()
+                        ));
+                    }
+                    conn.write_all(requests.as_bytes()).unwrap();
+                    for _ in 0..batch {
+                        let status = read_response(&mut conn, &mut buf);
+                        *statuses.entry(status).or_insert(0) += 1;
+                    }
+                    left -= batch;
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut all = BTreeMap::new();
+    for t in threads {
+        for (status, n) in t.join().unwrap() {
+            *all.entry(status).or_insert(0) += n;
+        }
+    }
+    all
+}
+
+/// Reads one HTTP/1.1 response with a `content-length` from `conn` (`buf` keeps what was read past
+/// it); returns its status.
+fn read_response(conn: &mut std::net::TcpStream, buf: &mut Vec<u8>) -> u16 {
+    let mut chunk = [0u8; 16 * 1024];
+    let mut read_more = |buf: &mut Vec<u8>| {
+        let n = conn.read(&mut chunk).unwrap();
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end])
+                .unwrap()
+                .to_ascii_lowercase();
+            let status = head[9..12].parse().unwrap();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map(|v| v.trim().parse().unwrap())
+                .unwrap_or_else(|| panic!("a content-length: {head}"));
+            let total = end + 4 + length;
+            while buf.len() < total {
+                read_more(buf);
+            }
+            buf.drain(..total);
+            return status;
+        }
+        read_more(buf);
+    }
+}
+
+/// With rate limiting on, a flood of requests from one client to distinct unknown paths leaves the
+/// server's memory where it was after warm-up, and `/api/auth/ok` still answers at once: unknown
+/// paths share one bucket, and the limiter's table stays small. `ORGAUTH_TEST_FLOOD_REQUESTS`
+/// sets the number of requests (default 200,000).
+#[test]
+fn a_flood_of_distinct_paths_leaves_memory_flat() {
+    let count: usize = std::env::var("ORGAUTH_TEST_FLOOD_REQUESTS")
+        .ok()
+        .map(|v| v.parse().expect("ORGAUTH_TEST_FLOOD_REQUESTS is a number"))
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("f.db").display());
+    let mut cmd = orgauth();
+    cmd.env("DATABASE_URL", url)
+        .env("ORGAUTH_RATE_LIMIT", "on")
+        // One line per request would only measure the log.
+        .env("RUST_LOG", "info,api::request_log=warn");
+    let server = start(cmd);
+    let pid = server.child.id();
+
+    flood_distinct_paths(&server.base, 5_000);
+    let before = rss_kib(pid);
+    let started = std::time::Instant::now();
+    let flood = flood_distinct_paths(&server.base, count);
+    let took = started.elapsed();
+    let after = rss_kib(pid);
+    eprintln!("{count} requests in {took:?}: {flood:?}; RSS {before} KiB -> {after} KiB");
+    assert_eq!(
+        flood.get(&429).copied().unwrap_or(0) + flood.get(&404).copied().unwrap_or(0),
+        count,
+        "only 404 and 429: {flood:?}"
+    );
+    assert!(
+        after <= before + 20 * 1024,
+        "RSS grew from {before} KiB to {after} KiB over {count} requests"
+    );
+    // Every unknown path counts against one budget.
+    assert!(
+        flood.get(&429).copied().unwrap_or(0) > count / 2,
+        "{flood:?}"
+    );
+
+    let started = std::time::Instant::now();
+    let addr = server.base.trim_start_matches("http://");
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    write!(conn, "GET /api/auth/ok HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut conn, &mut Vec::new()), 200);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}

@@ -270,7 +270,6 @@ impl FlowsApi {
                 body.password.as_deref(),
                 body.token.as_deref(),
                 body.callback_url.as_deref(),
-                &self.state.client_info(req),
             )
             .await?;
         let message = match outcome {
@@ -289,7 +288,8 @@ impl FlowsApi {
 
     /// The mailed account-deletion link
     ///
-    /// Deletes the account the token names; redirects to `callbackURL` when given.
+    /// Deletes the caller's account when the token is theirs (the link must be opened where its
+    /// owner is signed in); redirects to `callbackURL` when given.
     #[oai(
         path = "/delete-user/callback",
         method = "get",
@@ -299,7 +299,7 @@ impl FlowsApi {
     async fn delete_user_callback(
         &self,
         req: &Request,
-        _auth: NoSession,
+        _auth: SessionAuth,
         token: Query<String>,
         #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
     ) -> Result<JsonOrRedirect<SuccessMessage>, Errors<NoBody, 404>> {
@@ -307,9 +307,10 @@ impl FlowsApi {
         if !self.state.auth.cfg.delete_user_enabled {
             return Err(service::Error::DeleteUserDisabled.into());
         }
+        let current = self.state.require(req).await?;
         self.state
             .auth
-            .delete_user_with_token(&token)
+            .delete_user_with_token(&token, &current.user.id)
             .await
             .map_err(|e| match e {
                 e @ (service::Error::InvalidToken | service::Error::TokenExpired) => {

@@ -5,7 +5,7 @@ pub mod flows;
 mod session;
 pub mod social;
 
-use poem::http::header::{CACHE_CONTROL, LOCATION, PRAGMA};
+use poem::http::header::LOCATION;
 use poem::http::HeaderValue;
 use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
@@ -113,11 +113,6 @@ pub struct AuthApi {
     pub state: AppState,
 }
 
-fn no_store(outbox: &Outbox) {
-    outbox.push(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    outbox.push(PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
 #[OpenApi(prefix_path = "/api/auth")]
 impl AuthApi {
     /// Sign up with email and password
@@ -136,6 +131,7 @@ impl AuthApi {
         _auth: NoSession,
         body: Json<SignUpBody>,
     ) -> Result<SignedUp, Errors<JsonBody, 422>> {
+        Outbox::of(req).no_store();
         let body = body.0;
         let remember = body.remember_me.unwrap_or(true);
         let input = NewUser {
@@ -182,6 +178,7 @@ impl AuthApi {
         _auth: NoSession,
         body: Json<SignInBody>,
     ) -> Result<SignedIn, Errors<JsonBody>> {
+        Outbox::of(req).no_store();
         let body = body.0;
         let remember = body.remember_me.unwrap_or(true);
         let signed = self
@@ -256,7 +253,7 @@ impl AuthApi {
         #[oai(name = "disableCookieCache")]
         _disable_cookie_cache: Query<Option<String>>,
     ) -> Result<CurrentSession, Errors<NoBody>> {
-        no_store(&Outbox::of(req));
+        Outbox::of(req).no_store();
         let may_refresh = disable_refresh.0.is_none_or(|v| v.is_empty());
         let current = self.state.resolve(req, may_refresh).await?;
         Ok(Nullable(current.map(|c| SessionAndUser {
@@ -296,6 +293,7 @@ impl AuthApi {
         req: &Request,
         _auth: SessionAuth,
     ) -> Result<Sessions, Errors<NoBody>> {
+        Outbox::of(req).no_store();
         let current = self.state.require_fresh(req).await?;
         let now = self.state.auth.clock.now();
         let sessions = service::session::list(&self.state.auth.db, &current.user.id, now).await?;

@@ -88,9 +88,11 @@ impl AppState {
         }
     }
 
-    /// Sets the session cookie for `token` with the configured lifetime.
+    /// Sets the session cookie for `token` with the configured lifetime; the response, which now
+    /// carries the token, must not be stored.
     pub fn set_session_cookie(&self, outbox: &Outbox, token: &str, remember: bool) {
         let max_age = self.auth.cfg.session_expires_in.num_seconds();
         self.cookies.set_session(outbox, token, max_age, remember);
+        outbox.no_store();
     }
 }

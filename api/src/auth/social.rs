@@ -385,6 +385,7 @@ impl SocialApi {
     ) -> Result<CallbackRedirect, Errors<NoBody>> {
         let outbox = Outbox::of(req);
         outbox.push(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        outbox.no_store();
         let cookies = &self.state.cookies;
         let state_cookie = cookies.state(req.header(poem::http::header::COOKIE));
         let landing = self
@@ -463,6 +464,7 @@ impl SocialApi {
         _auth: SessionAuth,
         body: Json<AccountBody>,
     ) -> Result<AccessToken, Errors<JsonBody, 404>> {
+        Outbox::of(req).no_store();
         let (user_id, selector) = self.selector(req, body.0).await?;
         let tokens = self.state.auth.access_token(&user_id, &selector).await?;
         Ok(access_token_response(tokens)?.into())
@@ -483,6 +485,7 @@ impl SocialApi {
         _auth: SessionAuth,
         body: Json<AccountBody>,
     ) -> Result<RefreshedTokens, Errors<JsonBody, 404>> {
+        Outbox::of(req).no_store();
         let (user_id, selector) = self.selector(req, body.0).await?;
         let t = self.state.auth.refresh_tokens(&user_id, &selector).await?;
         Ok(RefreshTokenResponse {

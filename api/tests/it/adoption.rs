@@ -285,16 +285,30 @@ async fn team_columns_are_kept_true(db: TestDb) {
     assert_team_columns(&server.db).await;
 
     // Deleting a user (their rows cascade) keeps the counts too.
+    let carol = server.browser();
+    let carol_id = carol.sign_up("carol@example.com", "password123").await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    exec(
+        &server.db,
+        &format!(
+            "INSERT INTO member (id, organization_id, user_id, role, created_at) \
+             VALUES ('m-carol', '{}', '{carol_id}', 'member', '2026-11-01 12:00:00')",
+            org["id"].as_str().unwrap()
+        ),
+    )
+    .await;
     let r = owner
         .post(
             "/organization/add-team-member",
-            json!({"teamId": extra, "userId": owner_id}),
+            json!({"teamId": extra, "userId": carol_id}),
         )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(team_count(&server.db, &extra).await, "1");
     let _ = member_id;
-    let r = owner
+    let r = carol
         .post("/delete-user", json!({"password": "password123"}))
         .await;
     assert_eq!(r.status(), 200);

@@ -624,15 +624,24 @@ async fn deletion_confirmed_by_mail(db: TestDb) {
     );
     assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 1);
     let mail = server.mail.wait("xena@example.com", 1).await;
-    let link = MailSink::link(
-        &mail,
-        &format!("{ORIGIN}/api/auth/delete-user/callback?token="),
+    let link = local(
+        &server,
+        &MailSink::link(
+            &mail,
+            &format!("{ORIGIN}/api/auth/delete-user/callback?token="),
+        ),
     );
-    let r = no_redirects()
-        .get(local(&server, &link))
-        .send()
-        .await
-        .unwrap();
+    // Opened without a session (a mail scanner): nothing is deleted.
+    let r = no_redirects().get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    // Opened by another signed-in user: nothing is deleted either.
+    let other = signed_in_without_redirects(&server, "yves@example.com", true).await;
+    let r = other.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 2);
+    // Opened where its owner is signed in: their account goes.
+    let owner = signed_in_without_redirects(&server, "xena@example.com", false).await;
+    let r = owner.get(&link).send().await.unwrap();
     assert_eq!(
         (
             r.status().as_u16(),
@@ -640,13 +649,129 @@ async fn deletion_confirmed_by_mail(db: TestDb) {
         ),
         (302, "/goodbye")
     );
-    assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 0);
-    let again = no_redirects()
-        .get(local(&server, &link))
+    assert!(user::Entity::find()
+        .filter(user::Column::Email.eq("xena@example.com"))
+        .one(&server.db)
+        .await
+        .unwrap()
+        .is_none());
+    let again = other.get(&link).send().await.unwrap();
+    assert_eq!(again.status(), 404);
+}
+
+/// A client with its own cookies, following no redirects, signed in as `email` (signed up first
+/// when `new`).
+async fn signed_in_without_redirects(
+    server: &TestServer,
+    email: &str,
+    new: bool,
+) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("origin", ORIGIN.parse().unwrap());
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let (path, body) = match new {
+        true => (
+            "sign-up/email",
+            json!({"name": "Other", "email": email, "password": "password123"}),
+        ),
+        false => (
+            "sign-in/email",
+            json!({"email": email, "password": "password123"}),
+        ),
+    };
+    let r = client
+        .post(server.url(&format!("/api/auth/{path}")))
+        .json(&body)
         .send()
         .await
         .unwrap();
-    assert_eq!(again.status(), 404);
+    assert_eq!(r.status(), 200, "{path} {email}");
+    client
+}
+
+/// Deleting one's account never leaves an organization without an owner: refused, naming the
+/// organizations, while another member has no owner role; an organization with nobody else in
+/// it goes with its owner.
+async fn deleting_the_only_owner(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let alice = server.browser();
+    alice.sign_up("alice@example.com", "password123").await;
+    for (name, slug) in [("Solo", "solo"), ("Shared", "shared")] {
+        let r = alice
+            .post("/organization/create", json!({"name": name, "slug": slug}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let shared = entity::organization::Entity::find()
+        .filter(entity::organization::Column::Slug.eq("shared"))
+        .one(&server.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let bob = server.browser();
+    let bob_id = bob.sign_up("bob@example.com", "password123").await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bob_member = entity::member::ActiveModel {
+        organization_id: sea_orm::Set(shared.id.clone()),
+        user_id: sea_orm::Set(bob_id),
+        role: sea_orm::Set("member".into()),
+        ..Default::default()
+    };
+    let bob_member = sea_orm::ActiveModelTrait::insert(bob_member, &server.db)
+        .await
+        .unwrap();
+    let (s, body) = parts(
+        alice
+            .post("/delete-user", json!({"password": "password123"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 400, "{body}");
+    assert_eq!(body["code"], "YOU_ARE_THE_ONLY_OWNER_OF_AN_ORGANIZATION");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("Shared (shared)"), "{message}");
+    assert!(!message.contains("Solo"), "{message}");
+    assert_eq!(
+        entity::organization::Entity::find()
+            .count(&server.db)
+            .await
+            .unwrap(),
+        2,
+        "nothing was deleted"
+    );
+    assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 2);
+
+    let mut promoted: entity::member::ActiveModel = bob_member.into();
+    promoted.role = sea_orm::Set("owner".into());
+    sea_orm::ActiveModelTrait::update(promoted, &server.db)
+        .await
+        .unwrap();
+    let (s, body) = parts(
+        alice
+            .post("/delete-user", json!({"password": "password123"}))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let left: Vec<String> = entity::organization::Entity::find()
+        .all(&server.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.slug)
+        .collect();
+    assert_eq!(
+        left,
+        ["shared"],
+        "the organization nobody else was in went with its owner"
+    );
 }
 
 db_tests!(
@@ -659,4 +784,5 @@ db_tests!(
     change_email_can_be_switched_off,
     deleting_the_account,
     deletion_confirmed_by_mail,
+    deleting_the_only_owner,
 );

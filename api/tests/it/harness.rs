@@ -131,6 +131,7 @@ impl TestServer {
     }
 }
 
+#[derive(Clone)]
 pub struct Browser {
     pub base: String,
     pub http: reqwest::Client,

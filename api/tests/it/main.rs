@@ -7,13 +7,18 @@ mod guessing;
 mod harness;
 mod health;
 mod invitations;
+mod large;
 mod members;
+mod no_store;
+mod numbers;
 mod organization;
 mod origin;
 mod resilience;
+mod security;
 mod smtp;
 mod social;
 mod teams;
+mod wire;
 
 /// Better Auth's scrypt hash of `password123` (the contract's example, §6).
 pub const BETTER_AUTH_SCRYPT: &str = "0fb4ac8671a313077212579ff2aac7a1:e2d60698e41cc515f2e25df584dffc30ade236ce7e180fcdf7113f7645673657488b6db1ecf54b35f1e666ad7a33ce966384d7abeb75d0950cdcfc5ac398926d";

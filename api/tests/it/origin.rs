@@ -274,6 +274,38 @@ async fn the_limit_holds_under_concurrency(db: TestDb) {
     );
 }
 
+/// Paths the server does not have share one budget per client, however many there are; its routes
+/// keep their own, a route with a parameter being one route.
+async fn unknown_paths_share_one_budget(db: TestDb) {
+    let limits = RateLimitConfig { max: 3, ..limits() };
+    let server = TestServer::start_rate_limited(&db, limits, None).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let get = |path: String| {
+        let request = http.get(server.url(&path)).send();
+        async move { request.await.unwrap().status().as_u16() }
+    };
+    for i in 0..3 {
+        assert_eq!(get(format!("/api/auth/x/{i}")).await, 404);
+    }
+    assert_eq!(get("/api/auth/y/another/path".into()).await, 429);
+    assert_eq!(get("/api/auth/callback/github/extra".into()).await, 429);
+    // The server's routes are untouched.
+    assert_eq!(get("/api/auth/ok".into()).await, 200);
+    for provider in ["a", "b", "c"] {
+        assert_ne!(get(format!("/api/auth/callback/{provider}")).await, 429);
+    }
+    assert_eq!(get("/api/auth/callback/d".into()).await, 429);
+    // Paths outside /api/auth are not limited.
+    for _ in 0..5 {
+        assert_eq!(get("/x".into()).await, 404);
+    }
+    server.clock.advance(Duration::seconds(10));
+    assert_eq!(get("/api/auth/x/new".into()).await, 404);
+}
+
 async fn futures_join<F>(requests: impl Iterator<Item = F>) -> Vec<u16>
 where
     F: std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
@@ -299,4 +331,5 @@ db_tests!(
     sign_in_is_rate_limited_per_address,
     a_trusted_proxy_header_separates_clients,
     the_limit_holds_under_concurrency,
+    unknown_paths_share_one_budget,
 );

@@ -338,6 +338,16 @@ impl Browser {
     /// Starts at `start_path` with `body`, follows the provider's redirect back to our callback,
     /// and returns the callback's URL and where the callback finally sends the browser.
     async fn dance(&self, start_path: &str, body: Value) -> (String, String) {
+        let (callback, landed) = self.dance_to_callback(start_path, body).await;
+        (callback, location(&landed))
+    }
+
+    /// As [`Browser::dance`], returning the callback's URL and its response.
+    async fn dance_to_callback(
+        &self,
+        start_path: &str,
+        body: Value,
+    ) -> (String, reqwest::Response) {
         let (status, started) = parts(self.post(start_path, body).await).await;
         assert_eq!(status, 200, "{started}");
         assert_eq!(started["redirect"], true);
@@ -359,7 +369,7 @@ impl Browser {
         );
         let landed = self.visit(&callback).await;
         assert_eq!(landed.status(), 302);
-        (callback, location(&landed))
+        (callback, landed)
     }
 }
 
@@ -736,6 +746,38 @@ async fn github_sign_in_tokens_and_last_account(db: TestDb) {
     assert_eq!(info["data"]["login"], "octocat");
 }
 
+/// The callback that signs the user in (its cookie carries the session token) and the routes that
+/// answer with a provider's tokens are never stored by a cache.
+async fn token_responses_are_not_stored(db: TestDb) {
+    use crate::no_store::{caching, no_store};
+    let gh = Github::start().await;
+    let server = server(&db, vec![gh.config()]).await;
+    gh.profile("cache@example.com", true);
+    let browser = Browser::new(&server);
+    let (_, landed) = browser
+        .dance_to_callback("/sign-in/social", sign_in_body("github"))
+        .await;
+    assert!(landed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().unwrap().contains("session_token=")));
+    assert_eq!(caching(&landed), no_store(), "the callback");
+    let select = json!({"accountId": "4242"});
+    let r = browser.post("/get-access-token", select.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(caching(&r), no_store(), "get-access-token");
+    let r = browser.post("/refresh-token", select).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(caching(&r), no_store(), "refresh-token");
+    // A callback that signs nobody in (a replayed state) is not stored either.
+    let r = Browser::new(&server)
+        .get("/callback/github?code=x&state=unknown")
+        .await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(caching(&r), no_store(), "a failed callback");
+}
+
 async fn github_unverified_email_is_not_linked(db: TestDb) {
     let gh = Github::start().await;
     let server = server(&db, vec![gh.config()]).await;
@@ -846,6 +888,23 @@ async fn link_social_then_unlink(db: TestDb) {
     assert_eq!(status, 401);
 }
 
+/// The first mail to `to` whose text contains `needle`, waiting up to 10 s (other notices may
+/// reach the same address in any order).
+async fn mail_with(server: &TestServer, to: &str, needle: &str) -> crate::smtp::Delivered {
+    for _ in 0..200 {
+        if let Some(m) = server
+            .mail
+            .to(to)
+            .into_iter()
+            .find(|m| m.text.contains(needle))
+        {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no mail to {to} with {needle:?}: {:?}", server.mail.to(to));
+}
+
 /// A password sign-in's status, from a fresh client.
 async fn password_sign_in(server: &TestServer, email: &str, password: &str) -> u16 {
     Browser::new(server)
@@ -923,9 +982,9 @@ async fn github_proof_revokes_a_pre_registration(db: TestDb) {
     )
     .await;
     assert_eq!(status, 200);
-    let reset = server.mail.wait("victim@example.com", 1).await;
-    let reset_link =
-        crate::smtp::MailSink::link(&reset, &format!("{ORIGIN}/api/auth/reset-password/"));
+    let reset_prefix = format!("{ORIGIN}/api/auth/reset-password/");
+    let reset = mail_with(&server, "victim@example.com", &reset_prefix).await;
+    let reset_link = crate::smtp::MailSink::link(&reset, &reset_prefix);
     let reset_token = reset_link
         .split("/reset-password/")
         .nth(1)
@@ -983,12 +1042,12 @@ async fn github_proof_revokes_a_pre_registration(db: TestDb) {
 
     // The victim still gets in, and was told a sign-in method was linked.
     assert_eq!(victim.session_user().await["id"], user_id.as_str());
-    let notice = server.mail.wait("victim@example.com", 2).await;
-    assert!(
-        notice.text.contains("A new sign-in method was linked"),
-        "{}",
-        notice.text
-    );
+    let notice = mail_with(
+        &server,
+        "victim@example.com",
+        "A new sign-in method was linked",
+    )
+    .await;
     assert!(notice.text.contains("GitHub") || notice.text.contains("github"));
 }
 
@@ -1017,12 +1076,12 @@ async fn a_verified_user_is_linked_as_before(db: TestDb) {
         200
     );
     assert_eq!(accounts_of(&server, &user_id).await.len(), 2);
-    let notice = server.mail.wait("vera@example.com", 1).await;
-    assert!(
-        notice.text.contains("A new sign-in method was linked"),
-        "{}",
-        notice.text
-    );
+    mail_with(
+        &server,
+        "vera@example.com",
+        "A new sign-in method was linked",
+    )
+    .await;
 }
 
 /// The proof also counts when it comes later: through a provider account linked while it did
@@ -1117,12 +1176,12 @@ async fn a_later_proof_revokes_unproven_access(db: TestDb) {
         providers,
         vec!["credential".to_owned(), "github".to_owned()]
     );
-    let notice = server.mail.wait("carol@example.com", 1).await;
-    assert!(
-        notice.text.contains("A new sign-in method was linked"),
-        "{}",
-        notice.text
-    );
+    mail_with(
+        &server,
+        "carol@example.com",
+        "A new sign-in method was linked",
+    )
+    .await;
 }
 
 /// A `link-social` the pre-registrant started before the address was proven cannot finish after
@@ -1261,6 +1320,7 @@ db_tests!(
     oidc_tokens_refresh_and_account_info,
     github_sign_in_tokens_and_last_account,
     github_unverified_email_is_not_linked,
+    token_responses_are_not_stored,
     link_social_then_unlink,
     start_is_checked,
     github_proof_revokes_a_pre_registration,

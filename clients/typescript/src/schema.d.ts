@@ -397,7 +397,8 @@ export interface paths {
         };
         /**
          * The mailed account-deletion link
-         * @description Deletes the account the token names; redirects to `callbackURL` when given.
+         * @description Deletes the caller's account when the token is theirs (the link must be opened where its
+         *     owner is signed in); redirects to `callbackURL` when given.
          */
         get: operations["deleteUserCallback"];
         put?: never;

@@ -27,10 +27,11 @@ ALTER TABLE "user" ADD COLUMN "ban_expires" timestamp;
 ALTER TABLE "session" ADD COLUMN "impersonated_by" text;
 "#;
 
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     "m20250101_000001_seed_schema",
     "m20250101_000002_unique_memberships",
     "m20250101_000003_unique_provider_accounts",
+    "m20250101_000004_organization_order_indexes",
 ];
 
 async fn exec(db: &DatabaseConnection, sql: &str) {

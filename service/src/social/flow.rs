@@ -361,7 +361,7 @@ impl Auth {
             .and_then(normalize_email)
             .ok_or(CallbackError::EmailNotFound)?;
         if let Some(link) = &flow.link {
-            self.link_account(link, provider, &profile, &email, &tokens, client)
+            self.link_account(link, provider, &profile, &email, &tokens)
                 .await?;
             return Ok(Landing {
                 location: flow.callback_url.clone(),
@@ -371,7 +371,7 @@ impl Auth {
         let (session, is_new) = self
             .sign_in_social(provider, &profile, &email, &tokens, client)
             .await?;
-        crate::security_log::sign_in_succeeded(&session.1.user_id, &provider.cfg.id, client);
+        crate::audit::sign_in_succeeded(&session.1.user_id, &provider.cfg.id);
         let location = match (&flow.new_user_callback_url, is_new) {
             (Some(url), true) => url.clone(),
             _ => flow.callback_url.clone(),
@@ -420,7 +420,7 @@ impl Auth {
             let session = crate::session::create(&txn, cfg, &user_id, now, true, client).await?;
             txn.commit().await?;
             if let Some(revoked) = revoked {
-                crate::security_log::unproven_access_revoked(&user_id, revoked, client);
+                crate::audit::unproven_access_revoked(&user_id, revoked);
             }
             return Ok((session, false));
         }
@@ -462,10 +462,10 @@ impl Auth {
         let session = crate::session::create(&txn, cfg, &user_id, now, true, client).await?;
         txn.commit().await?;
         if let Some(revoked) = revoked {
-            crate::security_log::unproven_access_revoked(&user_id, revoked, client);
+            crate::audit::unproven_access_revoked(&user_id, revoked);
         }
         if !is_new {
-            self.provider_linked(&user_id, email, provider, revoked, false, client);
+            self.provider_linked(&user_id, email, provider, revoked, false);
         }
         Ok((session, is_new))
     }
@@ -482,7 +482,6 @@ impl Auth {
         profile: &Profile,
         email: &str,
         tokens: &Tokens,
-        client: &ClientInfo,
     ) -> std::result::Result<(), CallbackError> {
         let now = self.clock.now();
         let txn = self.db.begin().await?;
@@ -523,9 +522,9 @@ impl Auth {
                     .await?;
                 txn.commit().await?;
                 if let Some(revoked) = revoked {
-                    crate::security_log::unproven_access_revoked(&link.user_id, revoked, client);
+                    crate::audit::unproven_access_revoked(&link.user_id, revoked);
                 }
-                self.provider_linked(&link.user_id, email, provider, revoked, true, client);
+                self.provider_linked(&link.user_id, email, provider, revoked, true);
                 Ok(())
             }
         }
@@ -540,9 +539,8 @@ impl Auth {
         provider: &Provider,
         revoked: Option<crate::unproven::Revoked>,
         linking: bool,
-        client: &ClientInfo,
     ) {
-        crate::security_log::provider_linked(user_id, &provider.cfg.id, client);
+        crate::audit::provider_linked(user_id, &provider.cfg.id);
         let name = provider.cfg.display_name();
         let revoked = match revoked {
             Some(_) if linking => "\nThis was the first proof that the address is yours, so the other ways into the account set up before it (other sign-in methods, other sessions, pending links) were removed. Your password and this session were kept.\n",
