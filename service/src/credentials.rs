@@ -199,15 +199,11 @@ impl Auth {
         if unchanged.is_none() {
             return Err(Error::InvalidEmailOrPassword);
         }
-        match verified {
-            Verified::No => unreachable!("refused above"),
-            Verified::Yes => {}
-            Verified::YesRehashed(upgraded) => {
-                let mut active = account.into_active_model();
-                active.password = Set(Some(upgraded));
-                active.updated_at = Set(db_time(now));
-                active.update(&txn).await?;
-            }
+        if let Verified::YesRehashed(upgraded) = verified {
+            let mut active = account.into_active_model();
+            active.password = Set(Some(upgraded));
+            active.updated_at = Set(db_time(now));
+            active.update(&txn).await?;
         }
         if cfg.require_email_verification && !user.email_verified {
             txn.commit().await?;
