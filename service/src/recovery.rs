@@ -2,7 +2,8 @@
 
 use entity::{account, user};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+    TransactionTrait,
 };
 
 use crate::clock::db_time;
@@ -20,24 +21,27 @@ impl Auth {
         email: &str,
         redirect_to: Option<&str>,
     ) -> Result<()> {
-        let Some(email) = normalize_email(email) else {
-            return Ok(());
-        };
-        let Some(user) = user::Entity::find()
-            .filter(user::Column::Email.eq(&email))
-            .one(&self.db)
-            .await?
-        else {
-            return Ok(());
-        };
-        let (auth, now) = (self.clone(), self.clock.now());
-        let redirect_to = redirect_to.map(str::to_owned);
-        tokio::spawn(async move {
-            if let Err(e) = auth.mail_reset_link(user, redirect_to, now).await {
-                tracing::error!(error = %e, "issuing a password-reset link failed");
+        let floor = crate::email::AnswerFloor::start();
+        let found = match normalize_email(email) {
+            Some(email) => {
+                user::Entity::find()
+                    .filter(user::Column::Email.eq(&email))
+                    .one(&self.db)
+                    .await
             }
-        });
-        Ok(())
+            None => Ok(None),
+        };
+        if let Ok(Some(user)) = found.as_ref() {
+            let (auth, now, user) = (self.clone(), self.clock.now(), user.clone());
+            let redirect_to = redirect_to.map(str::to_owned);
+            tokio::spawn(async move {
+                if let Err(e) = auth.mail_reset_link(user, redirect_to, now).await {
+                    tracing::error!(error = %e, "issuing a password-reset link failed");
+                }
+            });
+        }
+        floor.wait().await;
+        found.map(|_| ()).map_err(Into::into)
     }
 
     async fn mail_reset_link(
@@ -46,8 +50,16 @@ impl Auth {
         redirect_to: Option<String>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
+        // A new link voids the older ones; the user row's lock orders concurrent requests, so
+        // exactly one link (the last) stays usable.
+        let txn = self.db.begin().await?;
+        user::Entity::find_by_id(&user.id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+        verification::revoke_all(&txn, Purpose::ResetPassword, &user.id).await?;
         let token = verification::issue(
-            &self.db,
+            &txn,
             Purpose::ResetPassword,
             &user.id,
             now,
@@ -55,6 +67,7 @@ impl Auth {
             self.cfg.coexistence,
         )
         .await?;
+        txn.commit().await?;
         let link = format!(
             "{}/reset-password/{token}?callbackURL={}",
             self.cfg.api_base_url,
