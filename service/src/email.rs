@@ -242,6 +242,24 @@ impl Auth {
     }
 }
 
+/// The least time an answer that must not tell whether an address has an account takes (the
+/// mail routes without a session): the look-up and the spawning of the mail's work vary by a
+/// millisecond or so between a known and an unknown address, well inside it.
+const ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Holds its answer until [`ANSWER_FLOOR`] after it started, when awaited with [`Self::wait`].
+pub(crate) struct AnswerFloor(tokio::time::Instant);
+
+impl AnswerFloor {
+    pub(crate) fn start() -> Self {
+        Self(tokio::time::Instant::now())
+    }
+
+    pub(crate) async fn wait(self) {
+        tokio::time::sleep_until(self.0 + ANSWER_FLOOR).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,23 +276,5 @@ mod tests {
             assert!(value.starts_with(&claim_prefix(&claim.user_id)), "{value}");
             assert!(!value.starts_with(&claim_prefix("01a2-")));
         }
-    }
-}
-
-/// The least time an answer that must not tell whether an address has an account takes (the
-/// mail routes without a session): the look-up and the spawning of the mail's work vary by a
-/// millisecond or so between a known and an unknown address, well inside it.
-const ANSWER_FLOOR: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Holds its answer until [`ANSWER_FLOOR`] after it started, when awaited with [`Self::wait`].
-pub(crate) struct AnswerFloor(tokio::time::Instant);
-
-impl AnswerFloor {
-    pub(crate) fn start() -> Self {
-        Self(tokio::time::Instant::now())
-    }
-
-    pub(crate) async fn wait(self) {
-        tokio::time::sleep_until(self.0 + ANSWER_FLOOR).await;
     }
 }
