@@ -114,6 +114,14 @@ impl Auth {
             .one(&txn)
             .await?
             .ok_or(Error::UserNotFound)?;
+        // Following the mailed link proves the address: on an address never proven before,
+        // whatever a pre-registrant set up (provider accounts, sessions, a pending change of
+        // address) goes, as on a provider's first proof; the password is the one set here.
+        let keep = crate::unproven::Keep {
+            password: true,
+            ..Default::default()
+        };
+        let revoked = crate::unproven::revoke_unproven_access(&txn, &user.id, keep, now).await?;
         verification::revoke_all(&txn, Purpose::ResetPassword, &user.id).await?;
         let existing = account::Entity::find()
             .filter(account::Column::UserId.eq(&user.id))
@@ -137,6 +145,9 @@ impl Auth {
             session::revoke_all(&txn, &user.id, None).await?;
         }
         txn.commit().await?;
+        if let Some(revoked) = revoked {
+            crate::audit::unproven_access_revoked(&user.id, revoked);
+        }
         // Whoever completes a reset holds the mailbox: guesses at the old password stop mattering.
         self.guessing.clear(&user.email);
         crate::audit::event("password_reset", &user.id, None);

@@ -309,3 +309,73 @@ db_tests!(
     removal_racing_team_addition,
     sessions_end_at_their_absolute_lifetime,
 );
+
+/// A pre-registrant's change of address does not survive the owner's password reset: following
+/// the reset link proves the address, and what was set up before goes, as on a provider's proof.
+async fn a_reset_takes_back_a_pre_registered_account(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let intruder = server.browser();
+    intruder
+        .sign_up("victim@example.com", "intruder-pw-1")
+        .await;
+    let r = intruder
+        .post("/change-email", json!({"newEmail": "intruder@example.com"}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let pending = server.mail.wait("intruder@example.com", 1).await;
+    let change_link = MailSink::link(&pending, &format!("{ORIGIN}/api/auth/verify-email?token="))
+        .replacen(ORIGIN, &server.base, 1)
+        .replace("&callbackURL=%2F", "");
+
+    // The owner of the address resets the password through the mailed link.
+    let owner = server.browser();
+    owner
+        .post(
+            "/request-password-reset",
+            json!({"email": "victim@example.com"}),
+        )
+        .await;
+    // Two mails to the address by now, in either order: the change notice and the reset link.
+    server.mail.wait("victim@example.com", 2).await;
+    let mail = server
+        .mail
+        .to("victim@example.com")
+        .into_iter()
+        .find(|m| m.text.contains("/reset-password/"))
+        .expect("the reset mail");
+    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
+    let token = link
+        .split("/reset-password/")
+        .nth(1)
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap();
+    let r = owner
+        .post(
+            "/reset-password",
+            json!({"token": token, "newPassword": "owner-pw-1"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // The intruder's session, password and pending change of address are gone.
+    assert!(intruder.json("/get-session").await.is_null());
+    let r = server.http.get(&change_link).send().await.unwrap();
+    assert_ne!(r.status(), 200, "the pending change of address was voided");
+    let signed_in = owner
+        .post(
+            "/sign-in/email",
+            json!({"email": "victim@example.com", "password": "owner-pw-1"}),
+        )
+        .await;
+    assert_eq!(signed_in.status(), 200);
+    let session = owner.json("/get-session").await;
+    assert_eq!(session["user"]["email"], "victim@example.com");
+    assert_eq!(
+        session["user"]["emailVerified"], true,
+        "the reset proved the address"
+    );
+}
+
+db_tests!(a_reset_takes_back_a_pre_registered_account);
