@@ -175,6 +175,7 @@ impl From<service::Error> for ApiError {
             | E::CredentialAccountNotFound
             | E::EmailCanNotBeUpdated
             | E::NoFieldsToUpdate
+            | E::FieldNotAllowed(_)
             | E::InvalidToken
             | E::TokenExpired
             | E::UserNotFound
@@ -237,6 +238,32 @@ fn json(status: StatusCode, body: ErrorBody) -> Response {
         .body(serde_json::json!({"message": body.message, "code": body.code}).to_string())
 }
 
+/// A body that is not an object where one is expected, in zod's words as Better Auth answers it;
+/// any other reason as it is.
+fn body_reason(reason: &str) -> std::borrow::Cow<'_, str> {
+    // `wire::Record` words its own refusal; poem-openapi puts the type's name before it.
+    if let Some((_, zod)) = reason
+        .strip_prefix("failed to parse \"")
+        .and_then(|r| r.split_once("\": "))
+        .filter(|(_, rest)| rest.starts_with("Invalid input: "))
+    {
+        return zod.into();
+    }
+    let found = reason
+        .strip_prefix("Expected input type \"")
+        .and_then(|r| r.split_once("\", found "))
+        .and_then(|(_, found)| found.strip_suffix('.'))
+        .and_then(|found| serde_json::from_str::<serde_json::Value>(found).ok());
+    match found {
+        Some(v) => format!(
+            "Invalid input: expected object, received {}",
+            crate::wire::json_type(&v)
+        )
+        .into(),
+        None => reason.into(),
+    }
+}
+
 /// Turns poem's own errors into the contract's answers: an unknown path or a known path with the
 /// wrong method is a 404 with an empty body (Better Auth has no 405); an unreadable body or a query
 /// parameter that does not parse is a 400, a missing or wrong content type a 415, each with
@@ -256,7 +283,7 @@ pub fn with_contract_fallbacks(ep: impl Endpoint + 'static) -> impl Endpoint {
             return if syntax {
                 json(StatusCode::BAD_REQUEST, ErrorBody::new("BAD_REQUEST", "Invalid JSON in request body"))
             } else {
-                let message = format!("[body] {}", e.reason);
+                let message = format!("[body] {}", body_reason(&e.reason));
                 json(StatusCode::BAD_REQUEST, ErrorBody::new("VALIDATION_ERROR", &message))
             };
         }

@@ -2,8 +2,11 @@
 //!
 //! 1. A state-changing request (not GET/HEAD/OPTIONS) that carries cookies must come from a trusted
 //!    `Origin` (or `Referer`).
-//! 2. `callbackURL`, `redirectTo`, `errorCallbackURL` and `newUserCallbackURL`, in the JSON body or
-//!    the query, must point at a trusted origin or be a plain relative path.
+//! 2. The redirect targets must point at a trusted origin or be a plain relative path: on a
+//!    state-changing request, `callbackURL` (the body's, else the query's) and the body's
+//!    `redirectTo`, `errorCallbackURL` and `newUserCallbackURL`; on a GET, the query's
+//!    `callbackURL`, `errorCallbackURL` and `newUserCallbackURL`. Other query values are not
+//!    targets, as in Better Auth.
 //! 3. Sign-in and sign-up without cookies: a cross-site navigation is refused, and a browser request
 //!    (Fetch Metadata or Origin present) must come from a trusted origin.
 
@@ -15,6 +18,8 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use serde_json::{json, Value};
 use url::Url;
 use wildmatch::WildMatch;
+
+use crate::wire::is_truthy;
 
 /// The origins this deployment trusts: its own, and `BETTER_AUTH_TRUSTED_ORIGINS`.
 #[derive(Clone, Debug)]
@@ -152,12 +157,13 @@ pub struct OriginCheckEndpoint<E> {
 }
 
 impl<E> OriginCheckEndpoint<E> {
-    /// The origin the request claims: `Origin`, else the origin of `Referer`.
+    /// Where the request claims to come from: a non-empty `Origin`, else `Referer` as sent (a
+    /// Referer that is not a URL is an untrusted origin, not a missing one).
     fn claimed_origin(req: &Request) -> Option<String> {
-        match req.header(ORIGIN) {
-            Some(o) => Some(o.to_owned()),
-            None => req.header(REFERER).and_then(origin_of),
-        }
+        req.header(ORIGIN)
+            .filter(|o| !o.is_empty())
+            .or_else(|| req.header(REFERER))
+            .map(str::to_owned)
     }
 
     /// Rule 1 (and rule 3's browser half): the claimed origin must be trusted.
@@ -233,21 +239,32 @@ impl<E: Endpoint> Endpoint for OriginCheckEndpoint<E> {
             }
         }
 
-        let mut fields: Vec<(String, Value)> =
+        let query: Vec<(String, Value)> =
             url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+                .filter(|(k, _)| {
+                    CALLBACK_FIELDS.iter().any(|(f, _, _)| f == k) && k != "redirectTo"
+                })
                 .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
                 .collect();
-        if !safe_method {
+        let fields = if safe_method {
+            query
+        } else {
             // The body was read into memory by `BodyLimit`; look at it and put it back.
             let bytes = req.take_body().into_bytes().await.unwrap_or_default();
-            if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&bytes) {
-                fields.extend(
-                    map.into_iter()
-                        .filter(|(k, _)| CALLBACK_FIELDS.iter().any(|(f, _, _)| f == k)),
-                );
-            }
+            let mut fields: Vec<(String, Value)> = match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(map)) => map
+                    .into_iter()
+                    .filter(|(k, v)| CALLBACK_FIELDS.iter().any(|(f, _, _)| f == k) && is_truthy(v))
+                    .collect(),
+                _ => Vec::new(),
+            };
             req.set_body(bytes);
-        }
+            // Only the query's `callbackURL` counts, and only when the body has none.
+            if !fields.iter().any(|(k, _)| k == "callbackURL") {
+                fields.extend(query.into_iter().filter(|(k, _)| k == "callbackURL"));
+            }
+            fields
+        };
         if let Some(refusal) = self.check_callbacks(&fields) {
             return Ok(refusal);
         }

@@ -57,10 +57,13 @@ enum Rule {
 
 const RULES: [Rule; 3] = [Rule::General, Rule::Credentials, Rule::Mail];
 
+/// Better Auth's special rules, plus `/verify-password` among the password checks (Better Auth
+/// gives it the general limit; it is as much a password guess as sign-in).
 fn rule(path: &str) -> Rule {
     if ["/sign-in", "/sign-up", "/change-password", "/change-email"]
         .iter()
         .any(|p| path.starts_with(p))
+        || path == "/verify-password"
     {
         Rule::Credentials
     } else if path == "/request-password-reset"

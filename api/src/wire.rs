@@ -1,15 +1,20 @@
 //! What the contract's wire shapes need beyond poem-openapi's own types: [`Nullable`] (always
 //! sent, may be `null`), [`Checked`] (a required query parameter the handler checks itself),
 //! [`Count`] (a bounded count or offset in a query), [`JsonObject`] (an object of any shape),
+//! [`Record`] (a body Better Auth reads as a record), [`OptionalJson`] (a body that may be absent),
 //! `string_enum!` (a string documented as one of a few values) and `success!`, which declares an
 //! operation's success response.
 
 use std::borrow::Cow;
 
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem::{FromRequest, Request, RequestBody};
+use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
+use poem_openapi::payload::{Json, Payload};
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{
     ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
 };
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::Value;
 
 /// A value the contract always sends, as `null` when there is none: a required, nullable
@@ -259,6 +264,146 @@ impl Type for JsonObject {
 
     fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
         Box::new(std::iter::once(&self.0))
+    }
+}
+
+/// JavaScript's truthiness, which decides whether Better Auth looks at a body value at all.
+pub fn is_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// zod's name for a JSON value's type, as Better Auth's validation messages say it
+/// (`expected object, received array`).
+pub fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// A body Better Auth validates as a record of any fields (`update-user`, `update-session`), read
+/// as `T`. Anything but an object is refused with zod's message for a record.
+#[derive(Debug)]
+pub struct Record<T>(pub T);
+
+impl<T: Type> Type for Record<T> {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = T::RawValueType;
+
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_raw_value()
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        self.0.raw_element_iter()
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Record<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            Some(value @ Value::Object(_)) => T::parse_from_json(Some(value))
+                .map(Self)
+                .map_err(ParseError::propagate),
+            other => Err(ParseError::custom(format!(
+                "Invalid input: expected record, received {}",
+                other.as_ref().map_or("undefined", json_type)
+            ))),
+        }
+    }
+}
+
+/// A JSON body that may be left out (`sign-out`): no body reads as `None`. A body that is there
+/// must be JSON (else 415, as every body) and an object, checked before the handler runs.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<'a, T: ParseFromJSON> ApiExtractor<'a> for OptionalJson<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: "application/json; charset=utf-8",
+                schema: T::schema_ref(),
+            }],
+            required: false,
+        })
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        body: &mut RequestBody,
+        _: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let bytes = <Vec<u8> as FromRequest>::from_request(request, body).await?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        let content_type = request
+            .content_type()
+            .ok_or(ContentTypeError::ExpectContentType)?;
+        if !<Json<T> as Payload>::check_content_type(content_type) {
+            return Err(ContentTypeError::NotSupported {
+                content_type: content_type.to_owned(),
+            }
+            .into());
+        }
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| ParseRequestPayloadError {
+                reason: e.to_string(),
+            })?;
+        if !value.is_object() {
+            return Err(ParseRequestPayloadError {
+                reason: format!(
+                    "Invalid input: expected object, received {}",
+                    json_type(&value)
+                ),
+            }
+            .into());
+        }
+        T::parse_from_json(Some(value))
+            .map(|v| Self(Some(v)))
+            .map_err(|e| {
+                ParseRequestPayloadError {
+                    reason: e.into_message(),
+                }
+                .into()
+            })
     }
 }
 

@@ -274,6 +274,27 @@ impl Auth {
         Ok(new_session)
     }
 
+    /// `verify-password`: whether `password` is the signed-in user's. A user without a password
+    /// gets the wrong password's answer, after as long a wait (a hash), as Better Auth answers.
+    pub async fn verify_password(&self, current: &Current, password: &str) -> Result<()> {
+        if password.chars().count() > self.cfg.max_password_length {
+            return Err(Error::PasswordTooLong);
+        }
+        let stored = credential_account(&self.db, &current.user.id)
+            .await?
+            .and_then(|a| a.password);
+        match stored {
+            Some(stored) => {
+                self.check_current_password(current, password, &stored)
+                    .await
+            }
+            None => {
+                self.hasher.hash(password).await?;
+                Err(Error::InvalidPassword)
+            }
+        }
+    }
+
     /// Checks a signed-in user's password (`change-password`, `delete-user`): a guess like any
     /// other, so it counts against the account's failures and waits while it is throttled.
     pub(crate) async fn check_current_password(

@@ -44,9 +44,12 @@ pub enum Error {
     /// `update-user` was asked to change the email; that has its own flow.
     #[error("Email can not be updated")]
     EmailCanNotBeUpdated,
-    /// `update-user` with nothing it may change.
+    /// `update-user` or `update-session` with nothing it may change.
     #[error("No fields to update")]
     NoFieldsToUpdate,
+    /// A field the server manages (`update-session`'s active organization and team).
+    #[error("{0} is not allowed to be set")]
+    FieldNotAllowed(&'static str),
     /// A one-time link or token that does not exist, was used, or belongs to someone else.
     #[error("Invalid token")]
     InvalidToken,
@@ -133,6 +136,7 @@ impl Error {
             Error::OnlyOwner(_) => "YOU_ARE_THE_ONLY_OWNER_OF_AN_ORGANIZATION",
             Error::SessionNotFresh => "SESSION_NOT_FRESH",
             Error::EmailCanNotBeUpdated => "EMAIL_CAN_NOT_BE_UPDATED",
+            Error::FieldNotAllowed(_) => "FIELD_NOT_ALLOWED",
             Error::NoFieldsToUpdate | Error::EmailIsTheSame => return None,
             Error::InvalidToken => "INVALID_TOKEN",
             Error::TokenExpired => "TOKEN_EXPIRED",

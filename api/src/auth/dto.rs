@@ -6,7 +6,9 @@ use std::borrow::Cow;
 
 use chrono::NaiveDateTime;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::types::{
+    Any, MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type,
+};
 use poem_openapi::Object;
 use serde_json::Value;
 
@@ -193,6 +195,44 @@ pub struct StatusTrue {
     pub status: bool,
 }
 
+/// `sign-out`'s optional body. Its fields only matter to an OpenID provider's logout, which
+/// orgauth does not do; they are read so that a malformed body is refused as Better Auth does.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct SignOutBody {
+    /// Where to go after the provider's logout (not used).
+    #[oai(rename = "callbackURL")]
+    pub callback_url: Option<String>,
+    /// Return the provider's logout URL instead of redirecting (not used).
+    pub disable_redirect: Option<bool>,
+    /// State for the provider's logout (not used).
+    pub state: Option<String>,
+}
+
+/// `verify-password`'s body.
+#[derive(Object, Debug)]
+pub struct VerifyPasswordBody {
+    /// The signed-in user's password.
+    pub password: String,
+}
+
+/// `update-session`'s body: additional session fields only. This deployment defines none, and the
+/// organization plugin's two are managed by the server.
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct UpdateSessionBody {
+    /// Refused when set (`FIELD_NOT_ALLOWED`): `organization/set-active` sets it.
+    pub active_organization_id: Option<Any<Value>>,
+    /// Refused when set (`FIELD_NOT_ALLOWED`): `organization/set-active-team` sets it.
+    pub active_team_id: Option<Any<Value>>,
+}
+
+/// The session after `update-session`.
+#[derive(Object, Debug)]
+pub struct SessionOnly {
+    pub session: Session,
+}
+
 #[derive(Object, Debug)]
 pub struct RevokeSessionBody {
     /// A session token, or a handle from `list-sessions`.
@@ -345,6 +385,11 @@ success! {
 success! {
     /// The session and its user, or `null` without a live session.
     pub CurrentSession(Nullable<SessionAndUser>) + session
+}
+
+success! {
+    /// The session with its new fields.
+    pub SessionUpdated(SessionOnly) + session
 }
 
 success! {

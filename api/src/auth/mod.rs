@@ -12,7 +12,7 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::registry::Registry;
-use poem_openapi::types::MaybeUndefined;
+use poem_openapi::types::{Any, MaybeUndefined};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, SecurityScheme, Tags,
 };
@@ -22,7 +22,7 @@ use service::session::public_token;
 use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
-use crate::wire::Nullable;
+use crate::wire::{is_truthy, Nullable, OptionalJson, Record};
 use dto::*;
 
 #[derive(Tags)]
@@ -212,8 +212,9 @@ impl AuthApi {
 
     /// Sign out
     ///
-    /// Ends the presented session (if any) and clears the cookies. Works without a session; a
-    /// body, if any, is ignored.
+    /// Ends the presented session (if any) and clears the cookies. Works without a session. The
+    /// body may be left out; one that is there must be a JSON object (checked first, so a
+    /// malformed request signs nobody out).
     #[oai(
         path = "/sign-out",
         method = "post",
@@ -224,7 +225,8 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: OptionalSession,
-    ) -> Result<SignedOut, Errors<NoBody>> {
+        _body: OptionalJson<SignOutBody>,
+    ) -> Result<SignedOut, Errors<JsonBody>> {
         if let Some(token) = self.state.presented_token(req) {
             service::session::delete_by_token(&self.state.auth.db, &self.state.auth.cfg, &token)
                 .await?;
@@ -385,10 +387,10 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: SessionAuth,
-        body: Json<UpdateUserBody>,
+        body: Json<Record<UpdateUserBody>>,
     ) -> Result<Done, Errors<JsonBody>> {
         let current = self.state.require(req).await?;
-        let body = body.0;
+        let body = body.0 .0;
         if body.email.is_some() {
             return Err(service::Error::EmailCanNotBeUpdated.into());
         }
@@ -406,6 +408,63 @@ impl AuthApi {
                     image,
                 },
             )
+            .await?;
+        Ok(StatusTrue { status: true }.into())
+    }
+
+    /// Update the current session's additional fields
+    ///
+    /// Only fields a deployment adds to sessions may be set, and orgauth adds none: the answer is
+    /// 400 `No fields to update`, or `FIELD_NOT_ALLOWED` for `activeOrganizationId` and
+    /// `activeTeamId`, which `organization/set-active` and `set-active-team` manage. The body is
+    /// checked before the session, as Better Auth does.
+    #[oai(
+        path = "/update-session",
+        method = "post",
+        operation_id = "updateSession",
+        tag = "Tag::Sessions"
+    )]
+    async fn update_session(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<Record<UpdateSessionBody>>,
+    ) -> Result<SessionUpdated, Errors<JsonBody>> {
+        self.state.require(req).await?;
+        let body = body.0 .0;
+        let set = |field: &Option<Any<serde_json::Value>>| {
+            field.as_ref().is_some_and(|v| is_truthy(&v.0))
+        };
+        if set(&body.active_organization_id) {
+            return Err(service::Error::FieldNotAllowed("activeOrganizationId").into());
+        }
+        if set(&body.active_team_id) {
+            return Err(service::Error::FieldNotAllowed("activeTeamId").into());
+        }
+        Err(service::Error::NoFieldsToUpdate.into())
+    }
+
+    /// Check the caller's password
+    ///
+    /// `{"status":true}` when `password` is the signed-in user's; 400 `INVALID_PASSWORD` when it
+    /// is not or the user has no password. A guess like a sign-in: counted per account and rate
+    /// limited as sign-in is.
+    #[oai(
+        path = "/verify-password",
+        method = "post",
+        operation_id = "verifyPassword",
+        tag = "Tag::User"
+    )]
+    async fn verify_password(
+        &self,
+        req: &Request,
+        _auth: SessionAuth,
+        body: Json<VerifyPasswordBody>,
+    ) -> Result<Done, Errors<JsonBody>> {
+        let current = self.state.require(req).await?;
+        self.state
+            .auth
+            .verify_password(&current, &body.password)
             .await?;
         Ok(StatusTrue { status: true }.into())
     }

@@ -4,7 +4,10 @@ use migration::db_tests;
 use migration::testing::TestDb;
 use serde_json::json;
 
-use crate::harness::{parts, Browser, TestServer};
+use api::rate_limit::RateLimitConfig;
+use serde_json::Value;
+
+use crate::harness::{parts, set_cookies, Browser, TestServer, ORIGIN};
 
 async fn organization(b: &Browser, slug: &str) -> String {
     let (s, org) = parts(
@@ -86,7 +89,381 @@ async fn updating_a_member_of_another_organization(db: TestDb) {
     assert_eq!(still["members"][0]["role"], "owner");
 }
 
+/// A POST with a raw body and content type, with the browser's cookies and Origin.
+async fn post_raw(b: &Browser, path: &str, content_type: &str, body: &str) -> (u16, Value) {
+    parts(
+        b.http
+            .post(format!("{}/api/auth{path}", b.base))
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn signed_in(b: &Browser) -> bool {
+    !b.json("/get-session").await.is_null()
+}
+
+/// `verify-password`: `{"status":true}` for the right password, Better Auth's 400
+/// `INVALID_PASSWORD` otherwise, 401 without a session; wrong guesses count against the account.
+async fn verify_password_checks_the_callers_password(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let anonymous = server.browser();
+    let (s, body) = parts(
+        anonymous
+            .post("/verify-password", json!({"password": "password123"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+
+    let user = server.browser();
+    user.sign_up("verify@example.com", "password123").await;
+    let (s, body) = parts(
+        user.post("/verify-password", json!({"password": "password123"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body), (200, json!({"status": true})));
+    let (s, body) = parts(user.post("/verify-password", json!({})).await).await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("VALIDATION_ERROR")));
+    let long = "x".repeat(129);
+    let (s, body) = parts(
+        user.post("/verify-password", json!({"password": long}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("PASSWORD_TOO_LONG")));
+    for i in 0..5 {
+        let (s, body) = parts(
+            user.post(
+                "/verify-password",
+                json!({"password": format!("guess-{i}")}),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(
+            (s, body),
+            (
+                400,
+                json!({"message": "Invalid password", "code": "INVALID_PASSWORD"})
+            ),
+            "guess {i}"
+        );
+    }
+    // The sixth check waits, right password or not: the same throttle as sign-in.
+    let (s, body) = parts(
+        user.post("/verify-password", json!({"password": "password123"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (429, Some("TOO_MANY_REQUESTS")));
+    assert!(signed_in(&user).await, "a wrong password ends no session");
+}
+
+/// `verify-password` is rate limited as sign-in is: three per ten seconds per client.
+async fn verify_password_is_rate_limited_as_sign_in(db: TestDb) {
+    let server = TestServer::start_rate_limited(&db, RateLimitConfig::default(), None).await;
+    let user = server.browser();
+    user.sign_up("verify-rl@example.com", "password123").await;
+    for _ in 0..3 {
+        let r = user
+            .post("/verify-password", json!({"password": "password123"}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let r = user
+        .post("/verify-password", json!({"password": "password123"}))
+        .await;
+    assert_eq!(r.status(), 429);
+}
+
+/// `update-session`: the body is checked before the session; with one, nothing can be set
+/// (`No fields to update`), and the organization plugin's fields are `FIELD_NOT_ALLOWED`.
+async fn update_session_sets_nothing_the_server_manages(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let anonymous = server.browser();
+    let (s, body) = post_raw(&anonymous, "/update-session", "application/json", "[]").await;
+    assert_eq!(
+        (s, body),
+        (
+            400,
+            json!({"message": "[body] Invalid input: expected record, received array", "code": "VALIDATION_ERROR"})
+        )
+    );
+    let (s, body) = parts(anonymous.post("/update-session", json!({})).await).await;
+    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+
+    let user = server.browser();
+    user.sign_up("update-session@example.com", "password123")
+        .await;
+    let org = organization(&user, "update-session").await;
+    for body in [
+        json!({}),
+        json!({"unknown": 1}),
+        json!({"activeOrganizationId": null}),
+    ] {
+        let (s, answer) = parts(user.post("/update-session", body.clone()).await).await;
+        assert_eq!(
+            (s, answer),
+            (400, json!({"message": "No fields to update"})),
+            "{body}"
+        );
+    }
+    for field in ["activeOrganizationId", "activeTeamId"] {
+        let (s, body) = parts(user.post("/update-session", json!({field: "other"})).await).await;
+        assert_eq!(
+            (s, body),
+            (
+                400,
+                json!({"message": format!("{field} is not allowed to be set"), "code": "FIELD_NOT_ALLOWED"})
+            )
+        );
+    }
+    let session = user.json("/get-session").await;
+    assert_eq!(session["session"]["activeOrganizationId"], org.as_str());
+}
+
+/// `sign-out` refuses a body that is not JSON (415) or not an object (400) before it touches the
+/// session, which stays signed in; without a body it signs out.
+async fn sign_out_refuses_a_malformed_body_first(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let user = server.browser();
+    user.sign_up("sign-out@example.com", "password123").await;
+    let (s, body) = post_raw(&user, "/sign-out", "text/plain", "x").await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (415, Some("UNSUPPORTED_MEDIA_TYPE"))
+    );
+    for (raw, kind) in [
+        ("[]", "array"),
+        ("\"x\"", "string"),
+        ("1", "number"),
+        ("null", "null"),
+    ] {
+        let (s, body) = post_raw(&user, "/sign-out", "application/json", raw).await;
+        assert_eq!(
+            (s, body),
+            (
+                400,
+                json!({"message": format!("[body] Invalid input: expected object, received {kind}"), "code": "VALIDATION_ERROR"})
+            ),
+            "{raw}"
+        );
+    }
+    let (s, _) = post_raw(&user, "/sign-out", "application/json", "{oops").await;
+    assert_eq!(s, 400);
+    assert!(
+        signed_in(&user).await,
+        "a refused sign-out leaves the session"
+    );
+    let r = user
+        .http
+        .post(format!("{}/api/auth/sign-out", user.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(set_cookies(&r)
+        .iter()
+        .any(|c| c.starts_with("better-auth.session_token=;")));
+    assert!(!signed_in(&user).await);
+}
+
+/// `update-user` with a body that is not an object: zod's message for a record, as Better Auth.
+async fn update_user_refuses_a_body_that_is_not_an_object(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let user = server.browser();
+    user.sign_up("update-user@example.com", "password123").await;
+    for (raw, kind) in [
+        ("[]", "array"),
+        ("\"x\"", "string"),
+        ("1", "number"),
+        ("null", "null"),
+    ] {
+        let (s, body) = post_raw(&user, "/update-user", "application/json", raw).await;
+        assert_eq!(
+            (s, body),
+            (
+                400,
+                json!({"message": format!("[body] Invalid input: expected record, received {kind}"), "code": "VALIDATION_ERROR"})
+            ),
+            "{raw}"
+        );
+    }
+    let (s, _) = parts(user.post("/update-user", json!({"name": "Renamed"})).await).await;
+    assert_eq!(s, 200);
+    assert_eq!(user.json("/get-session").await["user"]["name"], "Renamed");
+}
+
+/// `get-full-organization` lists invitations of every status to those who may invite.
+async fn full_organization_lists_invitations_of_every_status(db: TestDb) {
+    // Invitees accept without verifying their address here (Better Auth's default).
+    let server = TestServer::start_with(&db, |c| {
+        c.org.require_email_verification_on_invitation = false
+    })
+    .await;
+    let owner = server.browser();
+    owner.sign_up("full-owner@example.com", "password123").await;
+    let org = organization(&owner, "full-statuses").await;
+    let mut ids = Vec::new();
+    for who in ["accepts", "rejects", "canceled", "pending"] {
+        let (s, inv) = parts(
+            owner
+                .post(
+                    "/organization/invite-member",
+                    json!({"email": format!("{who}@example.com"), "role": "member", "organizationId": org}),
+                )
+                .await,
+        )
+        .await;
+        assert_eq!(s, 200, "{inv}");
+        ids.push(inv["id"].as_str().unwrap().to_owned());
+    }
+    for (who, route, id) in [
+        ("accepts", "accept-invitation", &ids[0]),
+        ("rejects", "reject-invitation", &ids[1]),
+    ] {
+        let invitee = server.browser();
+        invitee
+            .sign_up(&format!("{who}@example.com"), "password123")
+            .await;
+        let r = invitee
+            .post(
+                &format!("/organization/{route}"),
+                json!({"invitationId": id}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{route}");
+    }
+    let r = owner
+        .post(
+            "/organization/cancel-invitation",
+            json!({"invitationId": ids[2]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let full = owner
+        .json(&format!(
+            "/organization/get-full-organization?organizationId={org}"
+        ))
+        .await;
+    let mut seen: Vec<(String, String)> = full["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_owned(),
+                i["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut expected: Vec<(String, String)> = ids
+        .iter()
+        .cloned()
+        .zip(["accepted", "rejected", "canceled", "pending"].map(str::to_owned))
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+}
+
+/// Redirect targets: on a POST the body's `callbackURL` wins over the query's, and the query's
+/// other targets are not looked at; a Referer that is not a URL is an untrusted origin.
+async fn redirect_targets_and_referer_as_better_auth(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let user = server.browser();
+    user.sign_up("targets@example.com", "password123").await;
+    let sign_in = |query: &'static str, body: Value| {
+        let server = &server;
+        async move {
+            parts(
+                server
+                    .http
+                    .post(server.url(&format!("/api/auth/sign-in/email{query}")))
+                    .header("origin", ORIGIN)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    let creds = |extra: Value| {
+        let mut body = json!({"email": "targets@example.com", "password": "password123"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let (s, body) = sign_in(
+        "?callbackURL=https://evil.example/x",
+        creds(json!({"callbackURL": "/home"})),
+    )
+    .await;
+    assert_eq!(
+        (s, body["url"].as_str()),
+        (200, Some("/home")),
+        "the body's callbackURL wins"
+    );
+    let (s, _) = sign_in(
+        "?errorCallbackURL=https://evil.example&newUserCallbackURL=https://evil.example&redirectTo=https://evil.example",
+        creds(json!({})),
+    )
+    .await;
+    assert_eq!(s, 200, "other query targets are not targets");
+    let (s, body) = sign_in("?callbackURL=https://evil.example/x", creds(json!({}))).await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (403, Some("INVALID_CALLBACK_URL")),
+        "without one in the body, the query's counts"
+    );
+    let (s, body) = sign_in(
+        "",
+        creds(json!({"errorCallbackURL": "https://evil.example"})),
+    )
+    .await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (403, Some("INVALID_ERROR_CALLBACK_URL"))
+    );
+
+    // A cookie-bearing POST without Origin and with a Referer that is not a URL.
+    for referer in ["not a url", "https://evil.example/page"] {
+        let (s, body) = parts(
+            server
+                .http
+                .post(server.url("/api/auth/update-user"))
+                .header("cookie", "better-auth.session_token=x")
+                .header("referer", referer)
+                .json(&json!({"name": "x"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (403, Some("INVALID_ORIGIN")),
+            "{referer}"
+        );
+    }
+}
+
 db_tests!(
     the_slug_wins_over_the_id,
-    updating_a_member_of_another_organization
+    updating_a_member_of_another_organization,
+    verify_password_checks_the_callers_password,
+    verify_password_is_rate_limited_as_sign_in,
+    update_session_sets_nothing_the_server_manages,
+    sign_out_refuses_a_malformed_body_first,
+    update_user_refuses_a_body_that_is_not_an_object,
+    full_organization_lists_invitations_of_every_status,
+    redirect_targets_and_referer_as_better_auth
 );
