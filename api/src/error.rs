@@ -191,6 +191,7 @@ impl From<service::Error> for ApiError {
             | E::RefreshTokenNotFound
             | E::FailedToRefreshAccessToken
             | E::FailedToGetUserInfo
+            | E::ProviderNotSupported(_)
             | E::OnlyOwner(_)
             | E::RoleNotFound(_) => ApiError::BadRequest(body),
             E::DeleteUserDisabled | E::ProviderNotFound => ApiError::NotFound(body),

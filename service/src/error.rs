@@ -84,6 +84,10 @@ pub enum Error {
     /// A social provider that is not configured.
     #[error("Provider not found")]
     ProviderNotFound,
+    /// A linked account whose provider is not a configured social provider (the password
+    /// account, or a provider since removed from the configuration).
+    #[error("Provider {0} is not supported.")]
+    ProviderNotSupported(String),
     /// A social provider could not be reached (discovery or network failure); details are logged.
     #[error("The provider is unavailable")]
     ProviderUnavailable,
@@ -151,6 +155,7 @@ impl Error {
             Error::Org { error, .. } => error.code(),
             Error::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
             Error::ProviderNotFound => "PROVIDER_NOT_FOUND",
+            Error::ProviderNotSupported(_) => "PROVIDER_NOT_SUPPORTED",
             Error::ProviderUnavailable => "PROVIDER_UNAVAILABLE",
             Error::IdTokenNotSupported => "ID_TOKEN_NOT_SUPPORTED",
             Error::FailedToGetAccessToken => "FAILED_TO_GET_ACCESS_TOKEN",

@@ -17,7 +17,7 @@ use service::social::tokens::{AccountSelector, ClearTokens};
 
 use super::dto::{scopes, Timestamp};
 use super::{NoSession, SessionAuth, Tag};
-use crate::error::{ApiResult, Errors, JsonBody, NoBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
 use crate::wire::{success, JsonObject, Nullable};
@@ -135,13 +135,18 @@ pub enum ErrorPage {
     Ok(Html<String>),
 }
 
-/// Which account: by provider id, by account id (the provider's or the row's), or both.
+/// Which of the caller's accounts: `accountId` (the account's row id, or the provider's account
+/// id), or `providerId` as earlier Better Auth versions took it; not both.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct AccountBody {
+    /// Earlier Better Auth versions' selector: the caller's account with this provider.
     pub provider_id: Option<String>,
     pub account_id: Option<String>,
-    /// Only the caller's own id is accepted.
+    /// Better Auth's account cookie; orgauth sets none, so no account is found by it.
+    pub use_account_cookie: Option<bool>,
+    /// Ignored, as Better Auth ignores it when there is a session: the account is always the
+    /// caller's.
     pub user_id: Option<String>,
 }
 
@@ -252,14 +257,22 @@ impl SocialApi {
         &self,
         req: &Request,
         body: AccountBody,
+        input: &str,
     ) -> ApiResult<(String, AccountSelector)> {
+        let invalid = |what: &str| -> ApiResult<(String, AccountSelector)> {
+            Err(service::Error::Validation(format!("[{input}] {what}")).into())
+        };
+        // Better Auth's selection schema first (zod's messages), then the session.
+        match (&body.account_id, &body.provider_id, body.use_account_cookie) {
+            (Some(_), Some(_), _) => return invalid("Unrecognized key: \"providerId\""),
+            (Some(_), None, Some(_)) | (None, None, None | Some(false)) => {
+                return invalid("Invalid input")
+            }
+            _ => {}
+        }
         let current = self.state.require(req).await?;
-        if body
-            .user_id
-            .as_ref()
-            .is_some_and(|id| *id != current.user.id)
-        {
-            return Err(service::Error::Unauthorized.into());
+        if body.use_account_cookie == Some(true) && body.provider_id.is_none() {
+            return Err(service::Error::AccountNotFound.into());
         }
         Ok((
             current.user.id,
@@ -465,7 +478,7 @@ impl SocialApi {
         body: Json<AccountBody>,
     ) -> Result<AccessToken, Errors<JsonBody, 404>> {
         Outbox::of(req).no_store();
-        let (user_id, selector) = self.selector(req, body.0).await?;
+        let (user_id, selector) = self.selector(req, body.0, "body").await?;
         let tokens = self.state.auth.access_token(&user_id, &selector).await?;
         Ok(access_token_response(tokens)?.into())
     }
@@ -486,7 +499,7 @@ impl SocialApi {
         body: Json<AccountBody>,
     ) -> Result<RefreshedTokens, Errors<JsonBody, 404>> {
         Outbox::of(req).no_store();
-        let (user_id, selector) = self.selector(req, body.0).await?;
+        let (user_id, selector) = self.selector(req, body.0, "body").await?;
         let t = self.state.auth.refresh_tokens(&user_id, &selector).await?;
         Ok(RefreshTokenResponse {
             access_token: t
@@ -528,10 +541,25 @@ impl SocialApi {
         let body = AccountBody {
             provider_id: provider_id.0,
             account_id: account_id.0,
+            use_account_cookie: None,
             user_id: None,
         };
-        let (user_id, selector) = self.selector(req, body).await?;
-        let (account, profile) = self.state.auth.account_info(&user_id, &selector).await?;
+        let (user_id, selector) = self.selector(req, body, "query").await?;
+        let (account, profile) = self
+            .state
+            .auth
+            .account_info(&user_id, &selector)
+            .await
+            .map_err(|e| match e {
+                // Better Auth words it so on this route only.
+                service::Error::ProviderNotSupported(_) => {
+                    ApiError::BadRequest(Json(ErrorBody::new(
+                        "PROVIDER_NOT_CONFIGURED",
+                        "Account is not associated with a configured social provider.",
+                    )))
+                }
+                e => e.into(),
+            })?;
         Ok(AccountInfo {
             user: ProviderUser {
                 id: profile.id,

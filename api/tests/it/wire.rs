@@ -456,7 +456,114 @@ async fn redirect_targets_and_referer_as_better_auth(db: TestDb) {
     }
 }
 
+/// The account token routes read Better Auth's selection (`accountId`, or `useAccountCookie`)
+/// before the session, with zod's messages; another user's account is not found, and the
+/// password account has no provider to ask.
+async fn account_token_routes_select_as_better_auth(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let anonymous = server.browser();
+    let (s, body) = parts(anonymous.post("/get-access-token", json!({})).await).await;
+    assert_eq!(
+        (s, body),
+        (
+            400,
+            json!({"message": "[body] Invalid input", "code": "VALIDATION_ERROR"})
+        )
+    );
+    let (s, body) = parts(
+        anonymous
+            .post("/get-access-token", json!({"accountId": "x"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+
+    let alice = server.browser();
+    alice.sign_up("alice-acct@example.com", "password123").await;
+    let bob = server.browser();
+    let bob_id = bob.sign_up("bob-acct@example.com", "password123").await["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let account_of = |b: &Browser| {
+        let b = b.clone();
+        async move {
+            b.json("/list-accounts").await[0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (alices, bobs) = (account_of(&alice).await, account_of(&bob).await);
+    for route in ["/get-access-token", "/refresh-token"] {
+        let (s, body) = parts(
+            alice
+                .post(route, json!({"accountId": alices, "providerId": "google"}))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (s, body),
+            (
+                400,
+                json!({"message": "[body] Unrecognized key: \"providerId\"", "code": "VALIDATION_ERROR"})
+            ),
+            "{route}"
+        );
+        let (s, body) = parts(
+            alice
+                .post(route, json!({"accountId": bobs, "userId": bob_id}))
+                .await,
+        )
+        .await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (400, Some("ACCOUNT_NOT_FOUND")),
+            "{route}"
+        );
+        let (s, body) = parts(alice.post(route, json!({"useAccountCookie": true})).await).await;
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (400, Some("ACCOUNT_NOT_FOUND")),
+            "{route}"
+        );
+        let (s, body) = parts(alice.post(route, json!({"accountId": alices})).await).await;
+        assert_eq!(
+            (s, body),
+            (
+                400,
+                json!({"message": "Provider credential is not supported.", "code": "PROVIDER_NOT_SUPPORTED"})
+            ),
+            "{route}"
+        );
+    }
+    let (s, body) = parts(alice.get("/account-info").await).await;
+    assert_eq!(
+        (s, body),
+        (
+            400,
+            json!({"message": "[query] Invalid input", "code": "VALIDATION_ERROR"})
+        )
+    );
+    let (s, body) = parts(alice.get(&format!("/account-info?accountId={bobs}")).await).await;
+    assert_eq!((s, body["code"].as_str()), (400, Some("ACCOUNT_NOT_FOUND")));
+    let (s, body) = parts(
+        alice
+            .get(&format!("/account-info?accountId={alices}"))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, body),
+        (
+            400,
+            json!({"message": "Account is not associated with a configured social provider.", "code": "PROVIDER_NOT_CONFIGURED"})
+        )
+    );
+}
+
 db_tests!(
+    account_token_routes_select_as_better_auth,
     the_slug_wins_over_the_id,
     updating_a_member_of_another_organization,
     verify_password_checks_the_callers_password,

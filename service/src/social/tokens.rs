@@ -10,7 +10,6 @@ use super::crypto::Field;
 use super::flow::token_columns;
 use super::providers::{Profile, Provider};
 use super::Failure;
-use crate::credentials::CREDENTIAL;
 use crate::{Auth, Error, Result};
 
 /// An access token closer than this to its expiry is refreshed first (Better Auth's 5 s).
@@ -47,7 +46,6 @@ impl Auth {
         let account = crate::credentials::accounts(&self.db, user_id)
             .await?
             .into_iter()
-            .filter(|a| a.provider_id != CREDENTIAL)
             .filter(|a| {
                 selector
                     .provider_id
@@ -61,10 +59,11 @@ impl Auth {
                     .is_none_or(|id| *id == a.account_id || *id == a.id)
             })
             .ok_or(Error::AccountNotFound)?;
+        // The password account, or one whose provider is no longer configured.
         let provider = self
             .social
             .provider(&account.provider_id)
-            .ok_or(Error::ProviderNotFound)?;
+            .ok_or_else(|| Error::ProviderNotSupported(account.provider_id.clone()))?;
         Ok((account, provider))
     }
 
@@ -154,7 +153,7 @@ impl Auth {
         let provider = self
             .social
             .provider(&tokens.account.provider_id)
-            .ok_or(Error::ProviderNotFound)?;
+            .ok_or_else(|| Error::ProviderNotSupported(tokens.account.provider_id.clone()))?;
         let access_token = tokens
             .access_token
             .as_deref()
