@@ -420,11 +420,15 @@ impl OrganizationApi {
             (MaybeUndefined::Undefined, Some(slug)) => Some(Target::Slug(slug)),
             (MaybeUndefined::Undefined, None) => Some(Target::Active),
         };
+        let clearing = target.is_none();
         let org = self
             .state
             .auth
             .set_active_organization(&current, target)
             .await?;
+        if org.is_some() || (clearing && current.session.active_organization_id.is_some()) {
+            self.state.resend_session_cookie(req, &current);
+        }
         Ok(Nullable(org.as_ref().map(Organization::from)).into())
     }
 
@@ -1150,6 +1154,11 @@ impl InvitationsApi {
             .auth
             .accept_invitation(&current, &body.invitation_id)
             .await?;
+        // Better Auth re-sends the cookie when the invitation made one team the active one.
+        let teams = inv.team_id.as_deref().unwrap_or("");
+        if teams.split(',').filter(|t| !t.trim().is_empty()).count() == 1 {
+            self.state.resend_session_cookie(req, &current);
+        }
         Ok(AcceptedInvitation {
             invitation: Invitation::from(&inv),
             member: Member::from(&m),
@@ -1535,7 +1544,11 @@ impl TeamsApi {
             MaybeUndefined::Null => Some(None),
             MaybeUndefined::Value(id) => Some(Some(id)),
         };
+        let clearing = team_id == Some(None);
         let team = self.state.auth.set_active_team(&current, team_id).await?;
+        if team.is_some() || (clearing && current.session.active_team_id.is_some()) {
+            self.state.resend_session_cookie(req, &current);
+        }
         Ok(Nullable(team.as_ref().map(Team::from)).into())
     }
 

@@ -409,6 +409,7 @@ impl AuthApi {
                 },
             )
             .await?;
+        self.state.resend_session_cookie(req, &current);
         Ok(StatusTrue { status: true }.into())
     }
 

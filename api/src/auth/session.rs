@@ -88,6 +88,14 @@ impl AppState {
         }
     }
 
+    /// Sends the request's session cookie again, as Better Auth does after a route changes the
+    /// session's or its user's columns (`update-user`, `set-active`, `set-active-team`, accepting
+    /// an invitation to one team): the same token, for the lifetime the cookie was given.
+    pub fn resend_session_cookie(&self, req: &Request, current: &Current) {
+        let remember = !self.cookies.dont_remember(req.header(COOKIE));
+        self.set_session_cookie(&Outbox::of(req), &current.token, remember);
+    }
+
     /// Sets the session cookie for `token` with the configured lifetime; the response, which now
     /// carries the token, must not be stored.
     pub fn set_session_cookie(&self, outbox: &Outbox, token: &str, remember: bool) {

@@ -562,7 +562,141 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
     );
 }
 
+/// The names of the cookies a response sets.
+fn cookie_names(r: &reqwest::Response) -> Vec<String> {
+    set_cookies(r)
+        .iter()
+        .map(|c| c.split('=').next().unwrap().to_owned())
+        .collect()
+}
+
+/// Set-Cookie as Better Auth sends it: the session cookie again after `update-user`,
+/// `set-active`, `set-active-team` (each also when clearing a value that was set) and accepting
+/// an invitation to one team; nothing after the routes that only write rows.
+async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
+    let server = TestServer::start_with(&db, |c| {
+        c.org.require_email_verification_on_invitation = false
+    })
+    .await;
+    let owner = server.browser();
+    let me = owner.sign_up("cookies@example.com", "password123").await["user"]["id"].clone();
+    let session = ["better-auth.session_token".to_owned()];
+    let none: [String; 0] = [];
+
+    let r = owner
+        .post(
+            "/organization/create",
+            json!({"name": "Jar", "slug": "jar"}),
+        )
+        .await;
+    assert_eq!(cookie_names(&r), none, "create");
+    let org: Value = r.json().await.unwrap();
+    let org = org["id"].as_str().unwrap().to_owned();
+    let r = owner
+        .post("/organization/create-team", json!({"name": "Crumbs"}))
+        .await;
+    assert_eq!(cookie_names(&r), none, "create-team");
+    let team: Value = r.json().await.unwrap();
+    let team = team["id"].as_str().unwrap().to_owned();
+
+    let steps = [
+        ("/update-user", json!({"name": "Cookie"}), &session[..]),
+        (
+            "/organization/add-team-member",
+            json!({"teamId": team, "userId": me}),
+            &none[..],
+        ),
+        (
+            "/organization/set-active",
+            json!({"organizationId": org}),
+            &session[..],
+        ),
+        (
+            "/organization/set-active-team",
+            json!({"teamId": team}),
+            &session[..],
+        ),
+        (
+            "/organization/set-active-team",
+            json!({"teamId": null}),
+            &session[..],
+        ),
+        (
+            "/organization/set-active-team",
+            json!({"teamId": null}),
+            &none[..],
+        ),
+        (
+            "/organization/update",
+            json!({"data": {"name": "Jar 2"}}),
+            &none[..],
+        ),
+        (
+            "/organization/set-active",
+            json!({"organizationId": null}),
+            &session[..],
+        ),
+        (
+            "/organization/set-active",
+            json!({"organizationId": null}),
+            &none[..],
+        ),
+    ];
+    for (path, body, expected) in steps {
+        let r = owner.post(path, body.clone()).await;
+        assert_eq!(r.status(), 200, "{path} {body}");
+        assert_eq!(cookie_names(&r), expected, "{path} {body}");
+    }
+    let r = owner
+        .post("/organization/set-active", json!({"organizationId": org}))
+        .await;
+    let max_age = set_cookies(&r)[0].contains("Max-Age=");
+    assert!(max_age, "a remembered session's cookie keeps its Max-Age");
+
+    let (s, inv) = parts(
+        owner
+            .post(
+                "/organization/invite-member",
+                json!({"email": "one-team@example.com", "role": "member", "teamId": team}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{inv}");
+    let invitee = server.browser();
+    invitee.sign_up("one-team@example.com", "password123").await;
+    let r = invitee
+        .post(
+            "/organization/accept-invitation",
+            json!({"invitationId": inv["id"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(cookie_names(&r), session, "accept-invitation to one team");
+    let (s, inv) = parts(
+        owner
+            .post(
+                "/organization/invite-member",
+                json!({"email": "no-team@example.com", "role": "member"}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200, "{inv}");
+    let invitee = server.browser();
+    invitee.sign_up("no-team@example.com", "password123").await;
+    let r = invitee
+        .post(
+            "/organization/accept-invitation",
+            json!({"invitationId": inv["id"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(cookie_names(&r), none, "accept-invitation without a team");
+}
+
 db_tests!(
+    session_cookie_resent_where_better_auth_resends_it,
     account_token_routes_select_as_better_auth,
     the_slug_wins_over_the_id,
     updating_a_member_of_another_organization,
