@@ -114,7 +114,13 @@ export function serverClient(server) {
     return u;
   }
 
-  return { server, request, signUp, get: (path, o) => request('GET', path, o), post: (path, o) => request('POST', path, o) };
+  return {
+    server,
+    request,
+    signUp,
+    get: (path, o) => request('GET', path, o),
+    post: (path, o) => request('POST', path, o),
+  };
 }
 
 /** The shape of a JSON value: strings and numbers by type, booleans and null by value. */
@@ -185,7 +191,12 @@ export function caseDifferences(ref, oa) {
     const a = ref[step];
     const b = oa[step];
     if (a === undefined || b === undefined) {
-      out.push({ step, field: 'step', reference: a === undefined ? '<missing>' : 'ran', orgauth: b === undefined ? '<missing>' : 'ran' });
+      out.push({
+        step,
+        field: 'step',
+        reference: a === undefined ? '<missing>' : 'ran',
+        orgauth: b === undefined ? '<missing>' : 'ran',
+      });
     } else if (isFact(a) || isFact(b)) {
       if (!same(a.value, b.value)) out.push({ step, field: 'fact', reference: a.value, orgauth: b.value });
     } else {

@@ -40,6 +40,11 @@ export async function createPostgresDatabase(prefix) {
   if (!url.password) url.password = process.env.PGPASSWORD ?? 'postgres';
   // Connections stay open (no idle timeout): run.sh's clean-up only drops databases nobody uses.
   const pool = new pg.Pool({ connectionString: url.href, max: 2, idleTimeoutMillis: 0 });
+  // An idle connection ended by the server (the drop's FORCE racing the pool's own goodbye) is
+  // reported here rather than thrown at the process.
+  pool.on('error', (e) => {
+    if (e.code !== '57P01') console.error(`database ${name}: idle connection: ${e.message}`);
+  });
   return {
     name,
     url: url.href,
@@ -217,7 +222,9 @@ export async function startPair({ orgauth: withOrgauth = true, orgauthEnv = {} }
     const [reference, orgauth] = await Promise.all([
       freePort().then((port) => startReference({ databaseUrl: refDb.url, port, secret: secret() })),
       oaDb &&
-        freePort().then((port) => startOrgauth({ databaseUrl: oaDb.url, secret: secret(), port, extraEnv: orgauthEnv })),
+        freePort().then((port) =>
+          startOrgauth({ databaseUrl: oaDb.url, secret: secret(), port, extraEnv: orgauthEnv }),
+        ),
     ]);
     servers.push(reference, ...(orgauth ? [orgauth] : []));
     return { reference, orgauth, databases: { reference: refDb, orgauth: oaDb }, stop };
