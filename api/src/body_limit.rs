@@ -1,13 +1,22 @@
 //! Request bodies are read up to a fixed size and refused with 413 beyond it, before any parsing,
 //! whether or not the client sent `Content-Length` (poem's `SizeLimit` insists on one, which GETs
 //! and chunked uploads do not carry).
+//!
+//! A request without a body is not a body of the wrong type: Better Auth validates it as
+//! `undefined` (400 `VALIDATION_ERROR`, or accepted where the body is optional). Such a request is
+//! marked [`NoBody`] and read as JSON, so a route that needs a body answers that 400, not 415.
 
 use poem::error::ReadBodyError;
-use poem::http::StatusCode;
+use poem::http::header::CONTENT_TYPE;
+use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use serde_json::json;
 
 pub struct BodyLimit(pub usize);
+
+/// The request came without a body (and without a content type).
+#[derive(Clone, Copy, Debug)]
+pub struct NoBody;
 
 impl<E: Endpoint> Middleware<E> for BodyLimit {
     type Output = BodyLimitEndpoint<E>;
@@ -37,7 +46,14 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
 
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         match req.take_body().into_bytes_limit(self.limit).await {
-            Ok(bytes) => req.set_body(bytes),
+            Ok(bytes) => {
+                if bytes.is_empty() && req.header(CONTENT_TYPE).is_none() {
+                    req.extensions_mut().insert(NoBody);
+                    req.headers_mut()
+                        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                }
+                req.set_body(bytes)
+            }
             Err(ReadBodyError::PayloadTooLarge) => {
                 return Ok(refuse(
                     StatusCode::PAYLOAD_TOO_LARGE,

@@ -239,29 +239,34 @@ fn json(status: StatusCode, body: ErrorBody) -> Response {
         .body(serde_json::json!({"message": body.message, "code": body.code}).to_string())
 }
 
-/// A body that is not an object where one is expected, in zod's words as Better Auth answers it;
-/// any other reason as it is.
-fn body_reason(reason: &str) -> std::borrow::Cow<'_, str> {
+/// A body that is not an object where one is expected, in zod's words as Better Auth answers it
+/// (an absent body is `undefined` to it); any other reason as it is.
+fn body_reason(reason: &str, absent: bool) -> std::borrow::Cow<'_, str> {
     // `wire::Record` words its own refusal; poem-openapi puts the type's name before it.
-    if let Some((_, zod)) = reason
+    let zod = reason
         .strip_prefix("failed to parse \"")
         .and_then(|r| r.split_once("\": "))
-        .filter(|(_, rest)| rest.starts_with("Invalid input: "))
-    {
-        return zod.into();
-    }
+        .map(|(_, rest)| rest)
+        .filter(|rest| rest.starts_with("Invalid input: "));
     let found = reason
         .strip_prefix("Expected input type \"")
         .and_then(|r| r.split_once("\", found "))
         .and_then(|(_, found)| found.strip_suffix('.'))
         .and_then(|found| serde_json::from_str::<serde_json::Value>(found).ok());
-    match found {
-        Some(v) => format!(
+    let message: std::borrow::Cow<'_, str> = match (zod, found) {
+        (Some(zod), _) => zod.into(),
+        (None, Some(v)) => format!(
             "Invalid input: expected object, received {}",
             crate::wire::json_type(&v)
         )
         .into(),
-        None => reason.into(),
+        (None, None) => return reason.into(),
+    };
+    match absent {
+        true => message
+            .replace("received null", "received undefined")
+            .into(),
+        false => message,
     }
 }
 
@@ -270,45 +275,82 @@ fn body_reason(reason: &str) -> std::borrow::Cow<'_, str> {
 /// parameter that does not parse is a 400, a missing or wrong content type a 415, each with
 /// `{"message","code"}`.
 pub fn with_contract_fallbacks(ep: impl Endpoint + 'static) -> impl Endpoint {
-    ep.catch_all_error(|err: poem::Error| async move {
-        // Our own error responses pass through as they are.
-        if err.is_from_response() {
-            return err.into_response();
-        }
-        if err.is::<NotFoundError>() || err.is::<MethodNotAllowedError>() {
-            return StatusCode::NOT_FOUND.into_response();
-        }
-        if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-            // serde_json's syntax errors end with "at line L column C"; schema errors do not.
-            let syntax = e.reason.contains(" at line ") && e.reason.contains(" column ");
-            return if syntax {
-                json(StatusCode::BAD_REQUEST, ErrorBody::new("BAD_REQUEST", "Invalid JSON in request body"))
-            } else {
-                let message = format!("[body] {}", body_reason(&e.reason));
-                json(StatusCode::BAD_REQUEST, ErrorBody::new("VALIDATION_ERROR", &message))
-            };
-        }
-        if let Some(e) = err.downcast_ref::<ParseParamError>() {
-            // Every parameter the API declares is in the query string.
-            let message = format!("[query.{}] {}", e.name, crate::wire::param_reason(&e.reason));
-            return json(StatusCode::BAD_REQUEST, ErrorBody::new("VALIDATION_ERROR", &message));
-        }
-        if let Some(e) = err.downcast_ref::<ContentTypeError>() {
-            let message = match e {
-                ContentTypeError::NotSupported { content_type } => {
-                    format!("Content-Type \"{content_type}\" is not allowed. Allowed types: application/json")
-                }
-                ContentTypeError::ExpectContentType => {
-                    "Content-Type is required. Allowed types: application/json".to_owned()
-                }
-            };
-            return json(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorBody::new("UNSUPPORTED_MEDIA_TYPE", &message));
-        }
-        let status = err.status();
-        if status.is_server_error() {
-            tracing::error!(error = %err, "unhandled error");
-            return json(StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::new("INTERNAL_SERVER_ERROR", "Internal Server Error"));
-        }
-        json(status, ErrorBody::new("BAD_REQUEST", status.canonical_reason().unwrap_or("Bad request")))
+    ep.around(|ep, req| async move {
+        let absent = req
+            .extensions()
+            .get::<crate::body_limit::NoBody>()
+            .is_some();
+        Ok(match ep.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => contract_answer(err, absent),
+        })
     })
+}
+
+/// The contract's answer for one of poem's errors; `absent`: the request had no body.
+fn contract_answer(err: poem::Error, absent: bool) -> Response {
+    // Our own error responses pass through as they are.
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    if err.is::<NotFoundError>() || err.is::<MethodNotAllowedError>() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
+        // serde_json's syntax errors end with "at line L column C"; schema errors do not.
+        let syntax = e.reason.contains(" at line ") && e.reason.contains(" column ");
+        return if syntax {
+            json(
+                StatusCode::BAD_REQUEST,
+                ErrorBody::new("BAD_REQUEST", "Invalid JSON in request body"),
+            )
+        } else {
+            let message = format!("[body] {}", body_reason(&e.reason, absent));
+            json(
+                StatusCode::BAD_REQUEST,
+                ErrorBody::new("VALIDATION_ERROR", &message),
+            )
+        };
+    }
+    if let Some(e) = err.downcast_ref::<ParseParamError>() {
+        // Every parameter the API declares is in the query string.
+        let message = format!(
+            "[query.{}] {}",
+            e.name,
+            crate::wire::param_reason(&e.reason)
+        );
+        return json(
+            StatusCode::BAD_REQUEST,
+            ErrorBody::new("VALIDATION_ERROR", &message),
+        );
+    }
+    if let Some(e) = err.downcast_ref::<ContentTypeError>() {
+        let message = match e {
+            ContentTypeError::NotSupported { content_type } => {
+                format!("Content-Type \"{content_type}\" is not allowed. Allowed types: application/json")
+            }
+            ContentTypeError::ExpectContentType => {
+                "Content-Type is required. Allowed types: application/json".to_owned()
+            }
+        };
+        return json(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorBody::new("UNSUPPORTED_MEDIA_TYPE", &message),
+        );
+    }
+    let status = err.status();
+    if status.is_server_error() {
+        tracing::error!(error = %err, "unhandled error");
+        return json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorBody::new("INTERNAL_SERVER_ERROR", "Internal Server Error"),
+        );
+    }
+    json(
+        status,
+        ErrorBody::new(
+            "BAD_REQUEST",
+            status.canonical_reason().unwrap_or("Bad request"),
+        ),
+    )
 }

@@ -1,11 +1,17 @@
 //! Fresh databases for this workspace's tests: a temporary SQLite file, or a newly created
 //! PostgreSQL database on the server named by `TEST_POSTGRES_URL`, dropped when the test ends
 //! (also when it panics). Without `TEST_POSTGRES_URL` the PostgreSQL variant of a test is skipped
-//! with a notice; `.ci/run` always sets it and fails when PostgreSQL is unreachable.
+//! with a notice; `.ci/run` always sets it and fails when PostgreSQL is unreachable. A test whose
+//! store orgauth wrote ([`TestDb::hold_to_invariants`]) must leave it sound: the invariants every
+//! orgauth store keeps ([`crate::invariants::STORE`]) are checked before the database goes.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use sea_orm_migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::Migrator;
@@ -21,9 +27,27 @@ pub enum Backend {
 pub struct TestDb {
     pub backend: Backend,
     pub url: String,
+    /// Set by [`TestDb::hold_to_invariants`]: the store is checked after the test.
+    checked: Arc<AtomicBool>,
 }
 
 impl TestDb {
+    fn new(backend: Backend, url: String) -> Self {
+        Self {
+            backend,
+            url,
+            checked: Arc::default(),
+        }
+    }
+
+    /// This test writes its store through orgauth (a test server), so the store must keep
+    /// orgauth's invariants: they are checked when the test has passed. Tests that write rows
+    /// directly (the model, schema and adoption tests plant duplicates and bare users on purpose)
+    /// do not call this.
+    pub fn hold_to_invariants(&self) {
+        self.checked.store(true, Ordering::Relaxed);
+    }
+
     /// A plain SeaORM connection (the server's own tuned connection lives in `service::db`).
     pub async fn connect(&self) -> DatabaseConnection {
         Database::connect(&self.url)
@@ -83,7 +107,11 @@ where
             let dir = tempfile::tempdir().expect("temporary directory");
             let path = dir.path().join("test.db");
             let url = format!("sqlite://{}?mode=rwc", path.display());
-            let outcome = tokio::spawn(test(TestDb { backend, url })).await;
+            let db = TestDb::new(backend, url.clone());
+            let outcome = tokio::spawn(test(db.clone())).await;
+            if outcome.is_ok() && db.checked.load(Ordering::Relaxed) {
+                assert_sound(&url).await;
+            }
             drop(dir);
             if let Err(e) = outcome {
                 std::panic::resume_unwind(e.into_panic());
@@ -105,7 +133,11 @@ where
                 .await
                 .expect("create the test database");
             let url = with_database(&server, &name);
-            let outcome = tokio::spawn(test(TestDb { backend, url })).await;
+            let db = TestDb::new(backend, url.clone());
+            let outcome = tokio::spawn(test(db.clone())).await;
+            if outcome.is_ok() && db.checked.load(Ordering::Relaxed) {
+                assert_sound(&url).await;
+            }
             admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                 .await
@@ -116,6 +148,37 @@ where
             }
         }
     }
+}
+
+/// Panics, naming each broken invariant, unless the store at `url` keeps the invariants every
+/// orgauth store keeps. A database the test never migrated is left alone.
+async fn assert_sound(url: &str) {
+    let db = Database::connect(url)
+        .await
+        .expect("reconnect to the test database");
+    let backend = db.get_database_backend();
+    let probe = Statement::from_string(backend, "SELECT 1 FROM \"user\" LIMIT 1");
+    if db.query_all_raw(probe).await.is_err() {
+        return;
+    }
+    let mut broken = Vec::new();
+    for sql in crate::invariants::statements(crate::invariants::STORE) {
+        let rows = db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await
+            .expect("an invariant query runs");
+        for row in rows {
+            let name: String = row.try_get("", "invariant").unwrap_or_default();
+            let detail: String = row.try_get("", "detail").unwrap_or_default();
+            broken.push(format!("{name}: {detail}"));
+        }
+    }
+    db.close().await.ok();
+    assert!(
+        broken.is_empty(),
+        "the test left the store unsound:\n{}",
+        broken.join("\n")
+    );
 }
 
 /// Declares, for each `async fn name(db: TestDb)`, a module `name` with two tests: `sqlite` and

@@ -13,6 +13,7 @@ pub mod deletion;
 pub mod email;
 pub mod error;
 pub mod guessing;
+pub mod invariants;
 pub mod invitations;
 pub mod lookups;
 pub mod mail;

@@ -73,6 +73,8 @@ impl TestServer {
         web: WebSettings,
         hasher: service::password::Hasher,
     ) -> Self {
+        // What the server writes must keep the store's invariants; they are checked after the test.
+        test_db.hold_to_invariants();
         let db = service::db::connect(&test_db.url, PoolSize::default())
             .await
             .unwrap();

@@ -22,12 +22,14 @@ async fn large_organizations_page_in_order(db: TestDb) {
     )
     .await;
     let org_id = org["id"].as_str().unwrap().to_owned();
-    // 250 more members and 150 pending invitations, each a second apart, after the owner.
+    // 250 more members (each with a provider account) and 150 pending invitations, each a second apart, after the owner.
     let mut sql = String::new();
     for i in 0..250 {
         sql.push_str(&format!(
             "INSERT INTO \"user\" (id, name, email, email_verified, created_at, updated_at) \
              VALUES ('bu{i:03}', 'U{i}', 'bu{i:03}@example.com', true, '2030-01-01 00:00:00', '2030-01-01 00:00:00');
+             INSERT INTO account (id, account_id, provider_id, user_id, created_at, updated_at) \
+             VALUES ('ba{i:03}', 'bu{i:03}', 'github', 'bu{i:03}', '2030-01-01 00:00:00', '2030-01-01 00:00:00');
              INSERT INTO member (id, organization_id, user_id, role, created_at) \
              VALUES ('bm{i:03}', '{org_id}', 'bu{i:03}', 'member', '2030-01-01 00:{:02}:{:02}');",
             i / 60,

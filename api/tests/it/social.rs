@@ -1122,9 +1122,13 @@ async fn a_later_proof_revokes_unproven_access(db: TestDb) {
     // link-social with a provider that vouches: the proof comes to the browser holding the
     // session, so that session and the password stay; other sessions and other provider accounts
     // (linked while the address was unproven) go.
-    sea_orm::ConnectionTrait::execute_unprepared(&server.db, "DELETE FROM account")
-        .await
-        .unwrap();
+    // Bob goes, and with him the GitHub account Carol's link will name.
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &server.db,
+        &format!("DELETE FROM \"user\" WHERE id = '{bob_id}'"),
+    )
+    .await
+    .unwrap();
     let carol = Browser::new(&server);
     let (carol_user, carol_token) =
         sign_up_with(&carol, "carol@example.com", "carol-pass-12").await;

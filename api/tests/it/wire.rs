@@ -695,7 +695,39 @@ async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
     assert_eq!(cookie_names(&r), none, "accept-invitation without a team");
 }
 
+/// A POST without a body (and without a content type) is an `undefined` body to Better Auth:
+/// 400 `VALIDATION_ERROR` where a body is needed, not 415.
+async fn a_missing_body_is_undefined_not_the_wrong_type(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let user = server.browser();
+    user.sign_up("no-body@example.com", "password123").await;
+    for (path, expected) in [
+        ("/verify-password", "object"),
+        ("/update-user", "record"),
+        ("/update-session", "record"),
+        ("/organization/create", "object"),
+    ] {
+        let r = user
+            .http
+            .post(format!("{}/api/auth{path}", user.base))
+            .send()
+            .await
+            .unwrap();
+        let (s, body) = parts(r).await;
+        assert_eq!(
+            (s, body),
+            (
+                400,
+                json!({"message": format!("[body] Invalid input: expected {expected}, received undefined"), "code": "VALIDATION_ERROR"})
+            ),
+            "{path}"
+        );
+    }
+    assert!(signed_in(&user).await);
+}
+
 db_tests!(
+    a_missing_body_is_undefined_not_the_wrong_type,
     session_cookie_resent_where_better_auth_resends_it,
     account_token_routes_select_as_better_auth,
     the_slug_wins_over_the_id,

@@ -355,12 +355,18 @@ test('deleteUser with the password deletes at once; without, through the mailed 
   fails(await env.newUser('x').client.signIn.email({ email: v.email, password: v.password }), 401);
 });
 
-test('routes orgauth deliberately does not offer answer 404', async () => {
-  const u = await env.signUp('mallory');
-  // updateSession is a client method; docs/compatibility.md: not offered.
-  fails(await u.client.updateSession({ theme: 'dark' }), 404);
-  // verify-password is server-only in Better Auth; not offered either.
-  fails(await u.client.$fetch('/verify-password', { method: 'POST', body: { password: u.password } }), 404);
+test('verifyPassword and updateSession answer as Better Auth', async () => {
+  const u = await env.signUp('verify');
+  // verify-password is server-scoped in Better Auth (not inferred by the client), so through $fetch.
+  const verify = (password) => u.client.$fetch('/verify-password', { method: 'POST', body: { password } });
+  assert.deepEqual(ok(await verify(u.password), 'verify-password'), { status: true });
+  fails(await verify('wrong-password'), 400, 'INVALID_PASSWORD');
+  // No additional session fields are configured: nothing can be set, the plugin's fields least of all.
+  const none = await u.client.updateSession({ theme: 'dark' });
+  assert.equal(none.error?.status, 400);
+  assert.equal(none.error.message, 'No fields to update');
+  fails(await u.client.updateSession({ activeOrganizationId: 'x' }), 400, 'FIELD_NOT_ALLOWED');
+  assert.equal(ok(await u.client.getSession()).session.activeOrganizationId, null);
 });
 
 test('SIGTERM stops the server with exit code 0', async () => {

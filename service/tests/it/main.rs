@@ -1,4 +1,5 @@
 //! Service tests on SQLite and PostgreSQL.
 
 mod db;
+mod invariants;
 mod password;
