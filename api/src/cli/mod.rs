@@ -144,7 +144,9 @@ async fn serve(
         false => service::password::Hasher::for_this_machine(),
         true => service::password::Hasher::for_this_machine().writing_better_auth_hashes(),
     };
-    tokio::spawn(sweep_periodically(db.clone(), hasher.clone()));
+    let clock = std::sync::Arc::new(service::clock::SystemClock);
+    let auth = service::Auth::new(db.clone(), hasher, cfg, clock, mailer);
+    tokio::spawn(service::maintenance::sweep_periodically(auth.clone()));
     let acceptor = crate::server::bind(&args.host, args.port)
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -153,16 +155,7 @@ async fn serve(
     }
     crate::server::run(
         acceptor,
-        crate::server::app(AppState::new(
-            service::Auth::new(
-                db.clone(),
-                hasher,
-                cfg,
-                std::sync::Arc::new(service::clock::SystemClock),
-                mailer,
-            ),
-            auth_args.web(base_url),
-        )),
+        crate::server::app(AppState::new(auth, auth_args.web(base_url))),
         crate::server::shutdown_signal(),
         Duration::from_secs(args.shutdown_timeout),
     )
@@ -171,23 +164,4 @@ async fn serve(
     db.close().await.ok();
     tracing::info!("orgauth stopped");
     Ok(())
-}
-
-/// Every ten minutes, deletes expired sessions and one-time secrets (they are also deleted when
-/// presented), and looks again whether any Better Auth scrypt hash is left (failed sign-ins stop
-/// spending scrypt work once the last one is upgraded). Runs until the process stops; a failed
-/// sweep is logged and retried next time.
-async fn sweep_periodically(db: sea_orm::DatabaseConnection, hasher: service::password::Hasher) {
-    let mut every = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        every.tick().await;
-        match service::maintenance::sweep(&db, chrono::Utc::now()).await {
-            Ok(swept) => tracing::debug!(?swept, "expired rows swept"),
-            Err(e) => tracing::warn!(error = %e, "sweeping expired rows failed"),
-        }
-        match service::credentials::scrypt_hashes_present(&db).await {
-            Ok(present) => hasher.set_scrypt_in_use(present),
-            Err(e) => tracing::warn!(error = %e, "looking for scrypt hashes failed"),
-        }
-    }
 }
