@@ -81,8 +81,9 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::config::{AuthConfig, Secret};
 
-    /// The sweep deletes what expired by the service's clock, not by the wall clock: rows that
-    /// expire in 2030 stay while the clock stands before them, and go once it is moved past.
+    /// The sweep deletes the sessions and one-time secrets that expired by the service's clock,
+    /// not by the wall clock, and nothing else: rows that expire in 2030 stay while the clock
+    /// stands before them, and go once it is moved past.
     async fn the_sweep_follows_the_service_clock(t: TestDb) {
         let db = t.migrated().await;
         let start = Utc.with_ymd_and_hms(2030, 6, 1, 12, 0, 0).unwrap();
@@ -133,6 +134,7 @@ mod tests {
         assert_eq!(sweep_once(&auth).await, Some(Swept::default()));
         assert_eq!(session::Entity::find().count(&db).await.unwrap(), 1);
         assert_eq!(verification::Entity::find().count(&db).await.unwrap(), 1);
+        assert_eq!(entity::user::Entity::find().count(&db).await.unwrap(), 1);
     }
 
     migration::db_tests!(the_sweep_follows_the_service_clock);
