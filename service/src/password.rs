@@ -6,7 +6,7 @@
 //! request workers, so that a flood of sign-ins slows sign-ins, not every other request. A worker
 //! maps its Argon2 memory (19 MiB) while it has work and unmaps it when the queue runs dry: a busy
 //! server reuses the memory, an idle one holds none (a heap allocation per hash would make glibc
-//! keep freed buffers around; see shared/security.md §3.3). Callers beyond the queue limit, or
+//! keep freed buffers around). Callers beyond the queue limit, or
 //! whose turn has not come within 5 s, are refused with [`PasswordError::Overloaded`], which the
 //! API answers with 503 and `Retry-After` — never with a wrong-password 401.
 

@@ -1,5 +1,5 @@
 // For test/adoption.test.mjs: one PostgreSQL database that the Better Auth 1.7.25 reference server
-// (a copy of shared/bench/better-auth-reference with its npm dependencies, prepared by
+// (a copy of the harness at REFERENCE_SRC with its npm dependencies, prepared by
 // adoption.sh) and orgauth take turns on, or share. The servers themselves are started by
 // lib/reference.mjs (shared with test/reference.test.mjs), re-exported here.
 import { createAuthClient } from 'better-auth/client';

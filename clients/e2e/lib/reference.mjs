@@ -1,4 +1,4 @@
-// The Better Auth 1.7.25 reference server (a copy of shared/bench/better-auth-reference with its npm
+// The Better Auth 1.7.25 reference server (a copy of the harness at REFERENCE_SRC with its npm
 // dependencies, prepared by lib/reference.sh) and the orgauth binary as server processes on
 // PostgreSQL, for test/adoption.test.mjs (one database both use) and test/reference.test.mjs (each
 // on a fresh database of its own, `startPair`). Every process started here is remembered and

@@ -1,5 +1,5 @@
 //! Entity tests on SQLite and PostgreSQL: cascades, automatic timestamps and ids, and every
-//! `Related` and `Linked` impl used in a real query.
+//! `Related` impl used in a real query.
 
 mod fixture;
 mod model;

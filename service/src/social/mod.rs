@@ -14,84 +14,13 @@ pub mod tokens;
 
 use std::time::Duration;
 
-use crate::config::{AuthConfig, Secret};
+use crate::config::AuthConfig;
 use crypto::TokenCipher;
 use providers::Provider;
 
-pub const GITHUB: &str = "github";
-pub const GOOGLE: &str = "google";
-pub const GOOGLE_DISCOVERY_URL: &str =
-    "https://accounts.google.com/.well-known/openid-configuration";
-
-/// One provider's settings.
-#[derive(Clone, Debug)]
-pub struct ProviderConfig {
-    /// The id in URLs (`/callback/<id>`) and in `account.providerId`.
-    pub id: String,
-    pub kind: ProviderKind,
-    pub client_id: String,
-    pub client_secret: Secret,
-    /// Scopes asked for on every sign-in (a request may add more).
-    pub scopes: Vec<String>,
-    /// Sign a provider user into an existing user with the same e-mail address (linking the
-    /// account) when the provider says the address is verified. Off: such a sign-in is refused.
-    pub trust_email: bool,
-}
-
-#[derive(Clone, Debug)]
-pub enum ProviderKind {
-    /// GitHub's OAuth app endpoints and REST API (overridable for tests and GitHub Enterprise).
-    Github {
-        authorize_url: String,
-        token_url: String,
-        api_url: String,
-    },
-    /// An OpenID Connect provider, found through its discovery document.
-    Oidc { discovery_url: String },
-}
-
-impl ProviderConfig {
-    /// How people know the provider: "GitHub", "Google", or its id.
-    pub fn display_name(&self) -> &str {
-        match self.id.as_str() {
-            GITHUB => "GitHub",
-            GOOGLE => "Google",
-            other => other,
-        }
-    }
-
-    pub fn github(client_id: &str, client_secret: &str) -> Self {
-        Self {
-            id: GITHUB.into(),
-            kind: ProviderKind::Github {
-                authorize_url: "https://github.com/login/oauth/authorize".into(),
-                token_url: "https://github.com/login/oauth/access_token".into(),
-                api_url: "https://api.github.com".into(),
-            },
-            client_id: client_id.into(),
-            client_secret: Secret::new(client_secret),
-            scopes: vec!["read:user".into(), "user:email".into()],
-            trust_email: true,
-        }
-    }
-
-    pub fn google(client_id: &str, client_secret: &str) -> Self {
-        Self::oidc(GOOGLE, GOOGLE_DISCOVERY_URL, client_id, client_secret)
-    }
-
-    pub fn oidc(id: &str, discovery_url: &str, client_id: &str, client_secret: &str) -> Self {
-        Self {
-            id: id.into(),
-            kind: ProviderKind::Oidc {
-                discovery_url: discovery_url.into(),
-            },
-            client_id: client_id.into(),
-            client_secret: Secret::new(client_secret),
-            scopes: vec!["email".into(), "profile".into()],
-            trust_email: true,
-        }
-    }
-}
+/// Which providers there are is configuration ([`crate::config::social`]); the types are named
+/// here too, beside the flow they drive.
+pub use crate::config::social::{ProviderConfig, ProviderKind};
 
 /// Why talking to a provider failed (each becomes an `?error=` code at the callback).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

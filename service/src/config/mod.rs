@@ -1,9 +1,18 @@
 //! The rules' settings, with Better Auth's defaults. Durations are whole seconds on the wire and
 //! in the environment; here they are `chrono::Duration`.
+//!
+//! - `rules`: what settings must satisfy ([`AuthConfig::validate`]), and the choices made from
+//!   them: the secret, the roles, the mailer.
+//! - [`social`]: the social sign-in providers' settings.
+
+mod rules;
+pub mod social;
 
 use chrono::Duration;
 
 use crate::access::Roles;
+
+pub use rules::{mailer, roles, ConfigError};
 
 /// The server secret (`BETTER_AUTH_SECRET`): signs cookies and derives revocation handles.
 /// Its `Debug` never shows the value.
@@ -87,7 +96,7 @@ pub struct AuthConfig {
     pub delete_token_expires_in: Duration,
     pub org: OrgConfig,
     /// Social sign-in providers (none unless configured).
-    pub social: Vec<crate::social::ProviderConfig>,
+    pub social: Vec<social::ProviderConfig>,
 }
 
 /// The organization plugin's options, with its defaults (`ORGAUTH_<NAME>` in the environment).

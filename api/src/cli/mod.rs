@@ -1,0 +1,167 @@
+//! The `orgauth` command line: `serve` (the default), `migrate up|down|status|fresh`, `openapi`,
+//! `convert-session-tokens`, `add-member`.
+//!
+//! - [`args`]: the arguments and their environment variables (see docs/configuration.md).
+//! - [`settings`]: the arguments turned into the service's configuration and the HTTP settings.
+
+mod args;
+mod settings;
+
+pub use args::*;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use migration::{Migrator, MigratorTrait};
+
+use crate::state::AppState;
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Parses the command line, runs the command, and turns any failure into one line on stderr and
+/// a non-zero exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        println!("{}", crate::server::openapi_json());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(cli.log.log_format);
+    crate::panic::install_hook();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("orgauth: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("orgauth: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None | Some(Command::Serve) => serve(&cli.database, &cli.serve, &cli.auth).await,
+        Some(Command::Migrate { action }) => migrate(&cli.database, action).await,
+        Some(Command::Openapi) => unreachable!("handled before the runtime starts"),
+        Some(Command::ConvertSessionTokens) => {
+            let db = cli.database.connect().await?;
+            let converted = service::session::convert_plain_tokens(&db).await?;
+            println!("converted {converted} plain session token(s) to digests");
+            Ok(())
+        }
+        Some(Command::AddMember {
+            organization,
+            email,
+            member_roles,
+        }) => {
+            let db = cli.database.connect().await?;
+            let base_url = cli.auth.base_url.clone().unwrap_or_default();
+            let mut cfg = cli.auth.config(&base_url)?;
+            cfg.read_database(&db).await?;
+            let auth = service::Auth::new(
+                db,
+                service::password::Hasher::new(1, 1),
+                cfg,
+                std::sync::Arc::new(service::clock::SystemClock),
+                service::mail::Mailer::Log { links: false },
+            );
+            let added = auth
+                .add_member(&organization, &email, &member_roles)
+                .await?;
+            println!(
+                "{}",
+                serde_json::json!({"id": added.id, "organizationId": added.organization_id, "userId": added.user_id, "role": added.role})
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn migrate(database: &DatabaseArgs, action: MigrateAction) -> anyhow::Result<()> {
+    let db = database.connect().await?;
+    match action {
+        MigrateAction::Up { num } => Migrator::up(&db, num).await,
+        MigrateAction::Down { num } => Migrator::down(&db, Some(num)).await,
+        MigrateAction::Status => return print_status(&db).await,
+        MigrateAction::Fresh => Migrator::fresh(&db).await,
+    }
+    .context("migration failed")
+}
+
+/// One line per migration: its name and `applied`, `adopted <when>` or `pending`.
+async fn print_status(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    let adopted = migration::adopt::adopted(db).await?;
+    for m in Migrator::get_migration_with_status(db).await? {
+        let status = match (adopted.get(m.name()), m.status()) {
+            (Some(when), _) => format!("adopted {when} (the tables existed; nothing was created)"),
+            (None, migration::MigrationStatus::Applied) => "applied".to_owned(),
+            (None, migration::MigrationStatus::Pending) => "pending".to_owned(),
+        };
+        println!("{}  {status}", m.name());
+    }
+    Ok(())
+}
+
+async fn serve(
+    database: &DatabaseArgs,
+    args: &ServeArgs,
+    auth_args: &AuthArgs,
+) -> anyhow::Result<()> {
+    let base_url = auth_args.public_url(args);
+    // The database first: a wrong DATABASE_URL is the one line printed, not preceded by warnings.
+    let db = database.connect().await?;
+    let mut cfg = auth_args.config(&base_url)?;
+    let mailer = auth_args.mailer(&base_url)?;
+    if args.auto_migrate {
+        Migrator::up(&db, None)
+            .await
+            .context("applying migrations failed")?;
+    }
+    cfg.read_database(&db)
+        .await
+        .context("reading the database's columns failed")?;
+    let hasher = match cfg.coexistence {
+        false => service::password::Hasher::for_this_machine(),
+        true => service::password::Hasher::for_this_machine().writing_better_auth_hashes(),
+    };
+    let clock = std::sync::Arc::new(service::clock::SystemClock);
+    let auth = service::Auth::new(db.clone(), hasher, cfg, clock, mailer);
+    tokio::spawn(service::maintenance::sweep_periodically(auth.clone()));
+    let acceptor = crate::server::bind(&args.host, args.port)
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    if let Some(addr) = crate::server::local_addr(&acceptor) {
+        tracing::info!("orgauth listening on http://{addr} (Swagger UI: http://{addr}/docs)");
+    }
+    crate::server::run(
+        acceptor,
+        crate::server::app(AppState::new(auth, auth_args.web(base_url))),
+        crate::server::shutdown_signal(),
+        Duration::from_secs(args.shutdown_timeout),
+    )
+    .await
+    .context("server failed")?;
+    db.close().await.ok();
+    tracing::info!("orgauth stopped");
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! From arguments to settings: the service's [`AuthConfig`], whose rules the service's
+//! configuration checks; the HTTP layer's [`WebSettings`]; the mailer; the database connection.
+
+use service::config::social::{self, ProviderConfig, ProviderKind};
+use service::config::{self, AuthConfig, ConfigError, OrgConfig, Secret, TokenStorage};
+use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
+
+use super::args::{AuthArgs, DatabaseArgs, ServeArgs, SessionTokens, SocialArgs, Switch};
+use crate::rate_limit::RateLimitConfig;
+use crate::state::WebSettings;
+
+impl DatabaseArgs {
+    pub fn url(&self) -> String {
+        self.database_url
+            .clone()
+            .or_else(|| std::env::var("POSTGRES_URL").ok())
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned())
+    }
+
+    pub async fn connect(&self) -> anyhow::Result<sea_orm::DatabaseConnection> {
+        let size = PoolSize {
+            max_connections: self.database_max_connections,
+        };
+        Ok(db::connect(&self.url(), size).await?)
+    }
+}
+
+impl AuthArgs {
+    /// `BETTER_AUTH_URL` without a trailing slash, or the address served.
+    pub fn public_url(&self, serve: &ServeArgs) -> String {
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}:{}", serve.host, serve.port))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// The HTTP-facing settings for `base_url`.
+    pub fn web(&self, base_url: String) -> WebSettings {
+        let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
+            window: chrono::Duration::seconds(self.rate_limit_window.max(1)),
+            max: self.rate_limit_max,
+            max_entries: self.rate_limit_max_entries.max(1),
+        });
+        WebSettings {
+            base_url,
+            trusted_origins: self.trusted_origins.clone(),
+            rate_limit,
+            client_ip_header: self
+                .client_ip_header
+                .as_ref()
+                .map(|h| h.to_ascii_lowercase()),
+        }
+    }
+
+    /// The service's settings, or the first rule they break.
+    pub fn config(&self, base_url: &str) -> Result<AuthConfig, ConfigError> {
+        use chrono::Duration;
+        let secret = Secret::from_setting(self.secret.as_deref(), base_url)?;
+        let roles = config::roles(self.roles.as_deref(), &self.creator_role)?;
+        let social = self.social.providers()?;
+        let mut cfg = AuthConfig::with_secret(secret);
+        cfg.session_expires_in = Duration::seconds(self.session_expires_in);
+        cfg.session_absolute_lifetime = Duration::seconds(self.session_absolute_lifetime);
+        cfg.session_update_age = Duration::seconds(self.session_update_age);
+        cfg.session_fresh_age = Duration::seconds(self.session_fresh_age);
+        // Coexistence implies plain tokens: a Better Auth server must read the sessions.
+        cfg.session_tokens = match (self.session_tokens, self.coexistence) {
+            (SessionTokens::Hashed, false) => TokenStorage::Hashed,
+            (SessionTokens::Plain, _) | (_, true) => TokenStorage::Plain,
+        };
+        cfg.coexistence = self.coexistence;
+        cfg.min_password_length = self.min_password_length;
+        cfg.max_password_length = self.max_password_length;
+        cfg.account_guessing = service::guessing::GuessLimits {
+            free_failures: self.account_guess_limit,
+            window: Duration::seconds(self.account_guess_window),
+            max_delay: Duration::seconds(self.account_guess_max_delay),
+            ..Default::default()
+        };
+        cfg.require_email_verification = self.require_email_verification;
+        cfg.auto_sign_in = self.auto_sign_in;
+        cfg.send_verification_on_sign_up = self
+            .send_verification_on_sign_up
+            .unwrap_or(self.require_email_verification);
+        cfg.api_base_url = format!("{base_url}/api/auth");
+        cfg.reset_password_expires_in = Duration::seconds(self.reset_password_token_expires_in);
+        cfg.email_verification_expires_in = Duration::seconds(self.email_verification_expires_in);
+        cfg.revoke_sessions_on_password_reset = self.revoke_sessions_on_password_reset;
+        cfg.change_email_enabled = self.change_email;
+        cfg.delete_user_enabled = self.delete_user;
+        cfg.delete_user_verification = self.delete_user_verification;
+        cfg.org = OrgConfig {
+            allow_user_to_create_organization: self.allow_user_to_create_organization,
+            organization_limit: self.organization_limit,
+            roles,
+            default_team: self.default_team,
+            disable_organization_deletion: self.disable_organization_deletion,
+            membership_limit: self.membership_limit.max(1),
+            invitation_expires_in: Duration::seconds(self.invitation_expires_in.max(1)),
+            invitation_limit: self.invitation_limit,
+            cancel_pending_invitations_on_re_invite: self.cancel_pending_invitations_on_re_invite,
+            require_email_verification_on_invitation: self.require_email_verification_on_invitation,
+            invitation_url: self
+                .invitation_url
+                .clone()
+                .unwrap_or_else(|| format!("{base_url}/accept-invitation/{{id}}")),
+            maximum_teams: self.maximum_teams,
+            maximum_members_per_team: self.maximum_members_per_team,
+            allow_removing_all_teams: self.allow_removing_all_teams,
+        };
+        cfg.social = social;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// SMTP when configured; otherwise the log, with a warning (refused for an https deployment).
+    pub fn mailer(&self, base_url: &str) -> Result<service::mail::Mailer, ConfigError> {
+        config::mailer(self.smtp_url.as_deref(), &self.mail_from, base_url)
+    }
+}
+
+impl SocialArgs {
+    /// GitHub and Google when their client ids and secrets are set, then `ORGAUTH_OIDC_PROVIDERS`.
+    fn providers(&self) -> Result<Vec<ProviderConfig>, ConfigError> {
+        let mut providers = Vec::new();
+        let github = (
+            self.github_client_id.as_deref(),
+            self.github_client_secret.as_deref(),
+        );
+        if let Some((id, secret)) = social::client("GITHUB", github.0, github.1)? {
+            let mut github = ProviderConfig::github(id, secret);
+            github.kind = ProviderKind::Github {
+                authorize_url: self.github_authorize_url.clone(),
+                token_url: self.github_token_url.clone(),
+                api_url: self.github_api_url.trim_end_matches('/').to_owned(),
+            };
+            github.trust_email = self.github_trust_email;
+            providers.push(github);
+        }
+        let google = (
+            self.google_client_id.as_deref(),
+            self.google_client_secret.as_deref(),
+        );
+        if let Some((id, secret)) = social::client("GOOGLE", google.0, google.1)? {
+            let mut google = ProviderConfig::google(id, secret);
+            google.kind = ProviderKind::Oidc {
+                discovery_url: self.google_discovery_url.clone(),
+            };
+            google.trust_email = self.google_trust_email;
+            providers.push(google);
+        }
+        providers.extend(social::oidc_providers(self.oidc_providers.as_deref())?);
+        Ok(providers)
+    }
+}
