@@ -131,7 +131,7 @@ impl Auth {
                 {
                     let auth = self.clone();
                     let callback_url = callback_url.map(str::to_owned);
-                    tokio::spawn(async move {
+                    floor.then_spawn(async move {
                         if let Err(e) = auth.send_verification_to(&u, callback_url.as_deref()).await
                         {
                             tracing::error!(error = %e, "issuing a verification link failed");
@@ -257,6 +257,16 @@ impl AnswerFloor {
 
     pub(crate) async fn wait(self) {
         tokio::time::sleep_until(self.0 + ANSWER_FLOOR).await;
+    }
+
+    /// Runs `work` in the background once the answer has gone out, so that the work a known
+    /// address causes (a database write, the mail) does not compete with its answer for the CPU.
+    pub(crate) fn then_spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        let after_answer = self.0 + ANSWER_FLOOR + std::time::Duration::from_millis(5);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(after_answer).await;
+            work.await;
+        });
     }
 }
 

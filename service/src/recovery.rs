@@ -15,7 +15,8 @@ use crate::{session, Auth, Error, Result};
 impl Auth {
     /// Mails a reset link when the address belongs to a user. The answer is the same either way,
     /// and so is its timing: the answer waits only for the look-up, which costs the same for any
-    /// address; issuing the link and mailing it run in the background, for a real user only.
+    /// address; issuing the link and mailing it run in the background once the answer is out,
+    /// for a real user only.
     pub async fn request_password_reset(
         &self,
         email: &str,
@@ -34,7 +35,7 @@ impl Auth {
         if let Ok(Some(user)) = found.as_ref() {
             let (auth, now, user) = (self.clone(), self.clock.now(), user.clone());
             let redirect_to = redirect_to.map(str::to_owned);
-            tokio::spawn(async move {
+            floor.then_spawn(async move {
                 if let Err(e) = auth.mail_reset_link(user, redirect_to, now).await {
                     tracing::error!(error = %e, "issuing a password-reset link failed");
                 }

@@ -33,7 +33,7 @@ import { startPair, stopAll } from '../lib/reference.mjs';
  */
 const ZOD_MESSAGES = 'zod\'s validation messages (`"[body.email] Invalid email address"`, …).';
 const ACCOUNT_SELECTORS =
-  '`get-access-token`/`refresh-token`/`account-info` select the account by `accountId` (the account row id) or `useAccountCookie: true`; earlier versions by `providerId`.';
+  '`get-access-token`/`refresh-token`/`account-info` select the account by `accountId` (the account row id) or `useAccountCookie: true` (a strict schema: any other key is zod\'s `Unrecognized key`); earlier versions by `providerId`.';
 const ALLOWED = [
   // The same VALIDATION_ERROR, worded by poem-openapi's parser.
   { case: 'verify-password', step: 'no password', field: 'message', compat: ZOD_MESSAGES },
