@@ -6,9 +6,10 @@ use entity::{session, user, verification};
 use migration::db_tests;
 use migration::testing::TestDb;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::harness::{parts, TestServer, ORIGIN};
+use crate::fixtures::{reset_link, reset_token, reset_token_of};
+use crate::harness::{assert_error, assert_error_for, parts, Browser, TestServer, ORIGIN};
 use crate::smtp::MailSink;
 
 /// A link from a mail, pointed at the test server (mails use the configured base URL).
@@ -27,8 +28,17 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
-async fn password_reset_end_to_end(db: TestDb) {
-    let server = TestServer::start(&db).await;
+/// Olga (signed in twice) asks for a reset link through a request with a forged Host, with
+/// `/reset` to land on; another address without an account asks too. Returns Olga's browser,
+/// her other browser, the two answers and the link mailed to her.
+struct OlgaReset {
+    b: Browser,
+    other: Browser,
+    answers: [(u16, Value); 2],
+    link: String,
+}
+
+async fn olga_asks_for_a_reset(server: &TestServer) -> OlgaReset {
     let (b, other) = (server.browser(), server.browser());
     b.sign_up("olga@example.com", "password123").await;
     other
@@ -37,8 +47,6 @@ async fn password_reset_end_to_end(db: TestDb) {
             json!({"email": "olga@example.com", "password": "password123"}),
         )
         .await;
-
-    let ok = json!({"status": true, "message": "If this email exists in our system, check your email for the reset link"});
     let r = server
         .http
         .post(server.url("/api/auth/request-password-reset"))
@@ -48,30 +56,42 @@ async fn password_reset_end_to_end(db: TestDb) {
         .send()
         .await
         .unwrap();
-    assert_eq!(parts(r).await, (200, ok.clone()));
-    assert_eq!(
-        parts(
-            b.post(
-                "/request-password-reset",
-                json!({"email": "nobody@example.com"})
-            )
-            .await
+    let for_olga = parts(r).await;
+    let for_nobody = parts(
+        b.post(
+            "/request-password-reset",
+            json!({"email": "nobody@example.com"}),
         )
         .await,
-        (200, ok)
-    );
+    )
+    .await;
+    let link = reset_link(&server.mail.wait("olga@example.com", 1).await);
+    OlgaReset {
+        b,
+        other,
+        answers: [for_olga, for_nobody],
+        link,
+    }
+}
 
-    let mail = server.mail.wait("olga@example.com", 1).await;
-    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
+/// The answer is the same with and without an account; only an account gets mail, with a link
+/// built from the configured URL whatever the Host said.
+async fn a_reset_request_answers_alike(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let OlgaReset { answers, link, .. } = olga_asks_for_a_reset(&server).await;
+    let ok = json!({"status": true, "message": "If this email exists in our system, check your email for the reset link"});
+    assert_eq!(answers[0], (200, ok.clone()));
+    assert_eq!(answers[1], (200, ok));
     assert!(link.ends_with("?callbackURL=%2Freset"), "{link}");
-    let token = link
-        .split("/reset-password/")
-        .nth(1)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    assert!(server.mail.to("nobody@example.com").is_empty());
+}
+
+/// The mailed link lands on the callback with the token, sends no Referer, and the token is
+/// stored hashed.
+async fn the_reset_link_lands_on_the_callback(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let OlgaReset { link, .. } = olga_asks_for_a_reset(&server).await;
+    let token = reset_token_of(&link);
     let landing = no_redirects()
         .get(local(&server, &link))
         .send()
@@ -88,19 +108,23 @@ async fn password_reset_end_to_end(db: TestDb) {
     assert!(rows
         .iter()
         .all(|r| !r.identifier.contains(&token) && !r.value.contains(&token)));
+}
 
-    let (s, body) = parts(
+/// A reset checks the new password, sets it, ends every session, and works once.
+async fn a_reset_sets_the_password_once(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let OlgaReset { b, other, link, .. } = olga_asks_for_a_reset(&server).await;
+    let token = reset_token_of(&link);
+    assert_error(
         b.post(
             "/reset-password",
             json!({"newPassword": "short", "token": token}),
         )
         .await,
+        400,
+        "PASSWORD_TOO_SHORT",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("PASSWORD_TOO_SHORT"))
-    );
     assert_eq!(
         parts(
             b.post(
@@ -118,15 +142,16 @@ async fn password_reset_end_to_end(db: TestDb) {
         "a reset ends every session"
     );
     assert_eq!(other.json("/get-session").await, serde_json::Value::Null);
-    let (s, body) = parts(
+    assert_error(
         b.post(
             "/reset-password",
             json!({"newPassword": "another-pass-1", "token": token}),
         )
         .await,
+        400,
+        "INVALID_TOKEN",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_TOKEN")));
     let old = server
         .browser()
         .post(
@@ -144,7 +169,6 @@ async fn password_reset_end_to_end(db: TestDb) {
         .await
         .status();
     assert_eq!((old.as_u16(), new.as_u16()), (401, 200));
-    assert!(server.mail.to("nobody@example.com").is_empty());
     // The landing link no longer works either.
     let landing = no_redirects()
         .get(local(&server, &link))
@@ -164,16 +188,7 @@ async fn a_reset_token_is_used_once_under_concurrency(db: TestDb) {
         json!({"email": "pia@example.com"}),
     )
     .await;
-    let mail = server.mail.wait("pia@example.com", 1).await;
-    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
-    let token = link
-        .split("/reset-password/")
-        .nth(1)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = reset_token(&server, "pia@example.com", 1).await;
     let attempts: Vec<_> = (0..20)
         .map(|i| {
             let http = server.http.clone();
@@ -203,58 +218,47 @@ async fn a_reset_token_is_used_once_under_concurrency(db: TestDb) {
     assert_eq!(signed_in.status(), 200);
 }
 
-async fn reset_tokens_expire_and_supersede(db: TestDb) {
-    let server = TestServer::start(&db).await;
+/// quinn@, signed up, who asks for a reset link `times` times.
+async fn quinn_asks_for_resets(server: &TestServer, times: usize) -> Browser {
     let b = server.browser();
     b.sign_up("quinn@example.com", "password123").await;
-    let token_of = |n: usize| {
-        let server = &server;
-        async move {
-            let mail = server.mail.wait("quinn@example.com", n).await;
-            let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
-            link.split("/reset-password/")
-                .nth(1)
-                .unwrap()
-                .split('?')
-                .next()
-                .unwrap()
-                .to_owned()
-        }
-    };
-    b.post(
-        "/request-password-reset",
-        json!({"email": "quinn@example.com"}),
-    )
-    .await;
-    let first = token_of(1).await;
+    for _ in 0..times {
+        b.post(
+            "/request-password-reset",
+            json!({"email": "quinn@example.com"}),
+        )
+        .await;
+    }
+    b
+}
+
+async fn a_reset_token_expires_after_an_hour(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = quinn_asks_for_resets(&server, 1).await;
+    let first = reset_token(&server, "quinn@example.com", 1).await;
     server.clock.advance(Duration::seconds(3601));
-    let (s, body) = parts(
+    assert_error_for(
         b.post(
             "/reset-password",
             json!({"newPassword": "new-password-1", "token": first}),
         )
         .await,
+        400,
+        "INVALID_TOKEN",
+        "expired after an hour",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("INVALID_TOKEN")),
-        "expired after an hour"
-    );
+}
 
-    b.post(
-        "/request-password-reset",
-        json!({"email": "quinn@example.com"}),
-    )
-    .await;
-    b.post(
-        "/request-password-reset",
-        json!({"email": "quinn@example.com"}),
-    )
-    .await;
+async fn a_newer_reset_request_voids_the_older_link(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = quinn_asks_for_resets(&server, 2).await;
     // A newer request voids the older link: of the two mailed, exactly one works (the one
     // issued last; the two requests run concurrently in the background, so either may be it).
-    let (second, third) = (token_of(2).await, token_of(3).await);
+    let (second, third) = (
+        reset_token(&server, "quinn@example.com", 1).await,
+        reset_token(&server, "quinn@example.com", 2).await,
+    );
     let mut usable = Vec::new();
     for token in [&second, &third] {
         // Opening a link checks it without using it up.
@@ -780,9 +784,12 @@ async fn deleting_the_only_owner(db: TestDb) {
 }
 
 db_tests!(
-    password_reset_end_to_end,
+    a_reset_request_answers_alike,
+    the_reset_link_lands_on_the_callback,
+    a_reset_sets_the_password_once,
     a_reset_token_is_used_once_under_concurrency,
-    reset_tokens_expire_and_supersede,
+    a_reset_token_expires_after_an_hour,
+    a_newer_reset_request_voids_the_older_link,
     email_verification,
     required_verification_gates_sign_in,
     changing_the_email,
