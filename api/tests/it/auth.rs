@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::harness::{parts, set_cookies, TestServer, SECRET};
+use crate::harness::{assert_error, parts, set_cookies, TestServer, SECRET};
 
 fn is_contract_date(v: &serde_json::Value) -> bool {
     let s = v.as_str().unwrap_or_default();
@@ -180,11 +180,7 @@ async fn malformed_requests_get_contract_errors(db: TestDb) {
         .send()
         .await
         .unwrap();
-    let (s, body) = parts(text).await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (415, Some("UNSUPPORTED_MEDIA_TYPE"))
-    );
+    assert_error(text, 415, "UNSUPPORTED_MEDIA_TYPE").await;
     let huge = server
         .http
         .post(&url)
@@ -194,19 +190,17 @@ async fn malformed_requests_get_contract_errors(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(huge.status(), 413);
-    let (s, body) = parts(
+    assert_error(
         server
             .http
             .post(server.url("/api/auth/get-session"))
             .send()
             .await
             .unwrap(),
+        405,
+        "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (405, Some("METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"))
-    );
     assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 0);
 }
 
@@ -238,12 +232,13 @@ async fn sign_in_is_uniform_on_failure(db: TestDb) {
         )
     );
     assert_eq!(unknown, wrong);
-    let (s, body) = parts(
+    assert_error(
         b.post("/sign-in/email", json!({"email": "carol", "password": "x"}))
             .await,
+        400,
+        "INVALID_EMAIL",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_EMAIL")));
 
     let fresh = server.browser();
     let r = fresh.post("/sign-in/email", json!({"email": "CAROL@example.com", "password": "password123", "callbackURL": "/dashboard"})).await;
@@ -570,8 +565,7 @@ async fn listing_and_revoking_sessions(db: TestDb) {
         )
     );
     server.clock.advance(Duration::days(2));
-    let (s, body) = parts(other.get("/list-sessions").await).await;
-    assert_eq!((s, body["code"].as_str()), (403, Some("SESSION_NOT_FRESH")));
+    assert_error(other.get("/list-sessions").await, 403, "SESSION_NOT_FRESH").await;
 }
 
 async fn updating_the_profile(db: TestDb) {
@@ -600,15 +594,13 @@ async fn updating_the_profile(db: TestDb) {
     );
     b.post("/update-user", json!({"image": null})).await;
     assert!(b.json("/get-session").await["user"]["image"].is_null());
-    let (s, body) = parts(
+    assert_error(
         b.post("/update-user", json!({"email": "x@example.com"}))
             .await,
+        400,
+        "EMAIL_CAN_NOT_BE_UPDATED",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("EMAIL_CAN_NOT_BE_UPDATED"))
-    );
     assert_eq!(
         parts(b.post("/update-user", json!({"unknown": 1})).await).await,
         (400, json!({"message": "No fields to update"}))
@@ -626,27 +618,26 @@ async fn changing_the_password(db: TestDb) {
             json!({"email": "kim@example.com", "password": "password123"}),
         )
         .await;
-    let (s, body) = parts(
+    assert_error(
         b.post(
             "/change-password",
             json!({"currentPassword": "wrong-password", "newPassword": "new-password-1"}),
         )
         .await,
+        400,
+        "INVALID_PASSWORD",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_PASSWORD")));
-    let (s, body) = parts(
+    assert_error(
         b.post(
             "/change-password",
             json!({"currentPassword": "password123", "newPassword": "short"}),
         )
         .await,
+        400,
+        "PASSWORD_TOO_SHORT",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("PASSWORD_TOO_SHORT"))
-    );
     let r = b.post("/change-password", json!({"currentPassword": "password123", "newPassword": "new-password-1", "revokeOtherSessions": true})).await;
     let (s, body) = parts(r).await;
     assert_eq!(s, 200);

@@ -7,24 +7,20 @@ use serde_json::json;
 use api::rate_limit::RateLimitConfig;
 use serde_json::Value;
 
-use crate::harness::{parts, set_cookies, Browser, TestServer, ORIGIN};
+use crate::fixtures::{Org, User};
+use crate::harness::{
+    assert_error, assert_error_for, parts, set_cookies, Browser, TestServer, ORIGIN,
+};
 
-async fn organization(b: &Browser, slug: &str) -> String {
-    let (s, org) = parts(
-        b.post("/organization/create", json!({"name": slug, "slug": slug}))
-            .await,
-    )
-    .await;
-    assert_eq!(s, 200, "{org}");
-    org["id"].as_str().unwrap().to_owned()
+/// `email` signs up and creates the organization `slug`.
+async fn organization(server: &TestServer, email: &str, slug: &str) -> Org {
+    Org::create(server, User::sign_up(server, email).await, slug, slug).await
 }
 
 /// With both `organizationId` and `organizationSlug`, the slug wins, as in Better Auth.
 async fn the_slug_wins_over_the_id(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let owner = server.browser();
-    owner.sign_up("slug@example.com", "password123").await;
-    let id = organization(&owner, "slug-wins").await;
+    let Org { owner, id, .. } = organization(&server, "slug@example.com", "slug-wins").await;
     for route in ["get-full-organization", "get-organization"] {
         let (s, body) = parts(
             owner
@@ -46,41 +42,42 @@ async fn the_slug_wins_over_the_id(db: TestDb) {
 /// `YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER`, as Better Auth; an unknown id stays 400.
 async fn updating_a_member_of_another_organization(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let alice = server.browser();
-    alice.sign_up("alice-w@example.com", "password123").await;
-    let mine = organization(&alice, "alice-org").await;
-    let bob = server.browser();
-    bob.sign_up("bob-w@example.com", "password123").await;
-    organization(&bob, "bob-org").await;
+    let Org {
+        owner: alice,
+        id: mine,
+        ..
+    } = organization(&server, "alice-w@example.com", "alice-org").await;
+    let bob = organization(&server, "bob-w@example.com", "bob-org")
+        .await
+        .owner;
     let (_, members) = parts(
         bob.get("/organization/list-members?organizationSlug=bob-org")
             .await,
     )
     .await;
     let bobs_member = members["members"][0]["id"].as_str().unwrap().to_owned();
-    let (s, body) = parts(
+    assert_error(
         alice
             .post(
                 "/organization/update-member-role",
                 json!({"memberId": bobs_member, "role": "member", "organizationId": mine}),
             )
             .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER"))
-    );
-    let (s, body) = parts(
+    assert_error(
         alice
             .post(
                 "/organization/update-member-role",
                 json!({"memberId": "nobody", "role": "member", "organizationId": mine}),
             )
             .await,
+        400,
+        "MEMBER_NOT_FOUND",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("MEMBER_NOT_FOUND")));
     let (_, still) = parts(
         bob.get("/organization/list-members?organizationSlug=bob-org")
             .await,
@@ -112,13 +109,14 @@ async fn signed_in(b: &Browser) -> bool {
 async fn verify_password_checks_the_callers_password(db: TestDb) {
     let server = TestServer::start(&db).await;
     let anonymous = server.browser();
-    let (s, body) = parts(
+    assert_error(
         anonymous
             .post("/verify-password", json!({"password": "password123"}))
             .await,
+        401,
+        "UNAUTHORIZED",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
 
     let user = server.browser();
     user.sign_up("verify@example.com", "password123").await;
@@ -128,15 +126,20 @@ async fn verify_password_checks_the_callers_password(db: TestDb) {
     )
     .await;
     assert_eq!((s, body), (200, json!({"status": true})));
-    let (s, body) = parts(user.post("/verify-password", json!({})).await).await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("VALIDATION_ERROR")));
-    let long = "x".repeat(129);
-    let (s, body) = parts(
-        user.post("/verify-password", json!({"password": long}))
-            .await,
+    assert_error(
+        user.post("/verify-password", json!({})).await,
+        400,
+        "VALIDATION_ERROR",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("PASSWORD_TOO_LONG")));
+    let long = "x".repeat(129);
+    assert_error(
+        user.post("/verify-password", json!({"password": long}))
+            .await,
+        400,
+        "PASSWORD_TOO_LONG",
+    )
+    .await;
     for i in 0..5 {
         let (s, body) = parts(
             user.post(
@@ -156,12 +159,13 @@ async fn verify_password_checks_the_callers_password(db: TestDb) {
         );
     }
     // The sixth check waits, right password or not: the same throttle as sign-in.
-    let (s, body) = parts(
+    assert_error(
         user.post("/verify-password", json!({"password": "password123"}))
             .await,
+        429,
+        "TOO_MANY_REQUESTS",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (429, Some("TOO_MANY_REQUESTS")));
     assert!(signed_in(&user).await, "a wrong password ends no session");
 }
 
@@ -195,13 +199,18 @@ async fn update_session_sets_nothing_the_server_manages(db: TestDb) {
             json!({"message": "[body] Invalid input: expected record, received array", "code": "VALIDATION_ERROR"})
         )
     );
-    let (s, body) = parts(anonymous.post("/update-session", json!({})).await).await;
-    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+    assert_error(
+        anonymous.post("/update-session", json!({})).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
 
-    let user = server.browser();
-    user.sign_up("update-session@example.com", "password123")
-        .await;
-    let org = organization(&user, "update-session").await;
+    let Org {
+        owner: user,
+        id: org,
+        ..
+    } = organization(&server, "update-session@example.com", "update-session").await;
     for body in [
         json!({}),
         json!({"unknown": 1}),
@@ -307,9 +316,8 @@ async fn full_organization_lists_invitations_of_every_status(db: TestDb) {
         c.org.require_email_verification_on_invitation = false
     })
     .await;
-    let owner = server.browser();
-    owner.sign_up("full-owner@example.com", "password123").await;
-    let org = organization(&owner, "full-statuses").await;
+    let Org { owner, id: org, .. } =
+        organization(&server, "full-owner@example.com", "full-statuses").await;
     let mut ids = Vec::new();
     for who in ["accepts", "rejects", "canceled", "pending"] {
         let (s, inv) = parts(
@@ -436,7 +444,7 @@ async fn redirect_targets_and_referer_as_better_auth(db: TestDb) {
 
     // A cookie-bearing POST without Origin and with a Referer that is not a URL.
     for referer in ["not a url", "https://evil.example/page"] {
-        let (s, body) = parts(
+        assert_error_for(
             server
                 .http
                 .post(server.url("/api/auth/update-user"))
@@ -446,13 +454,11 @@ async fn redirect_targets_and_referer_as_better_auth(db: TestDb) {
                 .send()
                 .await
                 .unwrap(),
+            403,
+            "INVALID_ORIGIN",
+            format!("{referer}"),
         )
         .await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (403, Some("INVALID_ORIGIN")),
-            "{referer}"
-        );
     }
 }
 
@@ -470,13 +476,14 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
             json!({"message": "[body] Invalid input", "code": "VALIDATION_ERROR"})
         )
     );
-    let (s, body) = parts(
+    assert_error(
         anonymous
             .post("/get-access-token", json!({"accountId": "x"}))
             .await,
+        401,
+        "UNAUTHORIZED",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
 
     let alice = server.browser();
     alice.sign_up("alice-acct@example.com", "password123").await;
@@ -510,23 +517,22 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
             ),
             "{route}"
         );
-        let (s, body) = parts(
+        assert_error_for(
             alice
                 .post(route, json!({"accountId": bobs, "userId": bob_id}))
                 .await,
+            400,
+            "ACCOUNT_NOT_FOUND",
+            format!("{route}"),
         )
         .await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (400, Some("ACCOUNT_NOT_FOUND")),
-            "{route}"
-        );
-        let (s, body) = parts(alice.post(route, json!({"useAccountCookie": true})).await).await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (400, Some("ACCOUNT_NOT_FOUND")),
-            "{route}"
-        );
+        assert_error_for(
+            alice.post(route, json!({"useAccountCookie": true})).await,
+            400,
+            "ACCOUNT_NOT_FOUND",
+            format!("{route}"),
+        )
+        .await;
         let (s, body) = parts(alice.post(route, json!({"accountId": alices})).await).await;
         assert_eq!(
             (s, body),
@@ -545,8 +551,12 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
             json!({"message": "[query] Invalid input", "code": "VALIDATION_ERROR"})
         )
     );
-    let (s, body) = parts(alice.get(&format!("/account-info?accountId={bobs}")).await).await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("ACCOUNT_NOT_FOUND")));
+    assert_error(
+        alice.get(&format!("/account-info?accountId={bobs}")).await,
+        400,
+        "ACCOUNT_NOT_FOUND",
+    )
+    .await;
     let (s, body) = parts(
         alice
             .get(&format!("/account-info?accountId={alices}"))
