@@ -5,10 +5,10 @@ use entity::{account, session, user};
 use migration::db_tests;
 use migration::testing::TestDb;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::harness::{assert_error, parts, set_cookies, TestServer, SECRET};
+use crate::harness::{assert_error, parts, set_cookies, Browser, TestServer, SECRET};
 
 fn is_contract_date(v: &serde_json::Value) -> bool {
     let s = v.as_str().unwrap_or_default();
@@ -481,8 +481,8 @@ async fn concurrent_lookups_each_find_their_own_session(db: TestDb) {
     }
 }
 
-async fn listing_and_revoking_sessions(db: TestDb) {
-    let server = TestServer::start(&db).await;
+/// Hal signed in in two browsers, Ivy in a third. Returns Hal's two, Ivy's and Ivy's token.
+async fn hal_twice_and_ivy(server: &TestServer) -> (Browser, Browser, Browser, String) {
     let (a1, a2) = (server.browser(), server.browser());
     a1.sign_up("hal@example.com", "password123").await;
     a2.post(
@@ -495,11 +495,23 @@ async fn listing_and_revoking_sessions(db: TestDb) {
         .as_str()
         .unwrap()
         .to_owned();
+    (a1, a2, other, other_token)
+}
 
-    let list = a1.json("/list-sessions").await;
-    let list = list.as_array().unwrap();
+/// `b`'s sessions as listed, with the token of `b`'s own session.
+async fn listed_sessions(b: &Browser) -> (Vec<Value>, Value) {
+    let list = b.json("/list-sessions").await;
+    let own = b.json("/get-session").await["session"]["token"].clone();
+    (list.as_array().unwrap().clone(), own)
+}
+
+/// The list shows the caller's own token and a revocation handle for each other session; a
+/// handle revokes but never authenticates.
+async fn listing_sessions_shows_handles(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (a1, ..) = hal_twice_and_ivy(&server).await;
+    let (list, own) = listed_sessions(&a1).await;
     assert_eq!(list.len(), 2);
-    let own = a1.json("/get-session").await["session"]["token"].clone();
     assert!(list.iter().any(|s| s["token"] == own));
     let handle = list.iter().find(|s| s["token"] != own).unwrap()["token"]
         .as_str()
@@ -515,6 +527,14 @@ async fn listing_and_revoking_sessions(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(parts(r).await.1, serde_json::Value::Null);
+}
+
+/// A listed handle revokes that session; another user's token is not the caller's to revoke.
+async fn revoking_one_session(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (a1, a2, other, other_token) = hal_twice_and_ivy(&server).await;
+    let (list, own) = listed_sessions(&a1).await;
+    let handle = list.iter().find(|s| s["token"] != own).unwrap()["token"].clone();
     // Another user's token is not the caller's to revoke.
     assert_eq!(
         parts(
@@ -535,19 +555,22 @@ async fn listing_and_revoking_sessions(db: TestDb) {
         200
     );
     assert_eq!(a2.json("/get-session").await, serde_json::Value::Null);
+}
 
-    a2.post(
-        "/sign-in/email",
-        json!({"email": "hal@example.com", "password": "password123"}),
-    )
-    .await;
+async fn revoking_other_sessions_then_all(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (a1, a2, ..) = hal_twice_and_ivy(&server).await;
     a1.post("/revoke-other-sessions", json!({})).await;
     assert_eq!(a2.json("/get-session").await, serde_json::Value::Null);
     assert!(a1.json("/get-session").await["user"].is_object());
     a1.post("/revoke-sessions", json!({})).await;
     assert_eq!(a1.json("/get-session").await, serde_json::Value::Null);
+}
 
-    // Unauthenticated and stale sessions.
+/// Unauthenticated and stale sessions.
+async fn listing_sessions_needs_a_fresh_session(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (.., other, _) = hal_twice_and_ivy(&server).await;
     let (s, body) = parts(
         server
             .http
@@ -788,7 +811,10 @@ db_tests!(
     sessions_slide_and_expire,
     bearer_tokens_and_tampering,
     sign_out_ends_the_session_server_side,
-    listing_and_revoking_sessions,
+    listing_sessions_shows_handles,
+    revoking_one_session,
+    revoking_other_sessions_then_all,
+    listing_sessions_needs_a_fresh_session,
     updating_the_profile,
     changing_the_password,
     better_auth_users_sign_in_and_are_upgraded,

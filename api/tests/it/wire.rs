@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::fixtures::{Org, User};
 use crate::harness::{
-    assert_error, assert_error_for, parts, set_cookies, Browser, TestServer, ORIGIN,
+    assert_error, assert_error_for, expect_ok, parts, set_cookies, Browser, TestServer, ORIGIN,
 };
 
 /// `email` signs up and creates the organization `slug`.
@@ -463,9 +463,8 @@ async fn redirect_targets_and_referer_as_better_auth(db: TestDb) {
 }
 
 /// The account token routes read Better Auth's selection (`accountId`, or `useAccountCookie`)
-/// before the session, with zod's messages; another user's account is not found, and the
-/// password account has no provider to ask.
-async fn account_token_routes_select_as_better_auth(db: TestDb) {
+/// before the session, with zod's messages.
+async fn account_token_routes_read_the_selection_first(db: TestDb) {
     let server = TestServer::start(&db).await;
     let anonymous = server.browser();
     let (s, body) = parts(anonymous.post("/get-access-token", json!({})).await).await;
@@ -484,14 +483,13 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
         "UNAUTHORIZED",
     )
     .await;
+}
 
-    let alice = server.browser();
-    alice.sign_up("alice-acct@example.com", "password123").await;
-    let bob = server.browser();
-    let bob_id = bob.sign_up("bob-acct@example.com", "password123").await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+/// Alice and Bob, each with a password account. Returns Alice, Bob's user id, and the two
+/// account ids.
+async fn alice_and_bob_accounts(server: &TestServer) -> (User, String, String, String) {
+    let alice = User::sign_up(server, "alice-acct@example.com").await;
+    let bob = User::sign_up(server, "bob-acct@example.com").await;
     let account_of = |b: &Browser| {
         let b = b.clone();
         async move {
@@ -502,6 +500,14 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
         }
     };
     let (alices, bobs) = (account_of(&alice).await, account_of(&bob).await);
+    (alice, bob.id, alices, bobs)
+}
+
+/// On the token routes, another user's account is not found, and the password account has no
+/// provider to ask.
+async fn account_token_routes_take_the_callers_social_accounts(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (alice, bob_id, alices, bobs) = alice_and_bob_accounts(&server).await;
     for route in ["/get-access-token", "/refresh-token"] {
         let (s, body) = parts(
             alice
@@ -543,6 +549,12 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
             "{route}"
         );
     }
+}
+
+/// `account-info` needs an account id, of the caller's, for a configured social provider.
+async fn account_info_selects_as_better_auth(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (alice, _, alices, bobs) = alice_and_bob_accounts(&server).await;
     let (s, body) = parts(alice.get("/account-info").await).await;
     assert_eq!(
         (s, body),
@@ -580,76 +592,85 @@ fn cookie_names(r: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-/// Set-Cookie as Better Auth sends it: the session cookie again after `update-user`,
-/// `set-active`, `set-active-team` (each also when clearing a value that was set) and accepting
-/// an invitation to one team; nothing after the routes that only write rows.
-async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
-    let server = TestServer::start_with(&db, |c| {
+const SESSION_COOKIE: [&str; 1] = ["better-auth.session_token"];
+const NO_COOKIE: [&str; 0] = [];
+
+/// A server where invitees accept without verifying; `cookies@` signs up and creates the
+/// organization "Jar" and its team "Crumbs". Returns the owner, their user id, the organization,
+/// the team and the cookies that create and create-team set.
+async fn jar(db: &TestDb) -> (TestServer, Browser, Value, String, String, [Vec<String>; 2]) {
+    let server = TestServer::start_with(db, |c| {
         c.org.require_email_verification_on_invitation = false
     })
     .await;
     let owner = server.browser();
     let me = owner.sign_up("cookies@example.com", "password123").await["user"]["id"].clone();
-    let session = ["better-auth.session_token".to_owned()];
-    let none: [String; 0] = [];
-
     let r = owner
         .post(
             "/organization/create",
             json!({"name": "Jar", "slug": "jar"}),
         )
         .await;
-    assert_eq!(cookie_names(&r), none, "create");
-    let org: Value = r.json().await.unwrap();
-    let org = org["id"].as_str().unwrap().to_owned();
+    let created = cookie_names(&r);
+    let org = expect_ok(r).await["id"].as_str().unwrap().to_owned();
     let r = owner
         .post("/organization/create-team", json!({"name": "Crumbs"}))
         .await;
-    assert_eq!(cookie_names(&r), none, "create-team");
-    let team: Value = r.json().await.unwrap();
-    let team = team["id"].as_str().unwrap().to_owned();
+    let team_created = cookie_names(&r);
+    let team = expect_ok(r).await["id"].as_str().unwrap().to_owned();
+    (server, owner, me, org, team, [created, team_created])
+}
+
+/// Set-Cookie as Better Auth sends it: the session cookie again after `update-user`,
+/// `set-active`, `set-active-team` (each also when clearing a value that was set); nothing after
+/// the routes that only write rows.
+async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
+    let (_server, owner, me, org, team, [created, team_created]) = jar(&db).await;
+    let (session, none) = (&SESSION_COOKIE[..], &NO_COOKIE[..]);
+    assert_eq!(created, none, "create");
+    assert_eq!(team_created, none, "create-team");
 
     let steps = [
-        ("/update-user", json!({"name": "Cookie"}), &session[..]),
+        ("/update-user", json!({"name": "Cookie"}), session),
         (
             "/organization/add-team-member",
             json!({"teamId": team, "userId": me}),
-            &none[..],
+            none,
         ),
         (
             "/organization/set-active",
             json!({"organizationId": org}),
-            &session[..],
+            session,
         ),
         (
             "/organization/set-active-team",
             json!({"teamId": team}),
-            &session[..],
+            session,
         ),
         (
             "/organization/set-active-team",
             json!({"teamId": null}),
-            &session[..],
+            session,
         ),
         (
             "/organization/set-active-team",
             json!({"teamId": null}),
-            &none[..],
+            none,
         ),
         (
             "/organization/update",
             json!({"data": {"name": "Jar 2"}}),
-            &none[..],
+            none,
         ),
         (
             "/organization/set-active",
             json!({"organizationId": null}),
-            &session[..],
+            session,
         ),
         (
             "/organization/set-active",
             json!({"organizationId": null}),
-            &none[..],
+            none,
         ),
     ];
     for (path, body, expected) in steps {
@@ -662,19 +683,22 @@ async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
         .await;
     let max_age = set_cookies(&r)[0].contains("Max-Age=");
     assert!(max_age, "a remembered session's cookie keeps its Max-Age");
+}
 
-    let (s, inv) = parts(
-        owner
-            .post(
-                "/organization/invite-member",
-                json!({"email": "one-team@example.com", "role": "member", "teamId": team}),
-            )
-            .await,
-    )
-    .await;
+/// The owner invites `email` with `invitation` (the rest of the body); `email` signs up and
+/// accepts. The answer to accept-invitation.
+async fn invited_and_accepted(
+    server: &TestServer,
+    owner: &Browser,
+    email: &str,
+    mut invitation: Value,
+) -> reqwest::Response {
+    invitation["email"] = json!(email);
+    invitation["role"] = json!("member");
+    let (s, inv) = parts(owner.post("/organization/invite-member", invitation).await).await;
     assert_eq!(s, 200, "{inv}");
     let invitee = server.browser();
-    invitee.sign_up("one-team@example.com", "password123").await;
+    invitee.sign_up(email, "password123").await;
     let r = invitee
         .post(
             "/organization/accept-invitation",
@@ -682,27 +706,34 @@ async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(cookie_names(&r), session, "accept-invitation to one team");
-    let (s, inv) = parts(
-        owner
-            .post(
-                "/organization/invite-member",
-                json!({"email": "no-team@example.com", "role": "member"}),
-            )
-            .await,
+    r
+}
+
+/// Accepting an invitation to one team sets the session cookie again (the team is active).
+async fn accepting_into_one_team_resends_the_session_cookie(db: TestDb) {
+    let (server, owner, _, _, team, _) = jar(&db).await;
+    let r = invited_and_accepted(
+        &server,
+        &owner,
+        "one-team@example.com",
+        json!({"teamId": team}),
     )
     .await;
-    assert_eq!(s, 200, "{inv}");
-    let invitee = server.browser();
-    invitee.sign_up("no-team@example.com", "password123").await;
-    let r = invitee
-        .post(
-            "/organization/accept-invitation",
-            json!({"invitationId": inv["id"]}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(cookie_names(&r), none, "accept-invitation without a team");
+    assert_eq!(
+        cookie_names(&r),
+        SESSION_COOKIE,
+        "accept-invitation to one team"
+    );
+}
+
+async fn accepting_without_a_team_sets_no_cookie(db: TestDb) {
+    let (server, owner, ..) = jar(&db).await;
+    let r = invited_and_accepted(&server, &owner, "no-team@example.com", json!({})).await;
+    assert_eq!(
+        cookie_names(&r),
+        NO_COOKIE,
+        "accept-invitation without a team"
+    );
 }
 
 /// A POST without a body (and without a content type) is an `undefined` body to Better Auth:
@@ -739,7 +770,11 @@ async fn a_missing_body_is_undefined_not_the_wrong_type(db: TestDb) {
 db_tests!(
     a_missing_body_is_undefined_not_the_wrong_type,
     session_cookie_resent_where_better_auth_resends_it,
-    account_token_routes_select_as_better_auth,
+    accepting_into_one_team_resends_the_session_cookie,
+    accepting_without_a_team_sets_no_cookie,
+    account_token_routes_read_the_selection_first,
+    account_token_routes_take_the_callers_social_accounts,
+    account_info_selects_as_better_auth,
     the_slug_wins_over_the_id,
     updating_a_member_of_another_organization,
     verify_password_checks_the_callers_password,
