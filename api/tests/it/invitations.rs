@@ -201,6 +201,12 @@ async fn rules(server: &TestServer) -> Rules {
     }
 }
 
+/// `admin` invites a2@ as an admin into `org`.
+async fn admin_invites_an_admin(admin: &User, org: &str) -> (u16, Value) {
+    let body = json!({"organizationId": org, "email": "a2@example.com", "role": "admin"});
+    parts(admin.post("/organization/invite-member", body).await).await
+}
+
 /// A pending invitation is not sent twice; a re-send renews it with its roles and mails again.
 async fn inviting_twice_and_resending(db: TestDb) {
     let server = TestServer::start(&db).await;
@@ -246,19 +252,7 @@ async fn who_may_invite(db: TestDb) {
         "YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE",
     )
     .await;
-    assert_eq!(
-        parts(
-            admin
-                .post(
-                    "/organization/invite-member",
-                    json!({"organizationId": org, "email": "a2@example.com", "role": "admin"})
-                )
-                .await
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(admin_invites_an_admin(&admin, org).await.0, 200);
     assert_error(
         member
             .post(
@@ -308,15 +302,7 @@ async fn owner_invitations_are_shown_to_owners_only(db: TestDb) {
     let server = TestServer::start(&db).await;
     let Rules { o, admin, .. } = rules(&server).await;
     let org = &o.id;
-    expect_ok(
-        admin
-            .post(
-                "/organization/invite-member",
-                json!({"organizationId": org, "email": "a2@example.com", "role": "admin"}),
-            )
-            .await,
-    )
-    .await;
+    expect_ok(admin_invites_an_admin(&admin, org).await).await;
     o.invite(json!({"email": "future-owner@example.com", "role": "owner"}))
         .await;
     let admin_view = admin

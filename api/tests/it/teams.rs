@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
 use crate::fixtures::{Member, Org, User};
-use crate::harness::{assert_error, expect_ok, parts, Browser, TestServer};
+use crate::harness::{assert_error, assert_error_for, expect_ok, parts, Browser, TestServer};
 
 /// An organization with an admin and a plain member (both with it active), another
 /// organization, and the team "Engineering" the admin created (the answer to create-team).
@@ -149,30 +149,21 @@ async fn updating_a_team(db: TestDb) {
     )
     .await;
     // Naming one's own organization but another's team: not found; another organization: refused.
-    assert_error(
-        other
+    for (data, status, code) in [
+        (json!({"name": "Pwned"}), 400, "TEAM_NOT_FOUND"),
+        (
+            json!({"name": "Pwned", "organizationId": o.id}),
+            403,
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM",
+        ),
+    ] {
+        let body = json!({"teamId": eng, "data": data});
+        let answer = other
             .owner
-            .post(
-                "/organization/update-team",
-                json!({"teamId": eng, "data": {"name": "Pwned"}}),
-            )
-            .await,
-        400,
-        "TEAM_NOT_FOUND",
-    )
-    .await;
-    assert_error(
-        other
-            .owner
-            .post(
-                "/organization/update-team",
-                json!({"teamId": eng, "data": {"name": "Pwned", "organizationId": o.id}}),
-            )
-            .await,
-        403,
-        "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM",
-    )
-    .await;
+            .post("/organization/update-team", body.clone())
+            .await;
+        assert_error_for(answer, status, code, body).await;
+    }
     assert_eq!(
         team::Entity::find_by_id(&eng)
             .one(&server.db)
