@@ -261,6 +261,7 @@ pub fn log_to_test_output() {
         // Fails only when another subscriber is already installed; that one then keeps the log.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
             .with_test_writer()
             .try_init();
     });
