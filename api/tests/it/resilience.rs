@@ -140,13 +140,7 @@ async fn a_lost_database_fails_closed(db: TestDb) {
     b.sign_up("abe@example.com", "password123").await;
     server.db.close_by_ref().await.unwrap();
     for path in ["/get-session", "/list-sessions", "/list-accounts"] {
-        assert_error_for(
-            b.get(path).await,
-            503,
-            "SERVICE_UNAVAILABLE",
-            format!("{path}"),
-        )
-        .await;
+        assert_error_for(b.get(path).await, 503, "SERVICE_UNAVAILABLE", &path).await;
     }
     let (s, _) = parts(
         b.post(

@@ -456,7 +456,7 @@ async fn redirect_targets_and_referer_as_better_auth(db: TestDb) {
                 .unwrap(),
             403,
             "INVALID_ORIGIN",
-            format!("{referer}"),
+            &referer,
         )
         .await;
     }
@@ -529,14 +529,14 @@ async fn account_token_routes_take_the_callers_social_accounts(db: TestDb) {
                 .await,
             400,
             "ACCOUNT_NOT_FOUND",
-            format!("{route}"),
+            &route,
         )
         .await;
         assert_error_for(
             alice.post(route, json!({"useAccountCookie": true})).await,
             400,
             "ACCOUNT_NOT_FOUND",
-            format!("{route}"),
+            &route,
         )
         .await;
         let (s, body) = parts(alice.post(route, json!({"accountId": alices})).await).await;
