@@ -6,9 +6,9 @@ use entity::{account, session, verification};
 use migration::testing::{Backend, TestDb};
 use migration::{db_tests, Migrator, MigratorTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::harness::{parts, TestServer, SECRET};
+use crate::harness::{parts, Browser, TestServer, SECRET};
 
 /// Runs `sql` on the test database after migrating it, before a server starts on it (so the
 /// server finds the columns, as it would on an adopted database).
@@ -316,12 +316,15 @@ async fn team_columns_are_kept_true(db: TestDb) {
     assert_team_columns(&server.db).await;
 }
 
-/// With coexistence on, what orgauth writes is what Better Auth reads: plain session tokens,
-/// scrypt password hashes (kept on sign-in), and reset links named Better Auth's way.
-async fn coexistence_writes_better_auth_formats(db: TestDb) {
+// With coexistence on, what orgauth writes is what Better Auth reads: plain session tokens,
+// scrypt password hashes (kept on sign-in), and reset links named Better Auth's way.
+
+/// A server in coexistence mode writing Better Auth's formats (plain session tokens, scrypt
+/// hashes), where `co@` signed up. Returns the server, their browser and the sign-up answer.
+async fn coexisting(db: &TestDb) -> (TestServer, Browser, Value) {
     let hasher = service::password::Hasher::new(2, 16).writing_better_auth_hashes();
     let server = TestServer::start_hashing(
-        &db,
+        db,
         |cfg| {
             cfg.coexistence = true;
             cfg.session_tokens = service::config::TokenStorage::Plain;
@@ -335,6 +338,30 @@ async fn coexistence_writes_better_auth_formats(db: TestDb) {
     .await;
     let b = server.browser();
     let signed_up = b.sign_up("co@example.com", "password123").await;
+    (server, b, signed_up)
+}
+
+/// Better Auth's scrypt format: hex salt and key.
+fn scrypt_shape(h: &str) -> bool {
+    h.len() == 161
+        && h.split_once(':').is_some_and(|(s, k)| {
+            s.len() == 32 && k.len() == 128 && h.chars().all(|c| c == ':' || c.is_ascii_hexdigit())
+        })
+}
+
+/// The stored password hash (there is one account).
+async fn stored_password(server: &TestServer) -> String {
+    account::Entity::find()
+        .one(&server.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .password
+        .unwrap()
+}
+
+async fn coexistence_stores_session_tokens_plain(db: TestDb) {
+    let (server, _, signed_up) = coexisting(&db).await;
     let token = signed_up["token"].as_str().unwrap().to_owned();
     let stored = session::Entity::find()
         .one(&server.db)
@@ -342,24 +369,13 @@ async fn coexistence_writes_better_auth_formats(db: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(stored.token, token, "the session token is stored plain");
-    let scrypt_shape = |h: &str| {
-        h.len() == 161
-            && h.split_once(':').is_some_and(|(s, k)| {
-                s.len() == 32
-                    && k.len() == 128
-                    && h.chars().all(|c| c == ':' || c.is_ascii_hexdigit())
-            })
-    };
-    let password = || async {
-        account::Entity::find()
-            .one(&server.db)
-            .await
-            .unwrap()
-            .unwrap()
-            .password
-            .unwrap()
-    };
-    let hash = password().await;
+}
+
+/// New passwords are hashed in Better Auth's scrypt format; Better Auth's own hash verifies,
+/// and stays as it is.
+async fn coexistence_hashes_passwords_as_better_auth(db: TestDb) {
+    let (server, b, _) = coexisting(&db).await;
+    let hash = stored_password(&server).await;
     assert!(scrypt_shape(&hash), "{hash}");
     // Better Auth's own hash verifies, and stays as it is.
     exec(
@@ -377,8 +393,13 @@ async fn coexistence_writes_better_auth_formats(db: TestDb) {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(password().await, crate::BETTER_AUTH_SCRYPT);
-    // A reset link is a row Better Auth would find: `reset-password:<token>` -> user id.
+    assert_eq!(stored_password(&server).await, crate::BETTER_AUTH_SCRYPT);
+}
+
+/// A reset link is a row Better Auth would find: `reset-password:<token>` -> user id; a link of
+/// that shape is accepted, and the new password is stored in Better Auth's format.
+async fn coexistence_writes_reset_links_as_better_auth(db: TestDb) {
+    let (server, b, signed_up) = coexisting(&db).await;
     let r = b
         .post(
             "/request-password-reset",
@@ -409,7 +430,7 @@ async fn coexistence_writes_better_auth_formats(db: TestDb) {
         200,
         "orgauth accepts the Better Auth-shaped link"
     );
-    assert!(scrypt_shape(&password().await));
+    assert!(scrypt_shape(&stored_password(&server).await));
 }
 
 /// Plain session tokens (Better Auth's) open sessions on a hashed-mode server; the conversion
@@ -463,6 +484,8 @@ async fn plain_tokens_survive_the_conversion(db: TestDb) {
 db_tests!(
     banned_users_are_refused,
     team_columns_are_kept_true,
-    coexistence_writes_better_auth_formats,
+    coexistence_stores_session_tokens_plain,
+    coexistence_hashes_passwords_as_better_auth,
+    coexistence_writes_reset_links_as_better_auth,
     plain_tokens_survive_the_conversion
 );

@@ -5,10 +5,10 @@ use entity::{account, session, user};
 use migration::db_tests;
 use migration::testing::TestDb;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::harness::{parts, set_cookies, TestServer, SECRET};
+use crate::harness::{assert_error, parts, set_cookies, Browser, TestServer, SECRET};
 
 fn is_contract_date(v: &serde_json::Value) -> bool {
     let s = v.as_str().unwrap_or_default();
@@ -180,11 +180,7 @@ async fn malformed_requests_get_contract_errors(db: TestDb) {
         .send()
         .await
         .unwrap();
-    let (s, body) = parts(text).await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (415, Some("UNSUPPORTED_MEDIA_TYPE"))
-    );
+    assert_error(text, 415, "UNSUPPORTED_MEDIA_TYPE").await;
     let huge = server
         .http
         .post(&url)
@@ -194,19 +190,17 @@ async fn malformed_requests_get_contract_errors(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(huge.status(), 413);
-    let (s, body) = parts(
+    assert_error(
         server
             .http
             .post(server.url("/api/auth/get-session"))
             .send()
             .await
             .unwrap(),
+        405,
+        "METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (405, Some("METHOD_NOT_ALLOWED_DEFER_SESSION_REQUIRED"))
-    );
     assert_eq!(user::Entity::find().count(&server.db).await.unwrap(), 0);
 }
 
@@ -238,12 +232,13 @@ async fn sign_in_is_uniform_on_failure(db: TestDb) {
         )
     );
     assert_eq!(unknown, wrong);
-    let (s, body) = parts(
+    assert_error(
         b.post("/sign-in/email", json!({"email": "carol", "password": "x"}))
             .await,
+        400,
+        "INVALID_EMAIL",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_EMAIL")));
 
     let fresh = server.browser();
     let r = fresh.post("/sign-in/email", json!({"email": "CAROL@example.com", "password": "password123", "callbackURL": "/dashboard"})).await;
@@ -486,8 +481,8 @@ async fn concurrent_lookups_each_find_their_own_session(db: TestDb) {
     }
 }
 
-async fn listing_and_revoking_sessions(db: TestDb) {
-    let server = TestServer::start(&db).await;
+/// Hal signed in in two browsers, Ivy in a third. Returns Hal's two, Ivy's and Ivy's token.
+async fn hal_twice_and_ivy(server: &TestServer) -> (Browser, Browser, Browser, String) {
     let (a1, a2) = (server.browser(), server.browser());
     a1.sign_up("hal@example.com", "password123").await;
     a2.post(
@@ -500,11 +495,23 @@ async fn listing_and_revoking_sessions(db: TestDb) {
         .as_str()
         .unwrap()
         .to_owned();
+    (a1, a2, other, other_token)
+}
 
-    let list = a1.json("/list-sessions").await;
-    let list = list.as_array().unwrap();
+/// `b`'s sessions as listed, with the token of `b`'s own session.
+async fn listed_sessions(b: &Browser) -> (Vec<Value>, Value) {
+    let list = b.json("/list-sessions").await;
+    let own = b.json("/get-session").await["session"]["token"].clone();
+    (list.as_array().unwrap().clone(), own)
+}
+
+/// The list shows the caller's own token and a revocation handle for each other session; a
+/// handle revokes but never authenticates.
+async fn listing_sessions_shows_handles(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (a1, ..) = hal_twice_and_ivy(&server).await;
+    let (list, own) = listed_sessions(&a1).await;
     assert_eq!(list.len(), 2);
-    let own = a1.json("/get-session").await["session"]["token"].clone();
     assert!(list.iter().any(|s| s["token"] == own));
     let handle = list.iter().find(|s| s["token"] != own).unwrap()["token"]
         .as_str()
@@ -520,6 +527,14 @@ async fn listing_and_revoking_sessions(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(parts(r).await.1, serde_json::Value::Null);
+}
+
+/// A listed handle revokes that session; another user's token is not the caller's to revoke.
+async fn revoking_one_session(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (a1, a2, other, other_token) = hal_twice_and_ivy(&server).await;
+    let (list, own) = listed_sessions(&a1).await;
+    let handle = list.iter().find(|s| s["token"] != own).unwrap()["token"].clone();
     // Another user's token is not the caller's to revoke.
     assert_eq!(
         parts(
@@ -540,19 +555,22 @@ async fn listing_and_revoking_sessions(db: TestDb) {
         200
     );
     assert_eq!(a2.json("/get-session").await, serde_json::Value::Null);
+}
 
-    a2.post(
-        "/sign-in/email",
-        json!({"email": "hal@example.com", "password": "password123"}),
-    )
-    .await;
+async fn revoking_other_sessions_then_all(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (a1, a2, ..) = hal_twice_and_ivy(&server).await;
     a1.post("/revoke-other-sessions", json!({})).await;
     assert_eq!(a2.json("/get-session").await, serde_json::Value::Null);
     assert!(a1.json("/get-session").await["user"].is_object());
     a1.post("/revoke-sessions", json!({})).await;
     assert_eq!(a1.json("/get-session").await, serde_json::Value::Null);
+}
 
-    // Unauthenticated and stale sessions.
+/// Unauthenticated and stale sessions.
+async fn listing_sessions_needs_a_fresh_session(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (.., other, _) = hal_twice_and_ivy(&server).await;
     let (s, body) = parts(
         server
             .http
@@ -570,8 +588,7 @@ async fn listing_and_revoking_sessions(db: TestDb) {
         )
     );
     server.clock.advance(Duration::days(2));
-    let (s, body) = parts(other.get("/list-sessions").await).await;
-    assert_eq!((s, body["code"].as_str()), (403, Some("SESSION_NOT_FRESH")));
+    assert_error(other.get("/list-sessions").await, 403, "SESSION_NOT_FRESH").await;
 }
 
 async fn updating_the_profile(db: TestDb) {
@@ -600,15 +617,13 @@ async fn updating_the_profile(db: TestDb) {
     );
     b.post("/update-user", json!({"image": null})).await;
     assert!(b.json("/get-session").await["user"]["image"].is_null());
-    let (s, body) = parts(
+    assert_error(
         b.post("/update-user", json!({"email": "x@example.com"}))
             .await,
+        400,
+        "EMAIL_CAN_NOT_BE_UPDATED",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("EMAIL_CAN_NOT_BE_UPDATED"))
-    );
     assert_eq!(
         parts(b.post("/update-user", json!({"unknown": 1})).await).await,
         (400, json!({"message": "No fields to update"}))
@@ -626,27 +641,26 @@ async fn changing_the_password(db: TestDb) {
             json!({"email": "kim@example.com", "password": "password123"}),
         )
         .await;
-    let (s, body) = parts(
+    assert_error(
         b.post(
             "/change-password",
             json!({"currentPassword": "wrong-password", "newPassword": "new-password-1"}),
         )
         .await,
+        400,
+        "INVALID_PASSWORD",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_PASSWORD")));
-    let (s, body) = parts(
+    assert_error(
         b.post(
             "/change-password",
             json!({"currentPassword": "password123", "newPassword": "short"}),
         )
         .await,
+        400,
+        "PASSWORD_TOO_SHORT",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("PASSWORD_TOO_SHORT"))
-    );
     let r = b.post("/change-password", json!({"currentPassword": "password123", "newPassword": "new-password-1", "revokeOtherSessions": true})).await;
     let (s, body) = parts(r).await;
     assert_eq!(s, 200);
@@ -797,7 +811,10 @@ db_tests!(
     sessions_slide_and_expire,
     bearer_tokens_and_tampering,
     sign_out_ends_the_session_server_side,
-    listing_and_revoking_sessions,
+    listing_sessions_shows_handles,
+    revoking_one_session,
+    revoking_other_sessions_then_all,
+    listing_sessions_needs_a_fresh_session,
     updating_the_profile,
     changing_the_password,
     better_auth_users_sign_in_and_are_upgraded,

@@ -1,7 +1,10 @@
 //! The real server on a free port, backed by a fresh migrated database, with a clock the test
-//! moves and a client that keeps cookies.
+//! moves and a client that keeps cookies; the checks of a reply (`assert_error`, `expect_ok`);
+//! the server's log in the test output when `ORGAUTH_TEST_LOG` is set.
 
-use std::sync::Arc;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use api::rate_limit::RateLimitConfig;
@@ -73,6 +76,7 @@ impl TestServer {
         web: WebSettings,
         hasher: service::password::Hasher,
     ) -> Self {
+        log_to_test_output();
         // What the server writes must keep the store's invariants; they are checked after the test.
         test_db.hold_to_invariants();
         let db = service::db::connect(&test_db.url, PoolSize::default())
@@ -195,4 +199,70 @@ pub fn set_cookies(r: &reqwest::Response) -> Vec<String> {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect()
+}
+
+/// A reply to check: a response (read when checked) or its [`parts`].
+pub trait Reply {
+    fn into_parts(self) -> impl Future<Output = (u16, Value)> + Send;
+}
+
+impl Reply for reqwest::Response {
+    fn into_parts(self) -> impl Future<Output = (u16, Value)> + Send {
+        parts(self)
+    }
+}
+
+impl Reply for (u16, Value) {
+    fn into_parts(self) -> impl Future<Output = (u16, Value)> + Send {
+        std::future::ready(self)
+    }
+}
+
+/// Asserts Better Auth's error answer: `status` with `code` in the body. Returns the body.
+pub async fn assert_error(reply: impl Reply, status: u16, code: &str) -> Value {
+    assert_error_for(reply, status, code, "").await
+}
+
+/// [`assert_error`], naming the case in the failure message.
+pub async fn assert_error_for(
+    reply: impl Reply,
+    status: u16,
+    code: &str,
+    case: impl Display,
+) -> Value {
+    let (s, body) = reply.into_parts().await;
+    assert_eq!(
+        (s, body["code"].as_str()),
+        (status, Some(code)),
+        "{case} {body}"
+    );
+    body
+}
+
+/// Asserts a 200; returns the body.
+pub async fn expect_ok(reply: impl Reply) -> Value {
+    let (s, body) = reply.into_parts().await;
+    assert_eq!(s, 200, "{body}");
+    body
+}
+
+/// With `ORGAUTH_TEST_LOG` set (an `EnvFilter` directive such as `debug` or
+/// `api=trace,sqlx=warn`), installs a subscriber that writes the server's log to the test output,
+/// once per test binary. The test harness shows it for failed tests, or always with
+/// `--nocapture`.
+pub fn log_to_test_output() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let Ok(directives) = std::env::var("ORGAUTH_TEST_LOG") else {
+            return;
+        };
+        let filter = tracing_subscriber::EnvFilter::try_new(&directives)
+            .unwrap_or_else(|e| panic!("ORGAUTH_TEST_LOG={directives:?}: {e}"));
+        // Fails only when another subscriber is already installed; that one then keeps the log.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_test_writer()
+            .try_init();
+    });
 }

@@ -2,60 +2,39 @@
 //! the rules that must hold under concurrency.
 
 use chrono::Duration;
-use entity::{invitation, member, team, team_member, user};
+use entity::{invitation, member, team_member};
 use migration::db_tests;
 use migration::testing::TestDb;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::harness::{parts, Browser, TestServer};
+use crate::fixtures::{accept, verify_email, Org, User};
+use crate::harness::{assert_error, assert_error_for, expect_ok, parts, TestServer};
 use crate::smtp::MailSink;
 
-async fn verify(server: &TestServer, email: &str) {
-    let u = user::Entity::find()
-        .filter(user::Column::Email.eq(email))
-        .one(&server.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut u = u.into_active_model();
-    u.email_verified = Set(true);
-    u.update(&server.db).await.unwrap();
+/// `owner-{slug}@example.com`, verified, creates the organization `slug`.
+async fn verified_owner(server: &TestServer, slug: &str) -> Org {
+    let owner = User::verified(server, &format!("owner-{slug}@example.com")).await;
+    Org::create(server, owner, slug, slug).await
 }
 
-/// A signed-up, verified user.
-async fn person(server: &TestServer, email: &str) -> Browser {
-    let b = server.browser();
-    b.sign_up(email, "password123").await;
-    verify(server, email).await;
-    b
-}
-
-async fn owner_with_org(server: &TestServer, slug: &str) -> (Browser, String) {
-    let owner = person(server, &format!("owner-{slug}@example.com")).await;
-    let (s, body) = parts(
-        owner
-            .post("/organization/create", json!({"name": slug, "slug": slug}))
+/// The organization "life", Bob (signed up, not verified) and his invitation as an admin,
+/// addressed to `Bob@Example.com`.
+async fn bob_invited(server: &TestServer) -> (Org, User, Value) {
+    let o = verified_owner(server, "life").await;
+    let bob = User::sign_up(server, "bob@example.com").await;
+    let inv = expect_ok(
+        o.invite(json!({"email": "Bob@Example.com", "role": "admin"}))
             .await,
     )
     .await;
-    assert_eq!(s, 200, "{body}");
-    (owner, body["id"].as_str().unwrap().to_owned())
+    (o, bob, inv)
 }
 
-async fn invite(owner: &Browser, body: Value) -> (u16, Value) {
-    parts(owner.post("/organization/invite-member", body).await).await
-}
-
-async fn the_invitation_lifecycle(db: TestDb) {
+/// The invitation is stored under the normalised address, pending, and mailed with its link.
+async fn an_invitation_is_mailed(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (owner, org) = owner_with_org(&server, "life").await;
-    let bob = server.browser();
-    bob.sign_up("bob@example.com", "password123").await;
-    let (s, inv) = invite(&owner, json!({"email": "Bob@Example.com", "role": "admin"})).await;
-    assert_eq!(s, 200, "{inv}");
+    let (_, _, inv) = bob_invited(&server).await;
     assert_eq!(
         (
             inv["email"].as_str(),
@@ -65,7 +44,7 @@ async fn the_invitation_lifecycle(db: TestDb) {
         (Some("bob@example.com"), Some("admin"), Some("pending"))
     );
     assert!(inv["teamId"].is_null());
-    let id = inv["id"].as_str().unwrap().to_owned();
+    let id = inv["id"].as_str().unwrap();
     assert_eq!(
         id.len(),
         32,
@@ -76,33 +55,34 @@ async fn the_invitation_lifecycle(db: TestDb) {
         MailSink::link(&mail, "http://localhost:3000/accept-invitation/"),
         format!("http://localhost:3000/accept-invitation/{id}")
     );
+}
 
-    // Unverified: may not look or answer (on by default).
-    let (s, body) = parts(
+/// Unverified: may not look or answer (on by default).
+async fn an_unverified_invitee_may_not_look_or_answer(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (_, bob, inv) = bob_invited(&server).await;
+    let id = inv["id"].as_str().unwrap();
+    assert_error(
         bob.get(&format!("/organization/get-invitation?id={id}"))
             .await,
+        403,
+        "EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("EMAIL_VERIFICATION_REQUIRED_FOR_INVITATION"))
-    );
-    let (s, body) = parts(
-        bob.post(
-            "/organization/accept-invitation",
-            json!({"invitationId": id}),
-        )
-        .await,
+    assert_error(
+        accept(&bob, &inv["id"]).await,
+        403,
+        "EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (
-            403,
-            Some("EMAIL_VERIFICATION_REQUIRED_BEFORE_ACCEPTING_OR_REJECTING_INVITATION")
-        )
-    );
-    verify(&server, "bob@example.com").await;
+}
+
+/// A verified invitee sees the invitation, alone and among their own.
+async fn the_invitee_sees_the_invitation(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (_, bob, inv) = bob_invited(&server).await;
+    let id = inv["id"].as_str().unwrap();
+    verify_email(&server, "bob@example.com").await;
     let details = bob
         .json(&format!("/organization/get-invitation?id={id}"))
         .await;
@@ -116,32 +96,29 @@ async fn the_invitation_lifecycle(db: TestDb) {
     let mine = bob.json("/organization/list-user-invitations").await;
     assert_eq!(
         (mine[0]["id"].as_str(), mine[0]["organizationName"].as_str()),
-        (Some(id.as_str()), Some("life"))
+        (Some(id), Some("life"))
     );
+}
 
-    let eve = person(&server, "eve@example.com").await;
-    let (s, body) = parts(
-        eve.post(
-            "/organization/accept-invitation",
-            json!({"invitationId": id}),
-        )
-        .await,
+async fn only_the_recipient_accepts(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (_, _, inv) = bob_invited(&server).await;
+    let eve = User::verified(&server, "eve@example.com").await;
+    assert_error(
+        accept(&eve, &inv["id"]).await,
+        403,
+        "YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("YOU_ARE_NOT_THE_RECIPIENT_OF_THE_INVITATION"))
-    );
+}
 
-    let (s, accepted) = parts(
-        bob.post(
-            "/organization/accept-invitation",
-            json!({"invitationId": id}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(s, 200, "{accepted}");
+/// Accepting makes a member with the invited role and the organization active; an invitation is
+/// accepted once.
+async fn accepting_makes_a_member_once(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (o, bob, inv) = bob_invited(&server).await;
+    verify_email(&server, "bob@example.com").await;
+    let accepted = expect_ok(accept(&bob, &inv["id"]).await).await;
     assert_eq!(
         (
             accepted["invitation"]["status"].as_str(),
@@ -151,43 +128,35 @@ async fn the_invitation_lifecycle(db: TestDb) {
     );
     assert_eq!(
         bob.json("/get-session").await["session"]["activeOrganizationId"],
-        json!(org)
+        json!(o.id)
     );
-    let (s, body) = parts(
-        bob.post(
-            "/organization/accept-invitation",
-            json!({"invitationId": id}),
-        )
-        .await,
+    assert_error(accept(&bob, &inv["id"]).await, 400, "INVITATION_NOT_FOUND").await;
+}
+
+/// A member is not invited again; having joined as an admin, they see the organization's
+/// invitations.
+async fn a_member_is_not_invited_again(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let o = verified_owner(&server, "life").await;
+    let (bob, _) = o.accepted(&server, "bob@example.com", "admin").await;
+    assert_error(
+        o.invite(json!({"email": "bob@example.com", "role": "member"}))
+            .await,
+        400,
+        "USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("INVITATION_NOT_FOUND"))
-    );
-    // Now an admin: sees the organization's invitations; a plain member does not.
-    let (s, body) = invite(
-        &owner,
-        json!({"email": "bob@example.com", "role": "member"}),
-    )
-    .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("USER_IS_ALREADY_A_MEMBER_OF_THIS_ORGANIZATION"))
-    );
     let listed = bob.get("/organization/list-invitations").await;
     assert_eq!(listed.headers()["x-total-count"], "1");
     assert_eq!(parts(listed).await.1.as_array().unwrap().len(), 1);
 }
 
-async fn rules_for_inviting(db: TestDb) {
+async fn an_invitation_needs_a_known_role_and_an_email(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (owner, org) = owner_with_org(&server, "rules").await;
-    let (s, body) = invite(
-        &owner,
-        json!({"email": "x@example.com", "role": "superuser"}),
-    )
-    .await;
+    let o = verified_owner(&server, "rules").await;
+    let (s, body) = o
+        .invite(json!({"email": "x@example.com", "role": "superuser"}))
+        .await;
     assert_eq!(
         (s, body["code"].as_str(), body["message"].as_str()),
         (
@@ -196,25 +165,63 @@ async fn rules_for_inviting(db: TestDb) {
             Some("ROLE_NOT_FOUND: superuser")
         )
     );
-    let (s, body) = invite(&owner, json!({"email": "not-an-email", "role": "member"})).await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_EMAIL")));
-    let (s, first) = invite(
-        &owner,
-        json!({"email": "x@example.com", "role": ["member", "admin"]}),
+    assert_error(
+        o.invite(json!({"email": "not-an-email", "role": "member"}))
+            .await,
+        400,
+        "INVALID_EMAIL",
     )
     .await;
+}
+
+/// The organization "rules", its pending invitation of x@ as member and admin, and two more
+/// members, verified: an admin and a plain member.
+struct Rules {
+    o: Org,
+    first: Value,
+    admin: User,
+    member: User,
+}
+
+async fn rules(server: &TestServer) -> Rules {
+    let o = verified_owner(server, "rules").await;
+    let (s, first) = o
+        .invite(json!({"email": "x@example.com", "role": ["member", "admin"]}))
+        .await;
     assert_eq!((s, first["role"].as_str()), (200, Some("member,admin")));
-    let (s, body) = invite(&owner, json!({"email": "x@example.com", "role": "member"})).await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION"))
-    );
-    server.clock.advance(Duration::hours(1));
-    let (s, resent) = invite(
-        &owner,
-        json!({"email": "x@example.com", "role": "owner", "resend": true}),
+    let admin = User::verified(server, "adm@example.com").await;
+    let member = User::verified(server, "mem@example.com").await;
+    o.add(server, &admin, "admin").await;
+    o.add(server, &member, "member").await;
+    Rules {
+        o,
+        first,
+        admin,
+        member,
+    }
+}
+
+/// `admin` invites a2@ as an admin into `org`.
+async fn admin_invites_an_admin(admin: &User, org: &str) -> (u16, Value) {
+    let body = json!({"organizationId": org, "email": "a2@example.com", "role": "admin"});
+    parts(admin.post("/organization/invite-member", body).await).await
+}
+
+/// A pending invitation is not sent twice; a re-send renews it with its roles and mails again.
+async fn inviting_twice_and_resending(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let Rules { o, first, .. } = rules(&server).await;
+    assert_error(
+        o.invite(json!({"email": "x@example.com", "role": "member"}))
+            .await,
+        400,
+        "USER_IS_ALREADY_INVITED_TO_THIS_ORGANIZATION",
     )
     .await;
+    server.clock.advance(Duration::hours(1));
+    let (s, resent) = o
+        .invite(json!({"email": "x@example.com", "role": "owner", "resend": true}))
+        .await;
     assert_eq!(
         (s, &resent["id"], resent["role"].as_str()),
         (200, &first["id"], Some("member,admin")),
@@ -222,87 +229,64 @@ async fn rules_for_inviting(db: TestDb) {
     );
     assert_ne!(resent["expiresAt"], first["expiresAt"]);
     server.mail.wait("x@example.com", 2).await;
+}
 
-    // An admin may invite, but not owners; a member may not invite at all.
-    let admin = person(&server, "adm@example.com").await;
-    let member_b = person(&server, "mem@example.com").await;
-    for (email, role) in [("adm@example.com", "admin"), ("mem@example.com", "member")] {
-        let uid = user::Entity::find()
-            .filter(user::Column::Email.eq(email))
-            .one(&server.db)
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
-        member::ActiveModel {
-            organization_id: Set(org.clone()),
-            user_id: Set(uid),
-            role: Set(role.into()),
-            ..Default::default()
-        }
-        .insert(&server.db)
-        .await
-        .unwrap();
-    }
-    let (s, body) = parts(
+/// An admin may invite, but not owners; a member may not invite, list or cancel at all.
+async fn who_may_invite(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let Rules {
+        o,
+        first,
+        admin,
+        member,
+    } = rules(&server).await;
+    let org = &o.id;
+    assert_error(
         admin
             .post(
                 "/organization/invite-member",
                 json!({"organizationId": org, "email": "o@example.com", "role": "owner"}),
             )
             .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (
-            403,
-            Some("YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE")
-        )
-    );
-    assert_eq!(
-        parts(
-            admin
-                .post(
-                    "/organization/invite-member",
-                    json!({"organizationId": org, "email": "a2@example.com", "role": "admin"})
-                )
-                .await
-        )
-        .await
-        .0,
-        200
-    );
-    let (s, body) = parts(
-        member_b
+    assert_eq!(admin_invites_an_admin(&admin, org).await.0, 200);
+    assert_error(
+        member
             .post(
                 "/organization/invite-member",
                 json!({"organizationId": org, "email": "m2@example.com", "role": "member"}),
             )
             .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (
-            403,
-            Some("YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION")
-        )
-    );
-    let (s, body) = parts(
-        member_b
+    assert_error(
+        member
             .get(&format!(
                 "/organization/list-invitations?organizationId={org}"
             ))
             .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_LIST_INVITATIONS",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("YOU_ARE_NOT_ALLOWED_TO_LIST_INVITATIONS"))
-    );
-    let (s, body) = parts(
-        member_b
+    assert_error(
+        member
+            .post(
+                "/organization/cancel-invitation",
+                json!({"invitationId": first["id"]}),
+            )
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION",
+    )
+    .await;
+    let (s, canceled) = parts(
+        admin
             .post(
                 "/organization/cancel-invitation",
                 json!({"invitationId": first["id"]}),
@@ -310,16 +294,17 @@ async fn rules_for_inviting(db: TestDb) {
             .await,
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("YOU_ARE_NOT_ALLOWED_TO_CANCEL_THIS_INVITATION"))
-    );
-    // Invitations for owners are shown to owners only.
-    invite(
-        &owner,
-        json!({"email": "future-owner@example.com", "role": "owner"}),
-    )
-    .await;
+    assert_eq!((s, canceled["status"].as_str()), (200, Some("canceled")));
+}
+
+/// Invitations for owners are shown to owners only.
+async fn owner_invitations_are_shown_to_owners_only(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let Rules { o, admin, .. } = rules(&server).await;
+    let org = &o.id;
+    expect_ok(admin_invites_an_admin(&admin, org).await).await;
+    o.invite(json!({"email": "future-owner@example.com", "role": "owner"}))
+        .await;
     let admin_view = admin
         .get(&format!(
             "/organization/list-invitations?organizationId={org}&limit=1"
@@ -335,65 +320,60 @@ async fn rules_for_inviting(db: TestDb) {
         1,
         "limit=1"
     );
-    let owner_view = owner.get("/organization/list-invitations").await;
+    let owner_view = o.owner.get("/organization/list-invitations").await;
     assert_eq!(owner_view.headers()["x-total-count"], "3");
-    let (s, canceled) = parts(
-        admin
-            .post(
-                "/organization/cancel-invitation",
-                json!({"invitationId": first["id"]}),
-            )
-            .await,
-    )
-    .await;
-    assert_eq!((s, canceled["status"].as_str()), (200, Some("canceled")));
 }
 
-async fn expiry_rejection_and_isolation(db: TestDb) {
+/// alpha and bravo, each of whose owners invited carol (verified). Returns alpha, bravo, carol
+/// and the two invitations.
+async fn carol_invited_twice(server: &TestServer) -> (Org, Org, User, Value, Value) {
+    let a = verified_owner(server, "alpha").await;
+    let b = verified_owner(server, "bravo").await;
+    let carol = User::verified(server, "carol@example.com").await;
+    let (_, from_a) = a
+        .invite(json!({"email": "carol@example.com", "role": "member"}))
+        .await;
+    let (_, from_b) = b
+        .invite(json!({"email": "carol@example.com", "role": "member"}))
+        .await;
+    (a, b, carol, from_a, from_b)
+}
+
+/// Another organization's owner can neither cancel A's invitation nor invite into A, nor invite
+/// into one of its teams.
+async fn invitations_are_isolated(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (owner_a, org_a) = owner_with_org(&server, "alpha").await;
-    let (owner_b, _org_b) = owner_with_org(&server, "bravo").await;
-    let carol = person(&server, "carol@example.com").await;
-    let (_, expiring) = invite(
-        &owner_a,
-        json!({"email": "carol@example.com", "role": "member"}),
-    )
-    .await;
-    let (_, from_b) = invite(
-        &owner_b,
-        json!({"email": "carol@example.com", "role": "member"}),
-    )
-    .await;
-    // Another organization's owner can neither cancel A's invitation nor invite into A.
-    let (s, body) = parts(
-        owner_b
+    let (a, b, _, from_a, _) = carol_invited_twice(&server).await;
+    assert_error(
+        b.owner
             .post(
                 "/organization/cancel-invitation",
-                json!({"invitationId": expiring["id"]}),
+                json!({"invitationId": from_a["id"]}),
             )
             .await,
+        400,
+        "MEMBER_NOT_FOUND",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("MEMBER_NOT_FOUND")));
-    let (s, body) = invite(
-        &owner_b,
-        json!({"organizationId": org_a, "email": "z@example.com", "role": "member"}),
+    assert_error(
+        b.invite(json!({"organizationId": a.id, "email": "z@example.com", "role": "member"}))
+            .await,
+        400,
+        "MEMBER_NOT_FOUND",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("MEMBER_NOT_FOUND")));
-    let b_team = team::Entity::find()
-        .filter(team::Column::OrganizationId.ne(&org_a))
-        .one(&server.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let (s, body) = invite(
-        &owner_a,
-        json!({"email": "t@example.com", "role": "member", "teamId": b_team.id}),
+    assert_error(
+        a.invite(json!({"email": "t@example.com", "role": "member", "teamId": b.default_team}))
+            .await,
+        400,
+        "TEAM_NOT_FOUND",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("TEAM_NOT_FOUND")));
+}
 
+async fn rejecting_an_invitation(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (_, _, carol, _, from_b) = carol_invited_twice(&server).await;
     let (s, rejected) = parts(
         carol
             .post(
@@ -411,26 +391,24 @@ async fn expiry_rejection_and_isolation(db: TestDb) {
         ),
         (200, Some("rejected"), &Value::Null)
     );
+}
+
+async fn an_invitation_expires_after_48_hours(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (a, _, carol, from_a, _) = carol_invited_twice(&server).await;
     server
         .clock
         .advance(Duration::hours(48) + Duration::seconds(1));
-    let (s, body) = parts(
-        carol
-            .post(
-                "/organization/accept-invitation",
-                json!({"invitationId": expiring["id"]}),
-            )
-            .await,
+    assert_error_for(
+        accept(&carol, &from_a["id"]).await,
+        400,
+        "INVITATION_NOT_FOUND",
+        "expired after 48 hours",
     )
     .await;
     assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("INVITATION_NOT_FOUND")),
-        "expired after 48 hours"
-    );
-    assert_eq!(
         member::Entity::find()
-            .filter(member::Column::OrganizationId.eq(&org_a))
+            .filter(member::Column::OrganizationId.eq(&a.id))
             .count(&server.db)
             .await
             .unwrap(),
@@ -441,28 +419,15 @@ async fn expiry_rejection_and_isolation(db: TestDb) {
 /// 20 concurrent accepts of one invitation: one membership.
 async fn one_invitation_one_membership(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (owner, org) = owner_with_org(&server, "once").await;
-    let dave = person(&server, "dave@example.com").await;
-    let (_, inv) = invite(
-        &owner,
-        json!({"email": "dave@example.com", "role": "member"}),
-    )
-    .await;
+    let o = verified_owner(&server, "once").await;
+    let dave = User::verified(&server, "dave@example.com").await;
+    let (_, inv) = o
+        .invite(json!({"email": "dave@example.com", "role": "member"}))
+        .await;
     let attempts: Vec<_> = (0..20)
         .map(|_| {
-            let http = dave.http.clone();
-            let url = format!("{}/api/auth/organization/accept-invitation", server.base);
-            let body = json!({"invitationId": inv["id"]});
-            tokio::spawn(async move {
-                http.post(url)
-                    .header("origin", crate::harness::ORIGIN)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            })
+            let (dave, id) = (dave.browser.clone(), inv["id"].clone());
+            tokio::spawn(async move { accept(&dave, &id).await.0 })
         })
         .collect();
     let mut ok = 0;
@@ -474,7 +439,7 @@ async fn one_invitation_one_membership(db: TestDb) {
     assert_eq!(ok, 1);
     assert_eq!(
         member::Entity::find()
-            .filter(member::Column::OrganizationId.eq(&org))
+            .filter(member::Column::OrganizationId.eq(&o.id))
             .count(&server.db)
             .await
             .unwrap(),
@@ -491,48 +456,34 @@ async fn one_invitation_one_membership(db: TestDb) {
 /// Parallel accepts of different invitations never push the organization past its limit.
 async fn the_membership_limit_holds(db: TestDb) {
     let server = TestServer::start_with(&db, |c| c.org.membership_limit = 3).await;
-    let (owner, org) = owner_with_org(&server, "limited").await;
+    let o = verified_owner(&server, "limited").await;
     let mut invitees = Vec::new();
     for i in 0..6 {
         let email = format!("p{i}@example.com");
-        let b = person(&server, &email).await;
-        let (s, inv) = invite(&owner, json!({"email": email, "role": "member"})).await;
+        let b = User::verified(&server, &email).await;
+        let (s, inv) = o.invite(json!({"email": email, "role": "member"})).await;
         assert_eq!(s, 200);
-        invitees.push((b, inv["id"].as_str().unwrap().to_owned()));
+        invitees.push((b, inv["id"].clone()));
     }
     let attempts: Vec<_> = invitees
         .iter()
         .map(|(b, id)| {
-            let http = b.http.clone();
-            let url = format!("{}/api/auth/organization/accept-invitation", server.base);
-            let body = json!({"invitationId": id});
-            tokio::spawn(async move {
-                let r = http
-                    .post(url)
-                    .header("origin", crate::harness::ORIGIN)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                (r.status().as_u16(), r.json::<Value>().await.unwrap())
-            })
+            let (b, id) = (b.browser.clone(), id.clone());
+            tokio::spawn(async move { accept(&b, &id).await })
         })
         .collect();
     let mut refused = 0;
     for a in attempts {
         let (s, body) = a.await.unwrap();
         if s != 200 {
-            assert_eq!(
-                (s, body["code"].as_str()),
-                (403, Some("ORGANIZATION_MEMBERSHIP_LIMIT_REACHED"))
-            );
+            assert_error((s, body), 403, "ORGANIZATION_MEMBERSHIP_LIMIT_REACHED").await;
             refused += 1;
         }
     }
     assert_eq!(refused, 4);
     assert_eq!(
         member::Entity::find()
-            .filter(member::Column::OrganizationId.eq(&org))
+            .filter(member::Column::OrganizationId.eq(&o.id))
             .count(&server.db)
             .await
             .unwrap(),
@@ -543,87 +494,79 @@ async fn the_membership_limit_holds(db: TestDb) {
 /// An invitation naming one team places the new member in it and makes it the active team.
 async fn invitations_with_a_team(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (owner, org) = owner_with_org(&server, "teams").await;
-    let default_team = team::Entity::find()
-        .filter(team::Column::OrganizationId.eq(&org))
-        .one(&server.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let erin = person(&server, "erin@example.com").await;
-    let (s, inv) = invite(
-        &owner,
-        json!({"email": "erin@example.com", "role": "member", "teamId": default_team.id}),
-    )
-    .await;
+    let o = verified_owner(&server, "teams").await;
+    let erin = User::verified(&server, "erin@example.com").await;
+    let (s, inv) = o
+        .invite(json!({"email": "erin@example.com", "role": "member", "teamId": o.default_team}))
+        .await;
     assert_eq!(
         (s, inv["teamId"].as_str()),
-        (200, Some(default_team.id.as_str()))
+        (200, Some(o.default_team.as_str()))
     );
-    let (s, _) = parts(
-        erin.post(
-            "/organization/accept-invitation",
-            json!({"invitationId": inv["id"]}),
-        )
-        .await,
-    )
-    .await;
+    let (s, _) = accept(&erin, &inv["id"]).await;
     assert_eq!(s, 200);
-    let erin_id = erin.json("/get-session").await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let placed = team_member::Entity::find()
-        .filter(team_member::Column::UserId.eq(&erin_id))
+        .filter(team_member::Column::UserId.eq(&erin.id))
         .all(&server.db)
         .await
         .unwrap();
     assert_eq!(
         placed.iter().map(|t| t.team_id.clone()).collect::<Vec<_>>(),
-        vec![default_team.id.clone()]
+        vec![o.default_team.clone()]
     );
     assert_eq!(
         erin.json("/get-session").await["session"]["activeTeamId"],
-        json!(default_team.id)
+        json!(o.default_team)
     );
-    let (s, body) = invite(
-        &owner,
-        json!({"email": "f@example.com", "role": "member", "teamId": "a,b"}),
+    assert_error(
+        o.invite(json!({"email": "f@example.com", "role": "member", "teamId": "a,b"}))
+            .await,
+        400,
+        "INVALID_TEAM_ID",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_TEAM_ID")));
 }
 
-/// The configurable limits and switches: organization limit, invitation limit,
-/// cancel-on-re-invite, and accepting without verification when that is switched off.
-async fn limits_and_switches(db: TestDb) {
-    let server = TestServer::start_with(&db, |c| {
+/// A server with the configurable limits and switches set: one organization per user, two
+/// pending invitations per organization, cancel-on-re-invite, and accepting without
+/// verification; and an organization there.
+async fn with_switches(db: &TestDb) -> (TestServer, Org) {
+    let server = TestServer::start_with(db, |c| {
         c.org.organization_limit = Some(1);
         c.org.invitation_limit = 2;
         c.org.cancel_pending_invitations_on_re_invite = true;
         c.org.require_email_verification_on_invitation = false;
     })
     .await;
-    let (owner, org) = owner_with_org(&server, "switches").await;
-    let (s, body) = parts(
-        owner
+    let o = verified_owner(&server, "switches").await;
+    (server, o)
+}
+
+async fn the_organization_limit(db: TestDb) {
+    let (_server, o) = with_switches(&db).await;
+    assert_error(
+        o.owner
             .post(
                 "/organization/create",
                 json!({"name": "Two", "slug": "two"}),
             )
             .await,
+        403,
+        "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (
-            403,
-            Some("YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_ORGANIZATIONS")
-        )
-    );
+}
 
-    let (_, first) = invite(&owner, json!({"email": "u1@example.com", "role": "member"})).await;
-    let (s, second) = invite(&owner, json!({"email": "u1@example.com", "role": "admin"})).await;
+/// A re-invite cancels the pending invitation; canceled ones do not count against the limit of
+/// pending invitations.
+async fn re_invites_and_the_invitation_limit(db: TestDb) {
+    let (server, o) = with_switches(&db).await;
+    let (_, first) = o
+        .invite(json!({"email": "u1@example.com", "role": "member"}))
+        .await;
+    let (s, second) = o
+        .invite(json!({"email": "u1@example.com", "role": "admin"}))
+        .await;
     assert_eq!(
         (s, second["role"].as_str()),
         (200, Some("admin")),
@@ -635,37 +578,47 @@ async fn limits_and_switches(db: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(old.status, "canceled");
-    invite(&owner, json!({"email": "u2@example.com", "role": "member"})).await;
-    let (s, body) = invite(&owner, json!({"email": "u3@example.com", "role": "member"})).await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("INVITATION_LIMIT_REACHED"))
-    );
-
-    // Verification not required: an unverified recipient may accept.
-    let unverified = server.browser();
-    unverified.sign_up("u1@example.com", "password123").await;
-    let (s, accepted) = parts(
-        unverified
-            .post(
-                "/organization/accept-invitation",
-                json!({"invitationId": second["id"]}),
-            )
+    o.invite(json!({"email": "u2@example.com", "role": "member"}))
+        .await;
+    assert_error(
+        o.invite(json!({"email": "u3@example.com", "role": "member"}))
             .await,
+        403,
+        "INVITATION_LIMIT_REACHED",
     )
     .await;
+}
+
+/// Verification not required: an unverified recipient may accept.
+async fn accepting_unverified_when_switched_off(db: TestDb) {
+    let (server, o) = with_switches(&db).await;
+    let inv = o.invitation("u1@example.com", "admin").await;
+    let unverified = User::sign_up(&server, "u1@example.com").await;
+    let (s, accepted) = accept(&unverified, &inv["id"]).await;
     assert_eq!(
         (s, accepted["member"]["organizationId"].as_str()),
-        (200, Some(org.as_str()))
+        (200, Some(o.id.as_str()))
     );
 }
 
 db_tests!(
-    the_invitation_lifecycle,
-    rules_for_inviting,
-    expiry_rejection_and_isolation,
+    an_invitation_is_mailed,
+    an_unverified_invitee_may_not_look_or_answer,
+    the_invitee_sees_the_invitation,
+    only_the_recipient_accepts,
+    accepting_makes_a_member_once,
+    a_member_is_not_invited_again,
+    an_invitation_needs_a_known_role_and_an_email,
+    inviting_twice_and_resending,
+    who_may_invite,
+    owner_invitations_are_shown_to_owners_only,
+    invitations_are_isolated,
+    rejecting_an_invitation,
+    an_invitation_expires_after_48_hours,
     one_invitation_one_membership,
     the_membership_limit_holds,
     invitations_with_a_team,
-    limits_and_switches,
+    the_organization_limit,
+    re_invites_and_the_invitation_limit,
+    accepting_unverified_when_switched_off,
 );

@@ -4,24 +4,16 @@
 use migration::db_tests;
 use migration::testing::TestDb;
 use sea_orm::ConnectionTrait;
-use serde_json::json;
 
+use crate::fixtures::{Org, User};
 use crate::harness::{parts, TestServer};
 
 async fn large_organizations_page_in_order(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let owner = server.browser();
-    owner.sign_up("big-owner@example.com", "password123").await;
-    let (_, org) = parts(
-        owner
-            .post(
-                "/organization/create",
-                json!({"name": "Big", "slug": "big"}),
-            )
-            .await,
-    )
-    .await;
-    let org_id = org["id"].as_str().unwrap().to_owned();
+    let owner = User::sign_up(&server, "big-owner@example.com").await;
+    let Org {
+        id: org_id, owner, ..
+    } = Org::create(&server, owner, "Big", "big").await;
     // 250 more members (each with a provider account) and 150 pending invitations, each a second apart, after the owner.
     let mut sql = String::new();
     for i in 0..250 {

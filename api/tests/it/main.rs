@@ -2,6 +2,7 @@
 
 mod adoption;
 mod auth;
+mod fixtures;
 mod flows;
 mod guessing;
 mod harness;

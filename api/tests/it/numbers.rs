@@ -6,6 +6,7 @@ use migration::db_tests;
 use migration::testing::TestDb;
 use serde_json::json;
 
+use crate::fixtures::{Org, User};
 use crate::harness::{parts, TestServer};
 
 /// The largest count or offset a query accepts.
@@ -13,15 +14,8 @@ const MAX: &str = "2147483647";
 
 async fn numeric_query_parameters_are_bounded(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let owner = server.browser();
-    owner.sign_up("owner@example.com", "password123").await;
-    let (s, body) = parts(
-        owner
-            .post("/organization/create", json!({"name": "N", "slug": "n"}))
-            .await,
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
+    let owner = User::sign_up(&server, "owner@example.com").await;
+    let owner = Org::create(&server, owner, "N", "n").await.owner;
 
     // The routes and their numeric parameters; `sortBy=role` takes list-members to the database.
     let routes: [(&str, &[&str]); 4] = [

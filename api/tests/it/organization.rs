@@ -4,45 +4,16 @@
 use entity::{member, organization, session, team, team_member};
 use migration::db_tests;
 use migration::testing::TestDb;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::harness::{parts, Browser, TestServer};
+use crate::fixtures::{Member, Org, User};
+use crate::harness::{assert_error, assert_error_for, expect_ok, parts, Browser, TestServer};
 
-/// Signs up `email` and creates an organization with `slug`; returns the browser and the org id.
-async fn owner_of(server: &TestServer, email: &str, slug: &str) -> (Browser, String) {
-    let b = server.browser();
-    b.sign_up(email, "password123").await;
-    let (s, org) = parts(
-        b.post(
-            "/organization/create",
-            json!({"name": format!("Org {slug}"), "slug": slug}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(s, 200, "{org}");
-    (b, org["id"].as_str().unwrap().to_owned())
-}
-
-/// Adds `email` (signed up) to `org` with `role` directly in the database (invitations are not
-/// under test here).
-async fn member_with_role(server: &TestServer, org: &str, email: &str, role: &str) -> Browser {
-    let b = server.browser();
-    let user_id = b.sign_up(email, "password123").await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    member::ActiveModel {
-        organization_id: Set(org.to_owned()),
-        user_id: Set(user_id),
-        role: Set(role.to_owned()),
-        ..Default::default()
-    }
-    .insert(&server.db)
-    .await
-    .unwrap();
-    b
+/// Signs up `email`, who creates the organization "Org {slug}".
+async fn owner_of(server: &TestServer, email: &str, slug: &str) -> Org {
+    let owner = User::sign_up(server, email).await;
+    Org::create(server, owner, &format!("Org {slug}"), slug).await
 }
 
 async fn active_of(server: &TestServer, b: &Browser) -> (Value, Value) {
@@ -56,15 +27,22 @@ async fn active_of(server: &TestServer, b: &Browser) -> (Value, Value) {
     (json!(row.active_organization_id), json!(row.active_team_id))
 }
 
-async fn creating_an_organization(db: TestDb) {
-    let server = TestServer::start(&db).await;
-    let b = server.browser();
-    let me = b.sign_up("owner@example.com", "password123").await["user"]["id"].clone();
-    let (s, org) = parts(
+/// `owner@example.com` creates Acme with a logo and metadata; the user and the answer.
+async fn acme(server: &TestServer) -> (User, Value) {
+    let b = User::sign_up(server, "owner@example.com").await;
+    let org = expect_ok(
         b.post("/organization/create", json!({"name": "Acme", "slug": "acme", "logo": "https://logo", "metadata": {"plan": "pro"}})).await,
     )
     .await;
-    assert_eq!(s, 200, "{org}");
+    (b, org)
+}
+
+/// Creating makes the caller the owner, adds a default team with them in it, and makes both
+/// active on their session.
+async fn creating_an_organization(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (b, org) = acme(&server).await;
+    let me = json!(b.id);
     assert_eq!(
         (
             org["name"].as_str(),
@@ -95,13 +73,15 @@ async fn creating_an_organization(db: TestDb) {
         team_member::Entity::find().count(&server.db).await.unwrap(),
         1
     );
-    assert_eq!(
-        active_of(&server, &b).await,
-        (id.clone(), json!(teams[0].id))
-    );
+    assert_eq!(active_of(&server, &b).await, (id, json!(teams[0].id)));
+}
 
+/// Reads return what was created, with the metadata as the stored string.
+async fn reading_a_new_organization(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (b, org) = acme(&server).await;
     let full = b.json("/organization/get-full-organization").await;
-    assert_eq!(full["id"], id);
+    assert_eq!(full["id"], org["id"]);
     assert_eq!(
         full["metadata"], "{\"plan\":\"pro\"}",
         "reads return the stored string"
@@ -116,28 +96,29 @@ async fn creating_an_organization(db: TestDb) {
     let list = b.json("/organization/list").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["metadata"], "{\"plan\":\"pro\"}");
+}
 
-    let (s, body) = parts(
+/// A slug is taken once, checked by check-slug, and must be a lower-case slug.
+async fn slugs_are_unique_and_well_formed(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (b, _) = acme(&server).await;
+    assert_error(
         b.post(
             "/organization/create",
             json!({"name": "Other", "slug": "acme"}),
         )
         .await,
+        400,
+        "ORGANIZATION_ALREADY_EXISTS",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("ORGANIZATION_ALREADY_EXISTS"))
-    );
-    let (s, body) = parts(
+    assert_error(
         b.post("/organization/check-slug", json!({"slug": "acme"}))
             .await,
+        400,
+        "ORGANIZATION_SLUG_ALREADY_TAKEN",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("ORGANIZATION_SLUG_ALREADY_TAKEN"))
-    );
     assert_eq!(
         parts(
             b.post("/organization/check-slug", json!({"slug": "free-one"}))
@@ -147,18 +128,21 @@ async fn creating_an_organization(db: TestDb) {
         (200, json!({"status": true}))
     );
     for bad in ["Has Space", "UPPER", "-edge", "", "a/b"] {
-        let (s, body) = parts(
+        assert_error_for(
             b.post("/organization/create", json!({"name": "X", "slug": bad}))
                 .await,
+            400,
+            "VALIDATION_ERROR",
+            bad,
         )
         .await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (400, Some("VALIDATION_ERROR")),
-            "{bad}"
-        );
     }
-    // keepCurrentActiveOrganization leaves the session pointing at Acme.
+}
+
+/// keepCurrentActiveOrganization leaves the session pointing at the organization it had.
+async fn creating_may_keep_the_active_organization(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (b, org) = acme(&server).await;
     let (s, second) = parts(
         b.post(
             "/organization/create",
@@ -169,7 +153,7 @@ async fn creating_an_organization(db: TestDb) {
     .await;
     assert_eq!(s, 200);
     assert!(second.get("metadata").is_none(), "no metadata, no key");
-    assert_eq!(active_of(&server, &b).await.0, id);
+    assert_eq!(active_of(&server, &b).await.0, org["id"]);
     assert_eq!(
         organization::Entity::find()
             .count(&server.db)
@@ -177,7 +161,11 @@ async fn creating_an_organization(db: TestDb) {
             .unwrap(),
         2
     );
-    let (s, body) = parts(
+}
+
+async fn creating_needs_a_session(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    assert_error(
         server
             .http
             .post(server.url("/api/auth/organization/create"))
@@ -185,92 +173,84 @@ async fn creating_an_organization(db: TestDb) {
             .send()
             .await
             .unwrap(),
+        401,
+        "UNAUTHORIZED",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+}
+
+/// alpha's owner (with alpha active) and bravo, another organization.
+async fn alpha_and_bravo(server: &TestServer) -> (Org, Org) {
+    let a = owner_of(server, "a@example.com", "alpha").await;
+    let b = owner_of(server, "b@example.com", "bravo").await;
+    (a, b)
+}
+
+/// Switching to an organization one is not in is refused, and clears the active organization.
+async fn switching_to_another_organization_is_refused(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (a, b) = alpha_and_bravo(&server).await;
+    assert_error(
+        a.owner
+            .post("/organization/set-active", json!({"organizationId": b.id}))
+            .await,
+        403,
+        "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
+    )
+    .await;
+    assert_eq!(
+        active_of(&server, &a.owner).await,
+        (Value::Null, Value::Null),
+        "a refused switch clears the active organization"
+    );
 }
 
 /// A member of organization A gets the contract's error on every route naming organization B,
 /// and B is unchanged.
 async fn organizations_are_isolated(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (a, org_a) = owner_of(&server, "a@example.com", "alpha").await;
-    let (_b, org_b) = owner_of(&server, "b@example.com", "bravo").await;
-
-    let (s, body) = parts(
-        a.post("/organization/set-active", json!({"organizationId": org_b}))
-            .await,
-    )
-    .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"))
-    );
-    assert_eq!(
-        active_of(&server, &a).await,
-        (Value::Null, Value::Null),
-        "a refused switch clears the active organization"
-    );
-    a.post("/organization/set-active", json!({"organizationId": org_a}))
-        .await;
+    let (a, b) = alpha_and_bravo(&server).await;
+    let (org_a, org_b) = (&a.id, &b.id);
     for path in [
         format!("/organization/get-full-organization?organizationId={org_b}"),
         format!("/organization/get-organization?organizationId={org_b}"),
         "/organization/get-full-organization?organizationSlug=bravo".to_owned(),
     ] {
-        let (s, body) = parts(a.get(&path).await).await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (403, Some("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION")),
-            "{path}"
-        );
+        let body = assert_error_for(
+            a.owner.get(&path).await,
+            403,
+            "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
+            &path,
+        )
+        .await;
         assert!(body.get("id").is_none());
     }
-    // An organization that does not exist is told apart from one the caller is not in, by id
-    // and by slug, as the contract does; the caller's active organization stays.
-    a.post("/organization/set-active", json!({"organizationId": org_a}))
-        .await;
-    for path in [
-        "/organization/get-full-organization?organizationId=no-such-organization",
-        "/organization/get-organization?organizationId=no-such-organization",
-        "/organization/get-full-organization?organizationSlug=no-such-slug",
-    ] {
-        let (s, body) = parts(a.get(path).await).await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (400, Some("ORGANIZATION_NOT_FOUND")),
-            "{path}"
-        );
-    }
-    assert_eq!(active_of(&server, &a).await.0, json!(org_a));
-    let (s, body) = parts(
-        a.post(
-            "/organization/update",
-            json!({"organizationId": org_b, "data": {"name": "Pwned"}}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"))
-    );
-    let (s, body) = parts(
-        a.post("/organization/delete", json!({"organizationId": org_b}))
+    assert_error(
+        a.owner
+            .post(
+                "/organization/update",
+                json!({"organizationId": org_b, "data": {"name": "Pwned"}}),
+            )
             .await,
+        400,
+        "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"))
-    );
-    let b_row = organization::Entity::find_by_id(&org_b)
+    assert_error(
+        a.owner
+            .post("/organization/delete", json!({"organizationId": org_b}))
+            .await,
+        400,
+        "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
+    )
+    .await;
+    let b_row = organization::Entity::find_by_id(org_b)
         .one(&server.db)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(b_row.name, "Org bravo");
-    let listed = a.json("/organization/list").await;
+    let listed = a.owner.json("/organization/list").await;
     assert_eq!(
         listed
             .as_array()
@@ -282,59 +262,72 @@ async fn organizations_are_isolated(db: TestDb) {
     );
 }
 
-/// owner, admin and member against update and delete.
-async fn roles_decide_update_and_delete(db: TestDb) {
+/// An organization that does not exist is told apart from one the caller is not in, by id and
+/// by slug, as the contract does; the caller's active organization stays.
+async fn a_missing_organization_is_not_found(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (owner, org) = owner_of(&server, "own@example.com", "gamma").await;
-    let admin = member_with_role(&server, &org, "adm@example.com", "admin").await;
-    let plain = member_with_role(&server, &org, "mem@example.com", "member").await;
-    let both = member_with_role(&server, &org, "both@example.com", "member,admin").await;
-    for b in [&admin, &plain, &both] {
-        b.post("/organization/set-active", json!({"organizationId": org}))
-            .await;
+    let (a, _) = alpha_and_bravo(&server).await;
+    for path in [
+        "/organization/get-full-organization?organizationId=no-such-organization",
+        "/organization/get-organization?organizationId=no-such-organization",
+        "/organization/get-full-organization?organizationSlug=no-such-slug",
+    ] {
+        assert_error_for(a.owner.get(path).await, 400, "ORGANIZATION_NOT_FOUND", path).await;
     }
+    assert_eq!(active_of(&server, &a.owner).await.0, json!(a.id));
+}
+
+/// The gamma organization with an admin, a plain member and a member who is also an admin, each
+/// with it active.
+async fn gamma(server: &TestServer) -> (Org, [Member; 3]) {
+    let o = owner_of(server, "own@example.com", "gamma").await;
+    let admin = o.join(server, "adm@example.com", "admin").await;
+    let plain = o.join(server, "mem@example.com", "member").await;
+    let both = o.join(server, "both@example.com", "member,admin").await;
+    (o, [admin, plain, both])
+}
+
+/// owner, admin and member against update.
+async fn roles_decide_update(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (o, [admin, plain, both]) = gamma(&server).await;
     let update = |b: &Browser, name: &str| {
-        let body = json!({"organizationId": org, "data": {"name": name}});
-        let b = b.http.clone();
-        let url = format!("{}/api/auth/organization/update", server.base);
-        async move {
-            parts(
-                b.post(url)
-                    .header("origin", crate::harness::ORIGIN)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        }
+        let body = json!({"organizationId": o.id, "data": {"name": name}});
+        let b = b.clone();
+        async move { parts(b.post("/organization/update", body).await).await }
     };
-    let (s, body) = update(&plain, "By member").await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION"))
-    );
+    assert_error(
+        update(&plain, "By member").await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION",
+    )
+    .await;
     assert_eq!(update(&admin, "By admin").await.0, 200);
     assert_eq!(
         update(&both, "By member-admin").await.1["name"],
         "By member-admin"
     );
-    let (s, body) = update(&owner, "By owner").await;
+    let (s, body) = update(&o.owner, "By owner").await;
     assert_eq!((s, body["name"].as_str()), (200, Some("By owner")));
+}
 
+/// Only the owner deletes; the organization's members and teams go with it, and no session
+/// keeps it active.
+async fn only_the_owner_deletes(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (o, [admin, plain, both]) = gamma(&server).await;
+    let org = &o.id;
     for b in [&plain, &admin, &both] {
-        let (s, body) = parts(
+        assert_error(
             b.post("/organization/delete", json!({"organizationId": org}))
                 .await,
+            403,
+            "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION",
         )
         .await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (403, Some("YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_ORGANIZATION"))
-        );
     }
     let (s, deleted) = parts(
-        owner
+        o.owner
             .post("/organization/delete", json!({"organizationId": org}))
             .await,
     )
@@ -350,7 +343,7 @@ async fn roles_decide_update_and_delete(db: TestDb) {
     assert_eq!(member::Entity::find().count(&server.db).await.unwrap(), 0);
     assert_eq!(team::Entity::find().count(&server.db).await.unwrap(), 0);
     let pointing = session::Entity::find()
-        .filter(session::Column::ActiveOrganizationId.eq(&org))
+        .filter(session::Column::ActiveOrganizationId.eq(org))
         .count(&server.db)
         .await
         .unwrap();
@@ -360,20 +353,29 @@ async fn roles_decide_update_and_delete(db: TestDb) {
     );
 }
 
-async fn switching_and_updating(db: TestDb) {
-    let server = TestServer::start(&db).await;
-    let (b, first) = owner_of(&server, "sw@example.com", "first").await;
+/// `sw@example.com` owns "first" (active, with its team) and "second".
+async fn first_and_second(server: &TestServer) -> (Org, Value) {
+    let first = owner_of(server, "sw@example.com", "first").await;
     let (s, second) = parts(
-        b.post(
-            "/organization/create",
-            json!({"name": "Second", "slug": "second", "keepCurrentActiveOrganization": true}),
-        )
-        .await,
+        first
+            .owner
+            .post(
+                "/organization/create",
+                json!({"name": "Second", "slug": "second", "keepCurrentActiveOrganization": true}),
+            )
+            .await,
     )
     .await;
     assert_eq!(s, 200);
-    let (active_org, active_team) = active_of(&server, &b).await;
-    assert_eq!(active_org, json!(first));
+    (first, second)
+}
+
+async fn switching_the_active_organization(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (first, second) = first_and_second(&server).await;
+    let b = &first.owner;
+    let (active_org, active_team) = active_of(&server, b).await;
+    assert_eq!(active_org, json!(first.id));
     assert!(active_team.is_string());
     let switched = parts(
         b.post(
@@ -385,22 +387,20 @@ async fn switching_and_updating(db: TestDb) {
     .await;
     assert_eq!((switched.0, &switched.1["id"]), (200, &second["id"]));
     assert_eq!(
-        active_of(&server, &b).await,
+        active_of(&server, b).await,
         (second["id"].clone(), Value::Null),
         "the old organization's team is no longer active"
     );
-    let (s, body) = parts(
+    assert_error(
         b.post(
             "/organization/set-active",
             json!({"organizationSlug": "missing"}),
         )
         .await,
+        400,
+        "ORGANIZATION_NOT_FOUND",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("ORGANIZATION_NOT_FOUND"))
-    );
     assert_eq!(
         parts(
             b.post("/organization/set-active", json!({"organizationId": null}))
@@ -409,51 +409,56 @@ async fn switching_and_updating(db: TestDb) {
         .await,
         (200, Value::Null)
     );
-    assert_eq!(active_of(&server, &b).await, (Value::Null, Value::Null));
+    assert_eq!(active_of(&server, b).await, (Value::Null, Value::Null));
     assert_eq!(
         b.json("/organization/get-full-organization").await,
         Value::Null,
         "no active organization: null"
     );
+}
 
-    let (s, body) = parts(
+async fn updating_an_organization(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (first, _) = first_and_second(&server).await;
+    let (b, first) = (&first.owner, &first.id);
+    assert_error(
         b.post(
             "/organization/update",
             json!({"organizationId": first, "data": {"slug": "second"}}),
         )
         .await,
+        400,
+        "ORGANIZATION_SLUG_ALREADY_TAKEN",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("ORGANIZATION_SLUG_ALREADY_TAKEN"))
-    );
-    let (s, body) = parts(b.post("/organization/update", json!({"organizationId": first, "data": {"slug": "first-renamed", "metadata": {"tier": 2}, "logo": null}})).await).await;
-    assert_eq!(s, 200, "{body}");
+    let body = expect_ok(b.post("/organization/update", json!({"organizationId": first, "data": {"slug": "first-renamed", "metadata": {"tier": 2}, "logo": null}})).await).await;
     assert_eq!(
         (body["slug"].as_str(), &body["metadata"], &body["logo"]),
         (Some("first-renamed"), &json!({"tier": 2}), &Value::Null)
     );
-    let (s, body) = parts(
+    // Without an active organization and none named: not found.
+    expect_ok(
+        b.post("/organization/set-active", json!({"organizationId": null}))
+            .await,
+    )
+    .await;
+    assert_error(
         b.post(
             "/organization/update",
             json!({"data": {"name": "No active"}}),
         )
         .await,
+        400,
+        "ORGANIZATION_NOT_FOUND",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("ORGANIZATION_NOT_FOUND"))
-    );
 }
 
 /// Two creates racing for one slug: one organization, one clear error.
 async fn concurrent_creates_with_one_slug(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (x, y) = (server.browser(), server.browser());
-    x.sign_up("x@example.com", "password123").await;
-    y.sign_up("y@example.com", "password123").await;
+    let x = User::sign_up(&server, "x@example.com").await;
+    let y = User::sign_up(&server, "y@example.com").await;
     let (rx, ry) = tokio::join!(
         x.post(
             "/organization/create",
@@ -466,11 +471,9 @@ async fn concurrent_creates_with_one_slug(db: TestDb) {
     );
     let mut outcomes = [parts(rx).await, parts(ry).await];
     outcomes.sort_by_key(|(s, _)| *s);
-    assert_eq!(outcomes[0].0, 200);
-    assert_eq!(
-        (outcomes[1].0, outcomes[1].1["code"].as_str()),
-        (400, Some("ORGANIZATION_ALREADY_EXISTS"))
-    );
+    let [won, lost] = outcomes;
+    assert_eq!(won.0, 200);
+    assert_error(lost, 400, "ORGANIZATION_ALREADY_EXISTS").await;
     assert_eq!(
         organization::Entity::find()
             .count(&server.db)
@@ -492,13 +495,13 @@ async fn concurrent_lists_each_get_their_own_organizations(db: TestDb) {
     let server = TestServer::start(&db).await;
     let mut users = Vec::new();
     for i in 0..4 {
-        let (b, first) = owner_of(
+        let o = owner_of(
             &server,
             &format!("list{i}@example.com"),
             &format!("first-{i}"),
         )
         .await;
-        let mut expected = vec![first];
+        let (b, mut expected) = (o.owner.browser, vec![o.id]);
         if i % 2 == 0 {
             let (s, second) = parts(
                 b.post(
@@ -513,9 +516,8 @@ async fn concurrent_lists_each_get_their_own_organizations(db: TestDb) {
         }
         users.push((b, expected));
     }
-    let lone = server.browser();
-    lone.sign_up("lone@example.com", "password123").await;
-    users.push((lone, Vec::new()));
+    let lone = User::sign_up(&server, "lone@example.com").await;
+    users.push((lone.browser, Vec::new()));
     let mut asks = Vec::new();
     let full: Vec<_> = users
         .iter()
@@ -566,8 +568,16 @@ async fn concurrent_lists_each_get_their_own_organizations(db: TestDb) {
 db_tests!(
     concurrent_lists_each_get_their_own_organizations,
     creating_an_organization,
+    reading_a_new_organization,
+    slugs_are_unique_and_well_formed,
+    creating_may_keep_the_active_organization,
+    creating_needs_a_session,
+    switching_to_another_organization_is_refused,
     organizations_are_isolated,
-    roles_decide_update_and_delete,
-    switching_and_updating,
+    a_missing_organization_is_not_found,
+    roles_decide_update,
+    only_the_owner_deletes,
+    switching_the_active_organization,
+    updating_an_organization,
     concurrent_creates_with_one_slug,
 );

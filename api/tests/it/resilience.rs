@@ -11,7 +11,7 @@ use serde_json::json;
 
 use api::state::WebSettings;
 
-use crate::harness::{parts, TestServer, ORIGIN};
+use crate::harness::{assert_error, assert_error_for, parts, TestServer, ORIGIN};
 
 async fn unlinking_keeps_a_way_to_sign_in(db: TestDb) {
     let server = TestServer::start(&db).await;
@@ -24,15 +24,13 @@ async fn unlinking_keeps_a_way_to_sign_in(db: TestDb) {
         .as_str()
         .unwrap()
         .to_owned();
-    let (s, body) = parts(
+    assert_error(
         b.post("/unlink-account", json!({"accountId": credential}))
             .await,
+        400,
+        "FAILED_TO_UNLINK_LAST_ACCOUNT",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("FAILED_TO_UNLINK_LAST_ACCOUNT"))
-    );
     let github = account::ActiveModel {
         account_id: Set("gh-42".into()),
         provider_id: Set("github".into()),
@@ -52,12 +50,13 @@ async fn unlinking_keeps_a_way_to_sign_in(db: TestDb) {
         .unwrap()
         .clone();
     assert_eq!(gh["scopes"], json!(["read:user", "user:email"]));
-    let (s, body) = parts(
+    assert_error(
         b.post("/unlink-account", json!({"accountId": "not-mine"}))
             .await,
+        400,
+        "ACCOUNT_NOT_FOUND",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("ACCOUNT_NOT_FOUND")));
     // Two concurrent unlinks of the last two accounts: at least one account survives.
     let (first, second) = tokio::join!(
         b.post("/unlink-account", json!({"accountId": credential})),
@@ -141,12 +140,7 @@ async fn a_lost_database_fails_closed(db: TestDb) {
     b.sign_up("abe@example.com", "password123").await;
     server.db.close_by_ref().await.unwrap();
     for path in ["/get-session", "/list-sessions", "/list-accounts"] {
-        let (s, body) = parts(b.get(path).await).await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (503, Some("SERVICE_UNAVAILABLE")),
-            "{path}"
-        );
+        assert_error_for(b.get(path).await, 503, "SERVICE_UNAVAILABLE", &path).await;
     }
     let (s, _) = parts(
         b.post(

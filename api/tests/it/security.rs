@@ -2,41 +2,33 @@
 //! organization state that must not outlive access, and the absolute session lifetime.
 
 use chrono::Duration;
-use entity::{invitation, member, team_member};
+use entity::{invitation, team_member};
 use migration::db_tests;
 use migration::testing::TestDb;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::harness::{parts, Browser, TestServer, ORIGIN};
-use crate::smtp::MailSink;
+use crate::fixtures::{accept, reset_link, reset_token, reset_token_of, Org, User};
+use crate::harness::{assert_error, expect_ok, parts, Browser, TestServer, ORIGIN};
+use crate::smtp::{Delivered, MailSink};
 
-/// The token of the `n`-th reset mail to `email`.
-async fn reset_token(server: &TestServer, email: &str, n: usize) -> String {
-    let mail = server.mail.wait(email, n).await;
-    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
-    link.split("/reset-password/")
-        .nth(1)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// A password change voids the reset links mailed before it and tells the owner; a completed
-/// reset tells the owner; a change of address tells the old address when asked and when done.
-async fn notices_and_stale_reset_links(db: TestDb) {
-    let server = TestServer::start(&db).await;
-    let b = server.browser();
-    b.sign_up("sam@example.com", "password123").await;
-    let r = b
+/// `sam@example.com`, signed up, who asks for a password reset.
+async fn sam_asks_for_a_reset(server: &TestServer) -> User {
+    let sam = User::sign_up(server, "sam@example.com").await;
+    let r = sam
         .post(
             "/request-password-reset",
             json!({"email": "sam@example.com"}),
         )
         .await;
     assert_eq!(r.status(), 200);
+    sam
+}
+
+/// A password change voids the reset links mailed before it and tells the owner.
+async fn a_password_change_voids_earlier_reset_links(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = sam_asks_for_a_reset(&server).await;
     let stale = reset_token(&server, "sam@example.com", 1).await;
     let r = b
         .post(
@@ -47,23 +39,23 @@ async fn notices_and_stale_reset_links(db: TestDb) {
     assert_eq!(r.status(), 200);
     let notice = server.mail.wait("sam@example.com", 2).await;
     assert!(notice.text.contains("was just changed"), "{}", notice.text);
-    let (s, body) = parts(
+    assert_error(
         b.post(
             "/reset-password",
             json!({"token": stale, "newPassword": "password789"}),
         )
         .await,
+        400,
+        "INVALID_TOKEN",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("INVALID_TOKEN")));
+}
 
-    // A reset that goes through is announced.
-    b.post(
-        "/request-password-reset",
-        json!({"email": "sam@example.com"}),
-    )
-    .await;
-    let token = reset_token(&server, "sam@example.com", 3).await;
+/// A reset that goes through is announced.
+async fn a_completed_reset_is_announced(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = sam_asks_for_a_reset(&server).await;
+    let token = reset_token(&server, "sam@example.com", 1).await;
     let r = b
         .post(
             "/reset-password",
@@ -71,36 +63,37 @@ async fn notices_and_stale_reset_links(db: TestDb) {
         )
         .await;
     assert_eq!(r.status(), 200);
-    let notice = server.mail.wait("sam@example.com", 4).await;
+    let notice = server.mail.wait("sam@example.com", 2).await;
     assert!(notice.text.contains("was just reset"), "{}", notice.text);
-
-    // A change of address: the old address hears of the request, then of the change.
-    let b = server.browser();
-    let r = b
+    let r = server
+        .browser()
         .post(
             "/sign-in/email",
             json!({"email": "sam@example.com", "password": "password789"}),
         )
         .await;
     assert_eq!(r.status(), 200);
+}
+
+/// A change of address: the old address hears of the request, then of the change.
+async fn the_old_address_hears_of_a_change(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = User::sign_up(&server, "sam@example.com").await;
     let r = b
         .post("/change-email", json!({"newEmail": "sam2@example.com"}))
         .await;
     assert_eq!(r.status(), 200);
-    let asked = server.mail.wait("sam@example.com", 5).await;
+    let asked = server.mail.wait("sam@example.com", 1).await;
     assert!(
         asked.text.contains("asked to change") && asked.text.contains("sam2@example.com"),
         "{}",
         asked.text
     );
     let mail = server.mail.wait("sam2@example.com", 1).await;
-    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/verify-email?token="));
-    let url = link
-        .replacen(ORIGIN, &server.base, 1)
-        .replace("&callbackURL=%2F", "");
+    let url = verification_url(&server, &mail);
     let r = server.http.get(url).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let done = server.mail.wait("sam@example.com", 6).await;
+    let done = server.mail.wait("sam@example.com", 2).await;
     assert!(
         done.text.contains("was changed to sam2@example.com"),
         "{}",
@@ -108,26 +101,11 @@ async fn notices_and_stale_reset_links(db: TestDb) {
     );
 }
 
-/// A signed-up user, returning their browser and id.
-async fn person(server: &TestServer, email: &str) -> (Browser, String) {
-    let b = server.browser();
-    let id = b.sign_up(email, "password123").await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (b, id)
-}
-
-async fn join(server: &TestServer, org: &str, user_id: &str, role: &str) -> member::Model {
-    member::ActiveModel {
-        organization_id: Set(org.to_owned()),
-        user_id: Set(user_id.to_owned()),
-        role: Set(role.into()),
-        ..Default::default()
-    }
-    .insert(&server.db)
-    .await
-    .unwrap()
+/// The verification link of `mail`, pointed at the test server, answering JSON (no callback).
+fn verification_url(server: &TestServer, mail: &Delivered) -> String {
+    MailSink::link(mail, &format!("{ORIGIN}/api/auth/verify-email?token="))
+        .replacen(ORIGIN, &server.base, 1)
+        .replace("&callbackURL=%2F", "")
 }
 
 async fn status_of(server: &TestServer, id: &Value) -> String {
@@ -139,45 +117,38 @@ async fn status_of(server: &TestServer, id: &Value) -> String {
         .status
 }
 
-/// A removed member's pending invitations are cancelled; cancel-invitation only cancels pending
-/// invitations; an admin cannot renew an owner's invitation by re-sending it.
-async fn organization_state_follows_access(db: TestDb) {
-    let server = TestServer::start_with(&db, |c| {
+/// "Org", whose owner invited boss@ as an owner, and an admin who invited guest@; invitees
+/// accept without verifying. Returns the organization, the admin and the two invitations.
+async fn org_with_invitations(db: &TestDb) -> (TestServer, Org, User, Value, Value) {
+    let server = TestServer::start_with(db, |c| {
         c.org.require_email_verification_on_invitation = false
     })
     .await;
-    let (owner, _) = person(&server, "own@example.com").await;
-    let (_, org) = parts(
-        owner
-            .post(
-                "/organization/create",
-                json!({"name": "Org", "slug": "org"}),
-            )
-            .await,
+    let owner = User::sign_up(&server, "own@example.com").await;
+    let o = Org::create(&server, owner, "Org", "org").await;
+    let admin = User::sign_up(&server, "adm@example.com").await;
+    o.add(&server, &admin, "admin").await;
+    let (s, by_admin) = invite(&admin, &o, "guest@example.com", "member", false).await;
+    assert_eq!(s, 200, "{by_admin}");
+    let (s, owner_invite) = invite(&o.owner, &o, "boss@example.com", "owner", false).await;
+    assert_eq!(s, 200, "{owner_invite}");
+    (server, o, admin, by_admin, owner_invite)
+}
+
+async fn invite(b: &Browser, o: &Org, email: &str, role: &str, resend: bool) -> (u16, Value) {
+    let body = json!({"email": email, "role": role, "organizationId": o.id, "resend": resend});
+    parts(b.post("/organization/invite-member", body).await).await
+}
+
+/// An admin cannot renew an owner's invitation by re-sending it.
+async fn an_admin_cannot_renew_an_owners_invitation(db: TestDb) {
+    let (server, o, admin, _, owner_invite) = org_with_invitations(&db).await;
+    assert_error(
+        invite(&admin, &o, "boss@example.com", "member", true).await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE",
     )
     .await;
-    let org_id = org["id"].as_str().unwrap().to_owned();
-    let (admin, admin_id) = person(&server, "adm@example.com").await;
-    join(&server, &org_id, &admin_id, "admin").await;
-    let invite = |b: &Browser, email: &str, role: &str, resend: bool| {
-        let body =
-            json!({"email": email, "role": role, "organizationId": org_id, "resend": resend});
-        let b = b.clone();
-        async move { parts(b.post("/organization/invite-member", body).await).await }
-    };
-    let (s, by_admin) = invite(&admin, "guest@example.com", "member", false).await;
-    assert_eq!(s, 200, "{by_admin}");
-    let (s, owner_invite) = invite(&owner, "boss@example.com", "owner", false).await;
-    assert_eq!(s, 200, "{owner_invite}");
-    let (s, body) = invite(&admin, "boss@example.com", "member", true).await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (
-            403,
-            Some("YOU_ARE_NOT_ALLOWED_TO_INVITE_USER_WITH_THIS_ROLE")
-        ),
-        "{body}"
-    );
     let before = invitation::Entity::find_by_id(owner_invite["id"].as_str().unwrap())
         .one(&server.db)
         .await
@@ -188,40 +159,39 @@ async fn organization_state_follows_access(db: TestDb) {
         owner_invite["expiresAt"].as_str().unwrap(),
         "the refused re-send did not extend it"
     );
+}
 
-    // The admin is removed: what they sent is cancelled.
-    let r = owner
+/// The admin is removed: what they sent is cancelled, what others sent stays.
+async fn a_removed_members_invitations_are_cancelled(db: TestDb) {
+    let (server, o, _, by_admin, owner_invite) = org_with_invitations(&db).await;
+    let r = o
+        .owner
         .post(
             "/organization/remove-member",
-            json!({"memberIdOrEmail": "adm@example.com", "organizationId": org_id}),
+            json!({"memberIdOrEmail": "adm@example.com", "organizationId": o.id}),
         )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(status_of(&server, &by_admin["id"]).await, "canceled");
     assert_eq!(status_of(&server, &owner_invite["id"]).await, "pending");
+}
 
-    // An accepted invitation stays accepted.
-    let (boss, _) = person(&server, "boss@example.com").await;
-    let r = boss
-        .post(
-            "/organization/accept-invitation",
-            json!({"invitationId": owner_invite["id"]}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    let (s, body) = parts(
-        owner
+/// cancel-invitation only cancels pending invitations: an accepted one stays accepted.
+async fn an_accepted_invitation_is_not_cancelled(db: TestDb) {
+    let (server, o, _, _, owner_invite) = org_with_invitations(&db).await;
+    let boss = User::sign_up(&server, "boss@example.com").await;
+    expect_ok(accept(&boss, &owner_invite["id"]).await).await;
+    assert_error(
+        o.owner
             .post(
                 "/organization/cancel-invitation",
                 json!({"invitationId": owner_invite["id"]}),
             )
             .await,
+        400,
+        "INVITATION_NOT_FOUND",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (400, Some("INVITATION_NOT_FOUND"))
-    );
     assert_eq!(status_of(&server, &owner_invite["id"]).await, "accepted");
 }
 
@@ -229,34 +199,25 @@ async fn organization_state_follows_access(db: TestDb) {
 /// is not a member of the organization.
 async fn removal_racing_team_addition(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (owner, _) = person(&server, "race-owner@example.com").await;
-    let (_, org) = parts(
-        owner
-            .post(
-                "/organization/create",
-                json!({"name": "Race", "slug": "race"}),
-            )
-            .await,
-    )
-    .await;
-    let org_id = org["id"].as_str().unwrap().to_owned();
-    let (_, team) = parts(
-        owner
+    let owner = User::sign_up(&server, "race-owner@example.com").await;
+    let o = Org::create(&server, owner, "Race", "race").await;
+    let team = expect_ok(
+        o.owner
             .post("/organization/create-team", json!({"name": "T"}))
             .await,
     )
     .await;
     let team_id = team["id"].as_str().unwrap().to_owned();
     for i in 0..8 {
-        let (_, uid) = person(&server, &format!("racer{i}@example.com")).await;
-        let m = join(&server, &org_id, &uid, "member").await;
-        let add = owner.post(
+        let racer = User::sign_up(&server, &format!("racer{i}@example.com")).await;
+        let member = o.add(&server, &racer, "member").await;
+        let add = o.owner.post(
             "/organization/add-team-member",
-            json!({"teamId": team_id, "userId": uid}),
+            json!({"teamId": team_id, "userId": racer.id}),
         );
-        let remove = owner.post(
+        let remove = o.owner.post(
             "/organization/remove-member",
-            json!({"memberIdOrEmail": m.id, "organizationId": org_id}),
+            json!({"memberIdOrEmail": member, "organizationId": o.id}),
         );
         let (added, removed) = tokio::join!(add, remove);
         assert_eq!(removed.status(), 200);
@@ -266,7 +227,7 @@ async fn removal_racing_team_addition(db: TestDb) {
             added.status()
         );
         let left = team_member::Entity::find()
-            .filter(team_member::Column::UserId.eq(&uid))
+            .filter(team_member::Column::UserId.eq(&racer.id))
             .count(&server.db)
             .await
             .unwrap();
@@ -304,8 +265,12 @@ async fn sessions_end_at_their_absolute_lifetime(db: TestDb) {
 }
 
 db_tests!(
-    notices_and_stale_reset_links,
-    organization_state_follows_access,
+    a_password_change_voids_earlier_reset_links,
+    a_completed_reset_is_announced,
+    the_old_address_hears_of_a_change,
+    an_admin_cannot_renew_an_owners_invitation,
+    a_removed_members_invitations_are_cancelled,
+    an_accepted_invitation_is_not_cancelled,
     removal_racing_team_addition,
     sessions_end_at_their_absolute_lifetime,
 );
@@ -323,9 +288,7 @@ async fn a_reset_takes_back_a_pre_registered_account(db: TestDb) {
         .await;
     assert_eq!(r.status(), 200);
     let pending = server.mail.wait("intruder@example.com", 1).await;
-    let change_link = MailSink::link(&pending, &format!("{ORIGIN}/api/auth/verify-email?token="))
-        .replacen(ORIGIN, &server.base, 1)
-        .replace("&callbackURL=%2F", "");
+    let change_link = verification_url(&server, &pending);
 
     // The owner of the address resets the password through the mailed link.
     let owner = server.browser();
@@ -343,14 +306,7 @@ async fn a_reset_takes_back_a_pre_registered_account(db: TestDb) {
         .into_iter()
         .find(|m| m.text.contains("/reset-password/"))
         .expect("the reset mail");
-    let link = MailSink::link(&mail, &format!("{ORIGIN}/api/auth/reset-password/"));
-    let token = link
-        .split("/reset-password/")
-        .nth(1)
-        .unwrap()
-        .split('?')
-        .next()
-        .unwrap();
+    let token = reset_token_of(&reset_link(&mail));
     let r = owner
         .post(
             "/reset-password",

@@ -1,100 +1,63 @@
 //! Teams over HTTP: create, list, update, remove, set-active-team, list-user-teams,
 //! list-team-members, add and remove team members — roles, isolation, cascades and limits.
 
-use entity::{member, session, team, team_member};
+use entity::{session, team, team_member};
 use migration::db_tests;
 use migration::testing::TestDb;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::harness::{parts, Browser, TestServer};
+use crate::fixtures::{Member, Org, User};
+use crate::harness::{assert_error, assert_error_for, expect_ok, parts, Browser, TestServer};
 
-struct Org {
-    id: String,
-    owner: Browser,
-    default_team: String,
+/// An organization with an admin and a plain member (both with it active), another
+/// organization, and the team "Engineering" the admin created (the answer to create-team).
+struct Engineering {
+    o: Org,
+    admin: Member,
+    plain: Member,
+    other: Org,
+    created: Value,
+    eng: String,
 }
 
-async fn org(server: &TestServer, slug: &str) -> Org {
-    let owner = server.browser();
-    owner
-        .sign_up(&format!("owner-{slug}@example.com"), "password123")
-        .await;
-    let (s, body) = parts(
-        owner
-            .post("/organization/create", json!({"name": slug, "slug": slug}))
-            .await,
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    let id = body["id"].as_str().unwrap().to_owned();
-    let default_team = team::Entity::find()
-        .filter(team::Column::OrganizationId.eq(&id))
-        .one(&server.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    Org {
-        id,
-        owner,
-        default_team,
-    }
-}
-
-/// A new user who is a member of `org` with `role`, with `org` active. Returns the browser and user id.
-async fn join(server: &TestServer, org: &Org, email: &str, role: &str) -> (Browser, String) {
-    let b = server.browser();
-    let user_id = b.sign_up(email, "password123").await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    member::ActiveModel {
-        organization_id: Set(org.id.clone()),
-        user_id: Set(user_id.clone()),
-        role: Set(role.into()),
-        ..Default::default()
-    }
-    .insert(&server.db)
-    .await
-    .unwrap();
-    assert_eq!(
-        b.post(
-            "/organization/set-active",
-            json!({"organizationId": org.id})
-        )
-        .await
-        .status(),
-        200
-    );
-    (b, user_id)
-}
-
-async fn code(r: reqwest::Response) -> (u16, String) {
-    let (s, body) = parts(r).await;
-    (s, body["code"].as_str().unwrap_or_default().to_owned())
-}
-
-async fn creating_listing_and_updating_teams(db: TestDb) {
-    let server = TestServer::start(&db).await;
-    let o = org(&server, "t-create").await;
-    let (admin, _) = join(&server, &o, "adm@example.com", "admin").await;
-    let (plain, _) = join(&server, &o, "mem@example.com", "member").await;
-    let other = org(&server, "t-other").await;
-
-    let (s, created) = parts(
+async fn engineering(server: &TestServer) -> Engineering {
+    let o = Org::new(server, "t-create").await;
+    let admin = o.join(server, "adm@example.com", "admin").await;
+    let plain = o.join(server, "mem@example.com", "member").await;
+    let other = Org::new(server, "t-other").await;
+    let created = expect_ok(
         admin
             .post("/organization/create-team", json!({"name": "Engineering"}))
             .await,
     )
     .await;
-    assert_eq!(s, 200, "{created}");
+    let eng = created["id"].as_str().unwrap().to_owned();
+    Engineering {
+        o,
+        admin,
+        plain,
+        other,
+        created,
+        eng,
+    }
+}
+
+async fn creating_a_team(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let Engineering {
+        o,
+        plain,
+        other,
+        created,
+        eng,
+        ..
+    } = engineering(&server).await;
     assert_eq!(
         (created["organizationId"].as_str(), &created["updatedAt"]),
         (Some(o.id.as_str()), &created["createdAt"])
     );
     assert!(created.get("memberCount").is_none());
-    let eng = created["id"].as_str().unwrap().to_owned();
     assert_eq!(
         team_member::Entity::find()
             .filter(team_member::Column::TeamId.eq(&eng))
@@ -104,35 +67,33 @@ async fn creating_listing_and_updating_teams(db: TestDb) {
         0,
         "the creator is not added"
     );
-    assert_eq!(
-        code(
-            plain
-                .post("/organization/create-team", json!({"name": "X"}))
-                .await
-        )
-        .await,
-        (
-            403,
-            "YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION".into()
-        )
-    );
-    assert_eq!(
-        code(
-            other
-                .owner
-                .post(
-                    "/organization/create-team",
-                    json!({"name": "X", "organizationId": o.id})
-                )
-                .await
-        )
-        .await,
-        (
-            403,
-            "YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION".into()
-        )
-    );
+    assert_error(
+        plain
+            .post("/organization/create-team", json!({"name": "X"}))
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_CREATE_TEAMS_IN_THIS_ORGANIZATION",
+    )
+    .await;
+    assert_error(
+        other
+            .owner
+            .post(
+                "/organization/create-team",
+                json!({"name": "X", "organizationId": o.id}),
+            )
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_INVITE_USERS_TO_THIS_ORGANIZATION",
+    )
+    .await;
+}
 
+async fn listing_teams(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let Engineering {
+        o, plain, other, ..
+    } = engineering(&server).await;
     let teams = plain.json("/organization/list-teams").await;
     let names: Vec<&str> = teams
         .as_array()
@@ -145,20 +106,27 @@ async fn creating_listing_and_updating_teams(db: TestDb) {
         ["t-create", "Engineering"],
         "only this organization's teams"
     );
-    assert_eq!(
-        code(
-            other
-                .owner
-                .get(&format!("/organization/list-teams?organizationId={}", o.id))
-                .await
-        )
-        .await,
-        (
-            403,
-            "YOU_ARE_NOT_ALLOWED_TO_ACCESS_THIS_ORGANIZATION".into()
-        )
-    );
+    assert_error(
+        other
+            .owner
+            .get(&format!("/organization/list-teams?organizationId={}", o.id))
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_ACCESS_THIS_ORGANIZATION",
+    )
+    .await;
+}
 
+async fn updating_a_team(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let Engineering {
+        o,
+        admin,
+        plain,
+        other,
+        eng,
+        ..
+    } = engineering(&server).await;
     let (s, renamed) = parts(
         admin
             .post(
@@ -169,45 +137,33 @@ async fn creating_listing_and_updating_teams(db: TestDb) {
     )
     .await;
     assert_eq!((s, renamed["name"].as_str()), (200, Some("Platform")));
-    assert_eq!(
-        code(
-            plain
-                .post(
-                    "/organization/update-team",
-                    json!({"teamId": eng, "data": {"name": "Nope"}})
-                )
-                .await
-        )
-        .await,
-        (403, "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM".into())
-    );
+    assert_error(
+        plain
+            .post(
+                "/organization/update-team",
+                json!({"teamId": eng, "data": {"name": "Nope"}}),
+            )
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM",
+    )
+    .await;
     // Naming one's own organization but another's team: not found; another organization: refused.
-    assert_eq!(
-        code(
-            other
-                .owner
-                .post(
-                    "/organization/update-team",
-                    json!({"teamId": eng, "data": {"name": "Pwned"}})
-                )
-                .await
-        )
-        .await,
-        (400, "TEAM_NOT_FOUND".into())
-    );
-    assert_eq!(
-        code(
-            other
-                .owner
-                .post(
-                    "/organization/update-team",
-                    json!({"teamId": eng, "data": {"name": "Pwned", "organizationId": o.id}})
-                )
-                .await
-        )
-        .await,
-        (403, "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM".into())
-    );
+    for (data, status, code) in [
+        (json!({"name": "Pwned"}), 400, "TEAM_NOT_FOUND"),
+        (
+            json!({"name": "Pwned", "organizationId": o.id}),
+            403,
+            "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_TEAM",
+        ),
+    ] {
+        let body = json!({"teamId": eng, "data": data});
+        let answer = other
+            .owner
+            .post("/organization/update-team", body.clone())
+            .await;
+        assert_error_for(answer, status, code, body).await;
+    }
     assert_eq!(
         team::Entity::find_by_id(&eng)
             .one(&server.db)
@@ -219,38 +175,9 @@ async fn creating_listing_and_updating_teams(db: TestDb) {
     );
 }
 
-async fn removing_teams(db: TestDb) {
-    let server = TestServer::start(&db).await;
-    let o = org(&server, "t-remove").await;
-    let (admin, admin_id) = join(&server, &o, "adm@example.com", "admin").await;
-    let (plain, _) = join(&server, &o, "mem@example.com", "member").await;
-    let other = org(&server, "t-remove-other").await;
-    // The owner's active team is the default team: it cannot remove it; it is also the last one.
-    assert_eq!(
-        code(
-            o.owner
-                .post(
-                    "/organization/remove-team",
-                    json!({"teamId": o.default_team})
-                )
-                .await
-        )
-        .await,
-        (403, "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM".into())
-    );
-    assert_eq!(
-        code(
-            admin
-                .post(
-                    "/organization/remove-team",
-                    json!({"teamId": o.default_team})
-                )
-                .await
-        )
-        .await,
-        (400, "UNABLE_TO_REMOVE_LAST_TEAM".into())
-    );
-    let (_, extra) = parts(
+/// The team "Extra" in `o`, with `admin` in it and active on their session.
+async fn extra_team(o: &Org, admin: &Member) -> String {
+    let extra = expect_ok(
         admin
             .post("/organization/create-team", json!({"name": "Extra"}))
             .await,
@@ -260,7 +187,7 @@ async fn removing_teams(db: TestDb) {
     o.owner
         .post(
             "/organization/add-team-member",
-            json!({"teamId": extra, "userId": admin_id}),
+            json!({"teamId": extra, "userId": admin.user.id}),
         )
         .await;
     assert_eq!(
@@ -270,41 +197,89 @@ async fn removing_teams(db: TestDb) {
             .status(),
         200
     );
-    assert_eq!(
-        code(
-            plain
-                .post("/organization/remove-team", json!({"teamId": extra}))
-                .await
-        )
-        .await,
-        (
-            403,
-            "YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION".into()
-        )
-    );
-    assert_eq!(
-        code(
-            other
-                .owner
-                .post(
-                    "/organization/remove-team",
-                    json!({"teamId": extra, "organizationId": o.id})
-                )
-                .await
-        )
-        .await,
-        (403, "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM".into())
-    );
-    assert_eq!(
-        code(
-            other
-                .owner
-                .post("/organization/remove-team", json!({"teamId": extra}))
-                .await
-        )
-        .await,
-        (400, "TEAM_NOT_FOUND".into())
-    );
+    extra
+}
+
+/// The caller's active team cannot be removed, nor the last team.
+async fn the_active_and_the_last_team_stay(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let o = Org::new(&server, "t-remove").await;
+    let admin = o.join(&server, "adm@example.com", "admin").await;
+    // The owner's active team is the default team: it cannot remove it; it is also the last one.
+    assert_error(
+        o.owner
+            .post(
+                "/organization/remove-team",
+                json!({"teamId": o.default_team}),
+            )
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM",
+    )
+    .await;
+    assert_error(
+        admin
+            .post(
+                "/organization/remove-team",
+                json!({"teamId": o.default_team}),
+            )
+            .await,
+        400,
+        "UNABLE_TO_REMOVE_LAST_TEAM",
+    )
+    .await;
+}
+
+/// A plain member, and another organization's owner, cannot remove a team.
+async fn removing_a_team_is_for_its_organizations_admins(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let o = Org::new(&server, "t-remove").await;
+    let admin = o.join(&server, "adm@example.com", "admin").await;
+    let plain = o.join(&server, "mem@example.com", "member").await;
+    let other = Org::new(&server, "t-remove-other").await;
+    let extra = extra_team(&o, &admin).await;
+    assert_error(
+        plain
+            .post("/organization/remove-team", json!({"teamId": extra}))
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_DELETE_TEAMS_IN_THIS_ORGANIZATION",
+    )
+    .await;
+    assert_error(
+        other
+            .owner
+            .post(
+                "/organization/remove-team",
+                json!({"teamId": extra, "organizationId": o.id}),
+            )
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_DELETE_THIS_TEAM",
+    )
+    .await;
+    assert_error(
+        other
+            .owner
+            .post("/organization/remove-team", json!({"teamId": extra}))
+            .await,
+        400,
+        "TEAM_NOT_FOUND",
+    )
+    .await;
+    assert!(team::Entity::find_by_id(&extra)
+        .one(&server.db)
+        .await
+        .unwrap()
+        .is_some());
+}
+
+/// A removed team takes its memberships with it, and no session keeps it active.
+async fn a_removed_team_leaves_nothing_behind(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let o = Org::new(&server, "t-remove").await;
+    let admin = o.join(&server, "adm@example.com", "admin").await;
+    let extra = extra_team(&o, &admin).await;
     let (s, body) = parts(
         o.owner
             .post("/organization/remove-team", json!({"teamId": extra}))
@@ -333,32 +308,30 @@ async fn removing_teams(db: TestDb) {
 
 async fn the_active_team(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let o = org(&server, "t-active").await;
-    let other = org(&server, "t-active-other").await;
-    let (m, _) = join(&server, &o, "m@example.com", "member").await;
-    assert_eq!(
-        code(
-            m.post(
+    let o = Org::new(&server, "t-active").await;
+    let other = Org::new(&server, "t-active-other").await;
+    let m = o.join(&server, "m@example.com", "member").await;
+    assert_error(
+        m.post(
+            "/organization/set-active-team",
+            json!({"teamId": o.default_team}),
+        )
+        .await,
+        403,
+        "USER_IS_NOT_A_MEMBER_OF_THE_TEAM",
+    )
+    .await;
+    assert_error(
+        o.owner
+            .post(
                 "/organization/set-active-team",
-                json!({"teamId": o.default_team})
+                json!({"teamId": other.default_team}),
             )
-            .await
-        )
-        .await,
-        (403, "USER_IS_NOT_A_MEMBER_OF_THE_TEAM".into())
-    );
-    assert_eq!(
-        code(
-            o.owner
-                .post(
-                    "/organization/set-active-team",
-                    json!({"teamId": other.default_team})
-                )
-                .await
-        )
-        .await,
-        (400, "TEAM_NOT_FOUND".into())
-    );
+            .await,
+        400,
+        "TEAM_NOT_FOUND",
+    )
+    .await;
     let (s, t) = parts(
         o.owner
             .post(
@@ -382,73 +355,81 @@ async fn the_active_team(db: TestDb) {
     o.owner
         .post("/organization/set-active", json!({"organizationId": null}))
         .await;
-    assert_eq!(
-        code(
-            o.owner
-                .post(
-                    "/organization/set-active-team",
-                    json!({"teamId": o.default_team})
-                )
-                .await
-        )
-        .await,
-        (400, "NO_ACTIVE_ORGANIZATION".into())
-    );
+    assert_error(
+        o.owner
+            .post(
+                "/organization/set-active-team",
+                json!({"teamId": o.default_team}),
+            )
+            .await,
+        400,
+        "NO_ACTIVE_ORGANIZATION",
+    )
+    .await;
 }
 
-async fn team_members(db: TestDb) {
-    let server = TestServer::start_with(&db, |c| c.org.maximum_members_per_team = Some(2)).await;
-    let o = org(&server, "t-members").await;
-    let (admin, admin_id) = join(&server, &o, "adm@example.com", "admin").await;
-    let (plain, plain_id) = join(&server, &o, "mem@example.com", "member").await;
-    let (_, third_id) = join(&server, &o, "third@example.com", "member").await;
-    let outsider = server.browser();
-    let outsider_id = outsider.sign_up("out@example.com", "password123").await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let add = |b: &Browser, user: &str| {
-        let b = b.http.clone();
-        let url = format!("{}/api/auth/organization/add-team-member", server.base);
-        let body = json!({"teamId": o.default_team, "userId": user});
-        async move {
-            b.post(url)
-                .header("origin", crate::harness::ORIGIN)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    let (s, first) = parts(add(&admin, &plain_id).await).await;
+/// A server whose teams hold two members, an organization with an admin and two plain members
+/// (`mem@` and `third@`); nobody but the owner is in the default team yet.
+async fn team_of_two(db: &TestDb) -> (TestServer, Org, Member, Member, Member) {
+    let server = TestServer::start_with(db, |c| c.org.maximum_members_per_team = Some(2)).await;
+    let o = Org::new(&server, "t-members").await;
+    let admin = o.join(&server, "adm@example.com", "admin").await;
+    let plain = o.join(&server, "mem@example.com", "member").await;
+    let third = o.join(&server, "third@example.com", "member").await;
+    (server, o, admin, plain, third)
+}
+
+/// `b` adds `user` to `team`.
+async fn add_team_member(b: &Browser, team: &str, user: &str) -> (u16, Value) {
+    parts(
+        b.post(
+            "/organization/add-team-member",
+            json!({"teamId": team, "userId": user}),
+        )
+        .await,
+    )
+    .await
+}
+
+async fn adding_team_members(db: TestDb) {
+    let (server, o, admin, plain, third) = team_of_two(&db).await;
+    let outsider = User::sign_up(&server, "out@example.com").await;
+    let team = o.default_team.as_str();
+    let (s, first) = add_team_member(&admin, team, &plain.user.id).await;
     assert_eq!(
         (s, first["userId"].as_str()),
-        (200, Some(plain_id.as_str()))
+        (200, Some(plain.user.id.as_str()))
     );
-    let (_, again) = parts(add(&admin, &plain_id).await).await;
+    let (_, again) = add_team_member(&admin, team, &plain.user.id).await;
     assert_eq!(
         again["id"], first["id"],
         "adding twice returns the same membership"
     );
+    assert_error(
+        add_team_member(&admin, team, &outsider.id).await,
+        400,
+        "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
+    )
+    .await;
+    assert_error(
+        add_team_member(&plain, team, &third.user.id).await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER",
+    )
+    .await;
+    let (s, body) = add_team_member(&admin, team, &third.user.id).await;
     assert_eq!(
-        code(add(&admin, &outsider_id).await).await,
-        (400, "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION".into())
-    );
-    assert_eq!(
-        code(add(&plain, &third_id).await).await,
-        (
-            403,
-            "YOU_ARE_NOT_ALLOWED_TO_CREATE_A_NEW_TEAM_MEMBER".into()
-        )
-    );
-    assert_eq!(
-        code(add(&admin, &third_id).await).await,
-        (403, "TEAM_MEMBER_LIMIT_REACHED".into()),
+        (s, body["code"].as_str()),
+        (403, Some("TEAM_MEMBER_LIMIT_REACHED")),
         "owner + member fill a team of 2"
     );
+}
 
+async fn listing_team_members(db: TestDb) {
+    let (_server, o, admin, plain, _) = team_of_two(&db).await;
+    expect_ok(add_team_member(&admin, &o.default_team, &plain.user.id).await).await;
     assert_eq!(
-        code(plain.get("/organization/list-team-members").await)
+        parts(plain.get("/organization/list-team-members").await)
             .await
             .0,
         400,
@@ -461,51 +442,62 @@ async fn team_members(db: TestDb) {
         ))
         .await;
     assert_eq!(members.as_array().unwrap().len(), 2);
-    assert_eq!(
-        code(
-            admin
-                .get(&format!(
-                    "/organization/list-team-members?teamId={}",
-                    o.default_team
-                ))
-                .await
-        )
-        .await,
-        (400, "USER_IS_NOT_A_MEMBER_OF_THE_TEAM".into())
-    );
+    assert_error(
+        admin
+            .get(&format!(
+                "/organization/list-team-members?teamId={}",
+                o.default_team
+            ))
+            .await,
+        400,
+        "USER_IS_NOT_A_MEMBER_OF_THE_TEAM",
+    )
+    .await;
+}
 
+async fn listing_a_users_teams(db: TestDb) {
+    let (_server, o, admin, plain, _) = team_of_two(&db).await;
+    expect_ok(add_team_member(&admin, &o.default_team, &plain.user.id).await).await;
     let mine = plain.json("/organization/list-user-teams").await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
     let theirs = admin
-        .json(&format!("/organization/list-user-teams?userId={plain_id}"))
+        .json(&format!(
+            "/organization/list-user-teams?userId={}",
+            plain.user.id
+        ))
         .await;
     assert_eq!(theirs[0]["id"], json!(o.default_team));
-    assert_eq!(
-        code(
-            plain
-                .get(&format!("/organization/list-user-teams?userId={admin_id}"))
-                .await
-        )
-        .await,
-        (403, "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER".into())
-    );
+    assert_error(
+        plain
+            .get(&format!(
+                "/organization/list-user-teams?userId={}",
+                admin.user.id
+            ))
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER",
+    )
+    .await;
+}
 
+async fn removing_team_members(db: TestDb) {
+    let (_server, o, admin, plain, _) = team_of_two(&db).await;
+    expect_ok(add_team_member(&admin, &o.default_team, &plain.user.id).await).await;
     plain
         .post(
             "/organization/set-active-team",
             json!({"teamId": o.default_team}),
         )
         .await;
-    let remove = json!({"teamId": o.default_team, "userId": plain_id});
-    assert_eq!(
-        code(
-            plain
-                .post("/organization/remove-team-member", remove.clone())
-                .await
-        )
-        .await,
-        (403, "YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER".into())
-    );
+    let remove = json!({"teamId": o.default_team, "userId": plain.user.id});
+    assert_error(
+        plain
+            .post("/organization/remove-team-member", remove.clone())
+            .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER",
+    )
+    .await;
     let (s, body) = parts(
         admin
             .post("/organization/remove-team-member", remove.clone())
@@ -520,10 +512,12 @@ async fn team_members(db: TestDb) {
         plain.json("/get-session").await["session"]["activeTeamId"].is_null(),
         "their session forgets the team"
     );
-    assert_eq!(
-        code(admin.post("/organization/remove-team-member", remove).await).await,
-        (400, "USER_IS_NOT_A_MEMBER_OF_THE_TEAM".into())
-    );
+    assert_error(
+        admin.post("/organization/remove-team-member", remove).await,
+        400,
+        "USER_IS_NOT_A_MEMBER_OF_THE_TEAM",
+    )
+    .await;
 }
 
 async fn team_limits(db: TestDb) {
@@ -532,22 +526,21 @@ async fn team_limits(db: TestDb) {
         c.org.allow_removing_all_teams = true;
     })
     .await;
-    let o = org(&server, "t-limits").await;
+    let o = Org::new(&server, "t-limits").await;
     let (_, second) = parts(
         o.owner
             .post("/organization/create-team", json!({"name": "Two"}))
             .await,
     )
     .await;
-    assert_eq!(
-        code(
-            o.owner
-                .post("/organization/create-team", json!({"name": "Three"}))
-                .await
-        )
-        .await,
-        (400, "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_TEAMS".into())
-    );
+    assert_error(
+        o.owner
+            .post("/organization/create-team", json!({"name": "Three"}))
+            .await,
+        400,
+        "YOU_HAVE_REACHED_THE_MAXIMUM_NUMBER_OF_TEAMS",
+    )
+    .await;
     o.owner
         .post("/organization/set-active-team", json!({"teamId": null}))
         .await;
@@ -572,9 +565,16 @@ async fn team_limits(db: TestDb) {
 }
 
 db_tests!(
-    creating_listing_and_updating_teams,
-    removing_teams,
+    creating_a_team,
+    listing_teams,
+    updating_a_team,
+    the_active_and_the_last_team_stay,
+    removing_a_team_is_for_its_organizations_admins,
+    a_removed_team_leaves_nothing_behind,
     the_active_team,
-    team_members,
+    adding_team_members,
+    listing_team_members,
+    listing_a_users_teams,
+    removing_team_members,
     team_limits
 );

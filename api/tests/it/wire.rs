@@ -7,24 +7,20 @@ use serde_json::json;
 use api::rate_limit::RateLimitConfig;
 use serde_json::Value;
 
-use crate::harness::{parts, set_cookies, Browser, TestServer, ORIGIN};
+use crate::fixtures::{Org, User};
+use crate::harness::{
+    assert_error, assert_error_for, expect_ok, parts, set_cookies, Browser, TestServer, ORIGIN,
+};
 
-async fn organization(b: &Browser, slug: &str) -> String {
-    let (s, org) = parts(
-        b.post("/organization/create", json!({"name": slug, "slug": slug}))
-            .await,
-    )
-    .await;
-    assert_eq!(s, 200, "{org}");
-    org["id"].as_str().unwrap().to_owned()
+/// `email` signs up and creates the organization `slug`.
+async fn organization(server: &TestServer, email: &str, slug: &str) -> Org {
+    Org::create(server, User::sign_up(server, email).await, slug, slug).await
 }
 
 /// With both `organizationId` and `organizationSlug`, the slug wins, as in Better Auth.
 async fn the_slug_wins_over_the_id(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let owner = server.browser();
-    owner.sign_up("slug@example.com", "password123").await;
-    let id = organization(&owner, "slug-wins").await;
+    let Org { owner, id, .. } = organization(&server, "slug@example.com", "slug-wins").await;
     for route in ["get-full-organization", "get-organization"] {
         let (s, body) = parts(
             owner
@@ -46,41 +42,42 @@ async fn the_slug_wins_over_the_id(db: TestDb) {
 /// `YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER`, as Better Auth; an unknown id stays 400.
 async fn updating_a_member_of_another_organization(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let alice = server.browser();
-    alice.sign_up("alice-w@example.com", "password123").await;
-    let mine = organization(&alice, "alice-org").await;
-    let bob = server.browser();
-    bob.sign_up("bob-w@example.com", "password123").await;
-    organization(&bob, "bob-org").await;
+    let Org {
+        owner: alice,
+        id: mine,
+        ..
+    } = organization(&server, "alice-w@example.com", "alice-org").await;
+    let bob = organization(&server, "bob-w@example.com", "bob-org")
+        .await
+        .owner;
     let (_, members) = parts(
         bob.get("/organization/list-members?organizationSlug=bob-org")
             .await,
     )
     .await;
     let bobs_member = members["members"][0]["id"].as_str().unwrap().to_owned();
-    let (s, body) = parts(
+    assert_error(
         alice
             .post(
                 "/organization/update-member-role",
                 json!({"memberId": bobs_member, "role": "member", "organizationId": mine}),
             )
             .await,
+        403,
+        "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER",
     )
     .await;
-    assert_eq!(
-        (s, body["code"].as_str()),
-        (403, Some("YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_MEMBER"))
-    );
-    let (s, body) = parts(
+    assert_error(
         alice
             .post(
                 "/organization/update-member-role",
                 json!({"memberId": "nobody", "role": "member", "organizationId": mine}),
             )
             .await,
+        400,
+        "MEMBER_NOT_FOUND",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("MEMBER_NOT_FOUND")));
     let (_, still) = parts(
         bob.get("/organization/list-members?organizationSlug=bob-org")
             .await,
@@ -112,13 +109,14 @@ async fn signed_in(b: &Browser) -> bool {
 async fn verify_password_checks_the_callers_password(db: TestDb) {
     let server = TestServer::start(&db).await;
     let anonymous = server.browser();
-    let (s, body) = parts(
+    assert_error(
         anonymous
             .post("/verify-password", json!({"password": "password123"}))
             .await,
+        401,
+        "UNAUTHORIZED",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
 
     let user = server.browser();
     user.sign_up("verify@example.com", "password123").await;
@@ -128,15 +126,20 @@ async fn verify_password_checks_the_callers_password(db: TestDb) {
     )
     .await;
     assert_eq!((s, body), (200, json!({"status": true})));
-    let (s, body) = parts(user.post("/verify-password", json!({})).await).await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("VALIDATION_ERROR")));
-    let long = "x".repeat(129);
-    let (s, body) = parts(
-        user.post("/verify-password", json!({"password": long}))
-            .await,
+    assert_error(
+        user.post("/verify-password", json!({})).await,
+        400,
+        "VALIDATION_ERROR",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("PASSWORD_TOO_LONG")));
+    let long = "x".repeat(129);
+    assert_error(
+        user.post("/verify-password", json!({"password": long}))
+            .await,
+        400,
+        "PASSWORD_TOO_LONG",
+    )
+    .await;
     for i in 0..5 {
         let (s, body) = parts(
             user.post(
@@ -156,12 +159,13 @@ async fn verify_password_checks_the_callers_password(db: TestDb) {
         );
     }
     // The sixth check waits, right password or not: the same throttle as sign-in.
-    let (s, body) = parts(
+    assert_error(
         user.post("/verify-password", json!({"password": "password123"}))
             .await,
+        429,
+        "TOO_MANY_REQUESTS",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (429, Some("TOO_MANY_REQUESTS")));
     assert!(signed_in(&user).await, "a wrong password ends no session");
 }
 
@@ -195,13 +199,18 @@ async fn update_session_sets_nothing_the_server_manages(db: TestDb) {
             json!({"message": "[body] Invalid input: expected record, received array", "code": "VALIDATION_ERROR"})
         )
     );
-    let (s, body) = parts(anonymous.post("/update-session", json!({})).await).await;
-    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+    assert_error(
+        anonymous.post("/update-session", json!({})).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
 
-    let user = server.browser();
-    user.sign_up("update-session@example.com", "password123")
-        .await;
-    let org = organization(&user, "update-session").await;
+    let Org {
+        owner: user,
+        id: org,
+        ..
+    } = organization(&server, "update-session@example.com", "update-session").await;
     for body in [
         json!({}),
         json!({"unknown": 1}),
@@ -307,9 +316,8 @@ async fn full_organization_lists_invitations_of_every_status(db: TestDb) {
         c.org.require_email_verification_on_invitation = false
     })
     .await;
-    let owner = server.browser();
-    owner.sign_up("full-owner@example.com", "password123").await;
-    let org = organization(&owner, "full-statuses").await;
+    let Org { owner, id: org, .. } =
+        organization(&server, "full-owner@example.com", "full-statuses").await;
     let mut ids = Vec::new();
     for who in ["accepts", "rejects", "canceled", "pending"] {
         let (s, inv) = parts(
@@ -436,7 +444,7 @@ async fn redirect_targets_and_referer_as_better_auth(db: TestDb) {
 
     // A cookie-bearing POST without Origin and with a Referer that is not a URL.
     for referer in ["not a url", "https://evil.example/page"] {
-        let (s, body) = parts(
+        assert_error_for(
             server
                 .http
                 .post(server.url("/api/auth/update-user"))
@@ -446,20 +454,17 @@ async fn redirect_targets_and_referer_as_better_auth(db: TestDb) {
                 .send()
                 .await
                 .unwrap(),
+            403,
+            "INVALID_ORIGIN",
+            &referer,
         )
         .await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (403, Some("INVALID_ORIGIN")),
-            "{referer}"
-        );
     }
 }
 
 /// The account token routes read Better Auth's selection (`accountId`, or `useAccountCookie`)
-/// before the session, with zod's messages; another user's account is not found, and the
-/// password account has no provider to ask.
-async fn account_token_routes_select_as_better_auth(db: TestDb) {
+/// before the session, with zod's messages.
+async fn account_token_routes_read_the_selection_first(db: TestDb) {
     let server = TestServer::start(&db).await;
     let anonymous = server.browser();
     let (s, body) = parts(anonymous.post("/get-access-token", json!({})).await).await;
@@ -470,21 +475,21 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
             json!({"message": "[body] Invalid input", "code": "VALIDATION_ERROR"})
         )
     );
-    let (s, body) = parts(
+    assert_error(
         anonymous
             .post("/get-access-token", json!({"accountId": "x"}))
             .await,
+        401,
+        "UNAUTHORIZED",
     )
     .await;
-    assert_eq!((s, body["code"].as_str()), (401, Some("UNAUTHORIZED")));
+}
 
-    let alice = server.browser();
-    alice.sign_up("alice-acct@example.com", "password123").await;
-    let bob = server.browser();
-    let bob_id = bob.sign_up("bob-acct@example.com", "password123").await["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+/// Alice and Bob, each with a password account. Returns Alice, Bob's user id, and the two
+/// account ids.
+async fn alice_and_bob_accounts(server: &TestServer) -> (User, String, String, String) {
+    let alice = User::sign_up(server, "alice-acct@example.com").await;
+    let bob = User::sign_up(server, "bob-acct@example.com").await;
     let account_of = |b: &Browser| {
         let b = b.clone();
         async move {
@@ -495,6 +500,14 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
         }
     };
     let (alices, bobs) = (account_of(&alice).await, account_of(&bob).await);
+    (alice, bob.id, alices, bobs)
+}
+
+/// On the token routes, another user's account is not found, and the password account has no
+/// provider to ask.
+async fn account_token_routes_take_the_callers_social_accounts(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (alice, bob_id, alices, bobs) = alice_and_bob_accounts(&server).await;
     for route in ["/get-access-token", "/refresh-token"] {
         let (s, body) = parts(
             alice
@@ -510,23 +523,22 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
             ),
             "{route}"
         );
-        let (s, body) = parts(
+        assert_error_for(
             alice
                 .post(route, json!({"accountId": bobs, "userId": bob_id}))
                 .await,
+            400,
+            "ACCOUNT_NOT_FOUND",
+            &route,
         )
         .await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (400, Some("ACCOUNT_NOT_FOUND")),
-            "{route}"
-        );
-        let (s, body) = parts(alice.post(route, json!({"useAccountCookie": true})).await).await;
-        assert_eq!(
-            (s, body["code"].as_str()),
-            (400, Some("ACCOUNT_NOT_FOUND")),
-            "{route}"
-        );
+        assert_error_for(
+            alice.post(route, json!({"useAccountCookie": true})).await,
+            400,
+            "ACCOUNT_NOT_FOUND",
+            &route,
+        )
+        .await;
         let (s, body) = parts(alice.post(route, json!({"accountId": alices})).await).await;
         assert_eq!(
             (s, body),
@@ -537,6 +549,12 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
             "{route}"
         );
     }
+}
+
+/// `account-info` needs an account id, of the caller's, for a configured social provider.
+async fn account_info_selects_as_better_auth(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (alice, _, alices, bobs) = alice_and_bob_accounts(&server).await;
     let (s, body) = parts(alice.get("/account-info").await).await;
     assert_eq!(
         (s, body),
@@ -545,8 +563,12 @@ async fn account_token_routes_select_as_better_auth(db: TestDb) {
             json!({"message": "[query] Invalid input", "code": "VALIDATION_ERROR"})
         )
     );
-    let (s, body) = parts(alice.get(&format!("/account-info?accountId={bobs}")).await).await;
-    assert_eq!((s, body["code"].as_str()), (400, Some("ACCOUNT_NOT_FOUND")));
+    assert_error(
+        alice.get(&format!("/account-info?accountId={bobs}")).await,
+        400,
+        "ACCOUNT_NOT_FOUND",
+    )
+    .await;
     let (s, body) = parts(
         alice
             .get(&format!("/account-info?accountId={alices}"))
@@ -570,76 +592,85 @@ fn cookie_names(r: &reqwest::Response) -> Vec<String> {
         .collect()
 }
 
-/// Set-Cookie as Better Auth sends it: the session cookie again after `update-user`,
-/// `set-active`, `set-active-team` (each also when clearing a value that was set) and accepting
-/// an invitation to one team; nothing after the routes that only write rows.
-async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
-    let server = TestServer::start_with(&db, |c| {
+const SESSION_COOKIE: [&str; 1] = ["better-auth.session_token"];
+const NO_COOKIE: [&str; 0] = [];
+
+/// A server where invitees accept without verifying; `cookies@` signs up and creates the
+/// organization "Jar" and its team "Crumbs". Returns the owner, their user id, the organization,
+/// the team and the cookies that create and create-team set.
+async fn jar(db: &TestDb) -> (TestServer, Browser, Value, String, String, [Vec<String>; 2]) {
+    let server = TestServer::start_with(db, |c| {
         c.org.require_email_verification_on_invitation = false
     })
     .await;
     let owner = server.browser();
     let me = owner.sign_up("cookies@example.com", "password123").await["user"]["id"].clone();
-    let session = ["better-auth.session_token".to_owned()];
-    let none: [String; 0] = [];
-
     let r = owner
         .post(
             "/organization/create",
             json!({"name": "Jar", "slug": "jar"}),
         )
         .await;
-    assert_eq!(cookie_names(&r), none, "create");
-    let org: Value = r.json().await.unwrap();
-    let org = org["id"].as_str().unwrap().to_owned();
+    let created = cookie_names(&r);
+    let org = expect_ok(r).await["id"].as_str().unwrap().to_owned();
     let r = owner
         .post("/organization/create-team", json!({"name": "Crumbs"}))
         .await;
-    assert_eq!(cookie_names(&r), none, "create-team");
-    let team: Value = r.json().await.unwrap();
-    let team = team["id"].as_str().unwrap().to_owned();
+    let team_created = cookie_names(&r);
+    let team = expect_ok(r).await["id"].as_str().unwrap().to_owned();
+    (server, owner, me, org, team, [created, team_created])
+}
+
+/// Set-Cookie as Better Auth sends it: the session cookie again after `update-user`,
+/// `set-active`, `set-active-team` (each also when clearing a value that was set); nothing after
+/// the routes that only write rows.
+async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
+    let (_server, owner, me, org, team, [created, team_created]) = jar(&db).await;
+    let (session, none) = (&SESSION_COOKIE[..], &NO_COOKIE[..]);
+    assert_eq!(created, none, "create");
+    assert_eq!(team_created, none, "create-team");
 
     let steps = [
-        ("/update-user", json!({"name": "Cookie"}), &session[..]),
+        ("/update-user", json!({"name": "Cookie"}), session),
         (
             "/organization/add-team-member",
             json!({"teamId": team, "userId": me}),
-            &none[..],
+            none,
         ),
         (
             "/organization/set-active",
             json!({"organizationId": org}),
-            &session[..],
+            session,
         ),
         (
             "/organization/set-active-team",
             json!({"teamId": team}),
-            &session[..],
+            session,
         ),
         (
             "/organization/set-active-team",
             json!({"teamId": null}),
-            &session[..],
+            session,
         ),
         (
             "/organization/set-active-team",
             json!({"teamId": null}),
-            &none[..],
+            none,
         ),
         (
             "/organization/update",
             json!({"data": {"name": "Jar 2"}}),
-            &none[..],
+            none,
         ),
         (
             "/organization/set-active",
             json!({"organizationId": null}),
-            &session[..],
+            session,
         ),
         (
             "/organization/set-active",
             json!({"organizationId": null}),
-            &none[..],
+            none,
         ),
     ];
     for (path, body, expected) in steps {
@@ -652,19 +683,22 @@ async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
         .await;
     let max_age = set_cookies(&r)[0].contains("Max-Age=");
     assert!(max_age, "a remembered session's cookie keeps its Max-Age");
+}
 
-    let (s, inv) = parts(
-        owner
-            .post(
-                "/organization/invite-member",
-                json!({"email": "one-team@example.com", "role": "member", "teamId": team}),
-            )
-            .await,
-    )
-    .await;
+/// The owner invites `email` with `invitation` (the rest of the body); `email` signs up and
+/// accepts. The answer to accept-invitation.
+async fn invited_and_accepted(
+    server: &TestServer,
+    owner: &Browser,
+    email: &str,
+    mut invitation: Value,
+) -> reqwest::Response {
+    invitation["email"] = json!(email);
+    invitation["role"] = json!("member");
+    let (s, inv) = parts(owner.post("/organization/invite-member", invitation).await).await;
     assert_eq!(s, 200, "{inv}");
     let invitee = server.browser();
-    invitee.sign_up("one-team@example.com", "password123").await;
+    invitee.sign_up(email, "password123").await;
     let r = invitee
         .post(
             "/organization/accept-invitation",
@@ -672,27 +706,34 @@ async fn session_cookie_resent_where_better_auth_resends_it(db: TestDb) {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(cookie_names(&r), session, "accept-invitation to one team");
-    let (s, inv) = parts(
-        owner
-            .post(
-                "/organization/invite-member",
-                json!({"email": "no-team@example.com", "role": "member"}),
-            )
-            .await,
+    r
+}
+
+/// Accepting an invitation to one team sets the session cookie again (the team is active).
+async fn accepting_into_one_team_resends_the_session_cookie(db: TestDb) {
+    let (server, owner, _, _, team, _) = jar(&db).await;
+    let r = invited_and_accepted(
+        &server,
+        &owner,
+        "one-team@example.com",
+        json!({"teamId": team}),
     )
     .await;
-    assert_eq!(s, 200, "{inv}");
-    let invitee = server.browser();
-    invitee.sign_up("no-team@example.com", "password123").await;
-    let r = invitee
-        .post(
-            "/organization/accept-invitation",
-            json!({"invitationId": inv["id"]}),
-        )
-        .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(cookie_names(&r), none, "accept-invitation without a team");
+    assert_eq!(
+        cookie_names(&r),
+        SESSION_COOKIE,
+        "accept-invitation to one team"
+    );
+}
+
+async fn accepting_without_a_team_sets_no_cookie(db: TestDb) {
+    let (server, owner, ..) = jar(&db).await;
+    let r = invited_and_accepted(&server, &owner, "no-team@example.com", json!({})).await;
+    assert_eq!(
+        cookie_names(&r),
+        NO_COOKIE,
+        "accept-invitation without a team"
+    );
 }
 
 /// A POST without a body (and without a content type) is an `undefined` body to Better Auth:
@@ -729,7 +770,11 @@ async fn a_missing_body_is_undefined_not_the_wrong_type(db: TestDb) {
 db_tests!(
     a_missing_body_is_undefined_not_the_wrong_type,
     session_cookie_resent_where_better_auth_resends_it,
-    account_token_routes_select_as_better_auth,
+    accepting_into_one_team_resends_the_session_cookie,
+    accepting_without_a_team_sets_no_cookie,
+    account_token_routes_read_the_selection_first,
+    account_token_routes_take_the_callers_social_accounts,
+    account_info_selects_as_better_auth,
     the_slug_wins_over_the_id,
     updating_a_member_of_another_organization,
     verify_password_checks_the_callers_password,
