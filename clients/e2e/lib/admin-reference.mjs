@@ -278,6 +278,10 @@ scenario('unauthenticated', async () => {
     ['/admin/has-permission', { role: 'admin', permissions: { user: ['list'] } }],
   ])
     await post(`${path}`, path, { json: body, as: anon });
+  await post('has-permission, legacy key (checked before the session)', '/admin/has-permission', {
+    json: { permission: { user: ['list'] } },
+    as: anon,
+  });
   await post('set-role without a body', '/admin/set-role', { as: anon });
   await post('ban-user with {} (schema before session)', '/admin/ban-user', { json: {}, as: anon });
   await post('set-user-password with "" (schema before session)', '/admin/set-user-password', {
@@ -412,6 +416,11 @@ scenario('list-users', async () => {
   await l('filterField=password (not a user field)', '?filterField=password&filterValue=x');
   await l('search and filter together', '?searchValue=admin&filterField=role&filterValue=admin');
   await l('filterField=createdAt gt', `?filterField=createdAt&filterValue=${encodeURIComponent('2000-01-01T00:00:00.000Z')}&filterOperator=gt&limit=1`);
+  await l('filterField=createdAt lt (a date as a string)', `?filterField=createdAt&filterValue=${encodeURIComponent('2100-01-01T00:00:00.000Z')}&filterOperator=lt&limit=1`);
+  await l('filterField=role contains admin', '?filterField=role&filterValue=admin&filterOperator=contains');
+  await l('filterField=name eq, two values (array with eq)', '?filterField=name&filterValue=admin1&filterValue=admin2');
+  await l('searchValue empty', '?searchValue=&limit=1');
+  await l('offset past the end', '?offset=1000');
   await l('bad searchOperator', '?searchValue=a&searchOperator=like');
   await l('bad filterOperator', '?filterValue=a&filterOperator=like');
 });
@@ -446,6 +455,7 @@ scenario('set-role', async () => {
   await s('unknown user', { userId: 'nobody', role: 'user' });
   await s('missing userId (coerced to "undefined")', { role: 'user' });
   await s('userId 123 (number, coerced)', { userId: 123, role: 'user' });
+  await s('userId null (coerced to "null")', { userId: null, role: 'user' });
   await s('missing role', { userId: users.victim.id });
   await s('admin promotes itself to owner', { userId: a.id, role: 'owner' });
   await userRow('admin1 row after self-promotion', a.id);
