@@ -462,7 +462,7 @@ scenario('set-role', async () => {
   await get('admin1 session right after (same cookie)', '/get-session', { as: a });
   await s('root restores admin1', { userId: a.id, role: 'admin' }, users.root);
   await s('root restores victim', { userId: users.victim.id, role: 'user' }, users.root);
-  await s('owner demotes itself (the only owner)', { userId: users.owner.id, role: 'user' }, users.owner);
+  await s('owner demotes itself', { userId: users.owner.id, role: 'user' }, users.owner);
   await s('root restores the owner', { userId: users.owner.id, role: 'owner' }, users.root);
 });
 
@@ -616,6 +616,13 @@ scenario('impersonation', async () => {
   const imp = await post('admin1 impersonates target', '/admin/impersonate-user', { json: { userId: t.id }, as: a });
   await rows('the impersonation session row', `SELECT user_id, impersonated_by, extract(epoch from (expires_at - created_at))::int AS lifetime_s, ip_address, user_agent, active_organization_id FROM session WHERE token = $1`, [imp.body?.session?.token ?? '']);
   await get('get-session while impersonating', '/get-session', { as: a });
+  // The 1-hour limit rests on the dont_remember cookie: a client without it gets the session slid.
+  const noFlag = {
+    label: 'impersonation session without dont_remember',
+    cookies: new Map([...a.cookies].filter(([k]) => k.endsWith('session_token'))),
+  };
+  await get('get-session with the impersonation cookie but no dont_remember', '/get-session', { as: noFlag });
+  await rows('the impersonation session row after that', `SELECT impersonated_by, extract(epoch from (expires_at - created_at))::int AS lifetime_s FROM session WHERE token = $1`, [imp.body?.session?.token ?? '']);
   await get('core list-sessions while impersonating (the hook hides impersonation sessions)', '/list-sessions', { as: a });
   await get('target\'s own list-sessions', '/list-sessions', { as: t });
   await post('admin list-user-sessions of target', '/admin/list-user-sessions', { json: { userId: t.id }, as: users.admin2 });
@@ -716,7 +723,9 @@ scenario('remove-user', async () => {
   await rows('doomed rows left', `SELECT (SELECT count(*) FROM "user" WHERE id = $1)::int AS users, (SELECT count(*) FROM session WHERE user_id = $1)::int AS sessions, (SELECT count(*) FROM account WHERE user_id = $1)::int AS accounts, (SELECT count(*) FROM member WHERE user_id = $1)::int AS members, (SELECT count(*) FROM organization WHERE slug = 'doomed-org')::int AS orgs`, [doomed.id]);
   await get('doomed old cookie', '/get-session', { as: doomed });
   await post('admin removes the owner', '/admin/remove-user', { json: { userId: users.owner.id }, as: a });
-  await rows('owners left', `SELECT count(*)::int AS n FROM "user" WHERE role = 'owner'`);
+  const left = await rows('owners left', `SELECT id FROM "user" WHERE role = 'owner'`);
+  for (const { id } of left) await post('admin removes another owner', '/admin/remove-user', { json: { userId: id }, as: a });
+  await rows('owners left now', `SELECT count(*)::int AS n FROM "user" WHERE role = 'owner'`);
 });
 
 // ---------------------------------------------------------------------------------------------
