@@ -12,6 +12,7 @@ use sea_orm_migration::sea_orm::{
 pub use sea_orm_migration::MigrationStatus;
 
 pub mod adopt;
+pub mod constraints;
 pub mod invariants;
 mod m20250101_000001_seed_schema;
 mod m20250101_000002_unique_memberships;

@@ -7,7 +7,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::adopt;
+use crate::{adopt, constraints};
 
 pub struct Migration;
 
@@ -292,7 +292,7 @@ pub(crate) async fn create(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
             .col(c.ts_now(User::UpdatedAt))
             .index(
                 Index::create()
-                    .name("user_email_unique")
+                    .name(constraints::USER_EMAIL.name())
                     .col(User::Email)
                     .unique(),
             )
@@ -311,7 +311,7 @@ pub(crate) async fn create(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
             .col(c.text_null(Session::ActiveTeamId))
             .index(
                 Index::create()
-                    .name("session_token_unique")
+                    .name(constraints::SESSION_TOKEN.name())
                     .col(Session::Token)
                     .unique(),
             )
@@ -361,7 +361,7 @@ pub(crate) async fn create(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
             .col(c.text_null(Organization::Metadata))
             .index(
                 Index::create()
-                    .name("organization_slug_unique")
+                    .name(constraints::ORGANIZATION_SLUG.names[0])
                     .col(Organization::Slug)
                     .unique(),
             )
@@ -456,7 +456,7 @@ pub(crate) async fn create(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         ),
         index("member_userId_idx", Member::Table, Member::UserId),
         index(
-            "organization_slug_uidx",
+            constraints::ORGANIZATION_SLUG.names[1],
             Organization::Table,
             Organization::Slug,
         )

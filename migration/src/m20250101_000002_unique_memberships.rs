@@ -27,8 +27,8 @@ enum TeamMember {
     UserId,
 }
 
-pub const MEMBER_UNIQUE: &str = "member_organizationId_userId_uidx";
-pub const TEAM_MEMBER_UNIQUE: &str = "teamMember_teamId_userId_uidx";
+pub const MEMBER_UNIQUE: &str = crate::constraints::MEMBER.name();
+pub const TEAM_MEMBER_UNIQUE: &str = crate::constraints::TEAM_MEMBER.name();
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

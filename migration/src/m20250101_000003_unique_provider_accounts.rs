@@ -23,7 +23,7 @@ enum Account {
     AccountId,
 }
 
-pub const ACCOUNT_UNIQUE: &str = "account_providerId_accountId_uidx";
+pub const ACCOUNT_UNIQUE: &str = crate::constraints::ACCOUNT.name();
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
