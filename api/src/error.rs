@@ -11,6 +11,7 @@ use poem_openapi::error::{ContentTypeError, ParseParamError, ParseRequestPayload
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::{ApiResponse, Object};
+use service::error::OrgError;
 
 /// Every error the API returns: a human-readable message and, where the contract has one, a
 /// stable machine-readable code.
@@ -84,6 +85,9 @@ pub enum ApiError {
 pub trait RouteKind: Send + Sync + 'static {
     /// The statuses documented, each with its [`ApiError`] description.
     const STATUSES: &'static [u16];
+    /// Where the route's input is, as validation messages name it (`[body.slug]`,
+    /// `[query.sortBy]`).
+    const INPUT: &'static str;
 }
 
 /// A route under `/api/auth` without a request body: bad parameters or callback URL (400), no
@@ -92,6 +96,7 @@ pub struct NoBody;
 
 impl RouteKind for NoBody {
     const STATUSES: &'static [u16] = &[400, 401, 403, 429, 500, 503];
+    const INPUT: &'static str = "query";
 }
 
 /// A route under `/api/auth` with a JSON body: as [`NoBody`], plus a body too large (413) or
@@ -100,6 +105,7 @@ pub struct JsonBody;
 
 impl RouteKind for JsonBody {
     const STATUSES: &'static [u16] = &[400, 401, 403, 413, 415, 429, 500, 503];
+    const INPUT: &'static str = "body";
 }
 
 /// `/api/auth/ok`: only the rate limiter refuses it.
@@ -107,6 +113,7 @@ pub struct Probe;
 
 impl RouteKind for Probe {
     const STATUSES: &'static [u16] = &[429];
+    const INPUT: &'static str = "query";
 }
 
 /// An [`ApiError`] as an operation of kind `K` documents it: `K`'s statuses, plus `EXTRA` when
@@ -120,9 +127,23 @@ impl<K, const EXTRA: u16> From<ApiError> for Errors<K, EXTRA> {
     }
 }
 
-impl<K, const EXTRA: u16> From<service::Error> for Errors<K, EXTRA> {
+impl<K: RouteKind, const EXTRA: u16> From<service::Error> for Errors<K, EXTRA> {
     fn from(e: service::Error) -> Self {
-        ApiError::from(e).into()
+        ApiError::answer(e, K::INPUT).into()
+    }
+}
+
+impl<K: RouteKind, const EXTRA: u16> Errors<K, EXTRA> {
+    /// Answers `condition` with `status` instead of the table's, where Better Auth does so on
+    /// this route; any other error as the table says. For `map_err`.
+    pub fn when(condition: OrgError, status: u16) -> impl FnOnce(service::Error) -> Self {
+        move |e| match e {
+            service::Error::Org(o) if o == condition => {
+                let body = ApiError::body(&e, K::INPUT);
+                ApiError::with_status(status, body).into()
+            }
+            e => e.into(),
+        }
     }
 }
 
@@ -154,57 +175,49 @@ impl<K, const EXTRA: u16> From<Errors<K, EXTRA>> for poem::Error {
 }
 
 impl ApiError {
-    fn body(e: &service::Error) -> Json<ErrorBody> {
+    /// The contract's body for `e`; a validation message names where its field was (`input`).
+    fn body(e: &service::Error, input: &str) -> Json<ErrorBody> {
+        let message = match e {
+            service::Error::Validation {
+                field: Some(field),
+                message,
+            } => format!("[{input}.{field}] {message}"),
+            service::Error::Validation {
+                field: None,
+                message,
+            } => format!("[{input}] {message}"),
+            e => e.to_string(),
+        };
         Json(ErrorBody {
-            message: e.to_string(),
+            message,
             code: e.code().map(str::to_owned),
         })
     }
-}
 
-impl From<service::Error> for ApiError {
-    fn from(e: service::Error) -> Self {
+    /// A `VALIDATION_ERROR` about `place` (`body.metadata`, `query.sortDirection`, `body`).
+    pub fn invalid(place: &str, message: &str) -> Self {
+        let message = format!("[{place}] {message}");
+        ApiError::BadRequest(Json(ErrorBody::new("VALIDATION_ERROR", &message)))
+    }
+
+    /// `body` under `status` (one [`status`] gives, or a route's own choice).
+    fn with_status(status: u16, body: Json<ErrorBody>) -> Self {
+        match status {
+            401 => ApiError::Unauthorized(body),
+            403 => ApiError::Forbidden(body),
+            404 => ApiError::NotFound(body),
+            422 => ApiError::Unprocessable(body),
+            500 => ApiError::Internal(body),
+            _ => ApiError::BadRequest(body),
+        }
+    }
+
+    /// The answer to `e`, whose input (for validation messages) was in `input`.
+    pub fn answer(e: service::Error, input: &str) -> Self {
         use service::Error as E;
-        let body = ApiError::body(&e);
+        let body = ApiError::body(&e, input);
         match e {
-            E::Validation(_)
-            | E::InvalidEmail
-            | E::PasswordTooShort
-            | E::PasswordTooLong
-            | E::InvalidPassword
-            | E::CredentialAccountNotFound
-            | E::EmailCanNotBeUpdated
-            | E::NoFieldsToUpdate
-            | E::FieldNotAllowed(_)
-            | E::InvalidToken
-            | E::TokenExpired
-            | E::UserNotFound
-            | E::EmailMismatch
-            | E::EmailAlreadyVerified
-            | E::EmailIsTheSame
-            | E::ChangeEmailDisabled
-            | E::SessionExpired
-            | E::AccountNotFound
-            | E::FailedToUnlinkLastAccount
-            | E::IdTokenNotSupported
-            | E::FailedToGetAccessToken
-            | E::RefreshTokenNotFound
-            | E::FailedToRefreshAccessToken
-            | E::FailedToGetUserInfo
-            | E::ProviderNotSupported(_)
-            | E::OnlyOwner(_)
-            | E::RoleNotFound(_) => ApiError::BadRequest(body),
-            E::DeleteUserDisabled | E::ProviderNotFound => ApiError::NotFound(body),
             E::ProviderUnavailable => ApiError::Unavailable(body, 5),
-            E::InvalidEmailOrPassword | E::Unauthorized => ApiError::Unauthorized(body),
-            E::EmailNotVerified | E::SessionNotFresh | E::BannedUser => ApiError::Forbidden(body),
-            E::UserAlreadyExists => ApiError::Unprocessable(body),
-            E::Org { status, .. } => match status {
-                service::error::Status::BadRequest => ApiError::BadRequest(body),
-                service::error::Status::Unauthorized => ApiError::Unauthorized(body),
-                service::error::Status::Forbidden => ApiError::Forbidden(body),
-                service::error::Status::NotFound => ApiError::NotFound(body),
-            },
             E::TooManyAttempts { retry_after } => {
                 ApiError::TooManyRequests(body, retry_after, Some(retry_after))
             }
@@ -226,7 +239,110 @@ impl From<service::Error> for ApiError {
                     ApiError::Internal(body)
                 }
             }
+            e => ApiError::with_status(status(&e), body),
         }
+    }
+}
+
+/// Every error the rules can answer, and its status: the one table. A route that answers a
+/// condition otherwise (as Better Auth does on some routes) says so with [`Errors::when`].
+fn status(e: &service::Error) -> u16 {
+    use service::Error as E;
+    match e {
+        E::Validation { .. }
+        | E::InvalidEmail
+        | E::PasswordTooShort
+        | E::PasswordTooLong
+        | E::InvalidPassword
+        | E::CredentialAccountNotFound
+        | E::EmailCanNotBeUpdated
+        | E::NoFieldsToUpdate
+        | E::FieldNotAllowed(_)
+        | E::InvalidToken
+        | E::TokenExpired
+        | E::UserNotFound
+        | E::EmailMismatch
+        | E::EmailAlreadyVerified
+        | E::EmailIsTheSame
+        | E::ChangeEmailDisabled
+        | E::SessionExpired
+        | E::AccountNotFound
+        | E::FailedToUnlinkLastAccount
+        | E::IdTokenNotSupported
+        | E::FailedToGetAccessToken
+        | E::RefreshTokenNotFound
+        | E::FailedToRefreshAccessToken
+        | E::FailedToGetUserInfo
+        | E::ProviderNotSupported(_)
+        | E::OnlyOwner(_)
+        | E::RoleNotFound(_) => 400,
+        E::InvalidEmailOrPassword | E::Unauthorized => 401,
+        E::EmailNotVerified | E::SessionNotFresh | E::BannedUser => 403,
+        E::DeleteUserDisabled | E::ProviderNotFound => 404,
+        E::UserAlreadyExists => 422,
+        E::Org(o) => org_status(*o),
+        E::ProviderUnavailable | E::Overloaded => 503,
+        E::TooManyAttempts { .. } => 429,
+        E::Database(_) => 500,
+    }
+}
+
+/// The organization plugin's part of the table.
+fn org_status(e: OrgError) -> u16 {
+    use OrgError as O;
+    match e {
+        O::OrganizationAlreadyExists
+        | O::SlugAlreadyTaken
+        | O::OrganizationNotFound
+        | O::UserNotAMember
+        | O::NoActiveOrganization
+        | O::MemberNotFound
+        | O::OnlyOwner
+        | O::WithoutAnOwner
+        | O::AlreadyAMember
+        | O::AlreadyInvited
+        | O::InvitationNotFound
+        | O::InviterGone
+        | O::TeamNotFound
+        | O::InvalidTeamId
+        | O::TeamLimitReached
+        | O::UnableToRemoveLastTeam
+        | O::NotATeamMember
+        | O::NoActiveTeam => 400,
+        // Better Auth's status for this refusal, unlike its neighbours'.
+        O::NotAllowedToDeleteMember => 401,
+        O::NotAllowedToCreateOrganization
+        | O::OrganizationLimitReached
+        | O::NotAMember
+        | O::NotAllowedToUpdateOrganization
+        | O::NotAllowedToDeleteOrganization
+        | O::YouAreNotAMember
+        | O::NotAllowedToUpdateMember
+        | O::NotAllowedToInvite
+        | O::NotAllowedToInviteWithRole
+        | O::InvitationLimitReached
+        | O::NotTheRecipient
+        | O::VerificationRequiredToAnswer
+        | O::VerificationRequiredToView
+        | O::NotAllowedToCancel
+        | O::NotAllowedToListInvitations
+        | O::MembershipLimitReached
+        | O::NotAllowedToCreateTeams
+        | O::NotAllowedToAccessOrganization
+        | O::NotAllowedToUpdateTeam
+        | O::NotAllowedToDeleteThisTeam
+        | O::NotAllowedToDeleteTeams
+        | O::NotAllowedToAddTeamMember
+        | O::NotAllowedToRemoveTeamMember
+        | O::TeamMemberLimitReached => 403,
+        O::DeletionDisabled => 404,
+    }
+}
+
+impl From<service::Error> for ApiError {
+    /// As the table says; a validation message names the body as its place.
+    fn from(e: service::Error) -> Self {
+        ApiError::answer(e, "body")
     }
 }
 
@@ -242,12 +358,13 @@ fn json(status: StatusCode, body: ErrorBody) -> Response {
 /// A body that is not an object where one is expected, in zod's words as Better Auth answers it
 /// (an absent body is `undefined` to it); any other reason as it is.
 fn body_reason(reason: &str, absent: bool) -> std::borrow::Cow<'_, str> {
-    // `wire::Record` words its own refusal; poem-openapi puts the type's name before it.
+    // `wire::Refined` words its own refusals as zod does; poem-openapi puts the type's name
+    // before them.
     let zod = reason
         .strip_prefix("failed to parse \"")
         .and_then(|r| r.split_once("\": "))
         .map(|(_, rest)| rest)
-        .filter(|rest| rest.starts_with("Invalid input: "));
+        .filter(|rest| rest.starts_with("Invalid input") || rest.starts_with("Unrecognized key"));
     let found = reason
         .strip_prefix("Expected input type \"")
         .and_then(|r| r.split_once("\", found "))

@@ -101,11 +101,13 @@ pub fn app(state: AppState) -> impl Endpoint {
         state.auth.clock.clone(),
         &known_paths,
     );
-    let api = openapi(state);
+    let api = openapi(state.clone());
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
-        .nest("/", api);
+        .nest("/", api)
+        // For the extractors that find the caller (see `auth::Caller`).
+        .data(state);
     // Outermost first: log, answer a panic with a 500, collect headers, rate-limit, read the
     // body, check origins, route.
     let inner = with_contract_fallbacks(routes)

@@ -51,6 +51,15 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The state of the app serving `req`, which carries it as request data (see
+    /// `server::app`).
+    pub fn of(req: &poem::Request) -> &AppState {
+        req.data::<AppState>()
+            .expect("the app carries its state as request data")
+    }
+}
+
 impl std::ops::Deref for AppState {
     type Target = Inner;
 

@@ -1,11 +1,13 @@
 //! What the contract's wire shapes need beyond poem-openapi's own types: [`Nullable`] (always
 //! sent, may be `null`), [`Checked`] (a required query parameter the handler checks itself),
 //! [`Count`] (a bounded count or offset in a query), [`JsonObject`] (an object of any shape),
-//! [`Record`] (a body Better Auth reads as a record), [`OptionalJson`] (a body that may be absent),
+//! [`Record`] (a body Better Auth reads as a record), [`Refined`] (a body read under a rule of
+//! its own), [`OptionalJson`] (a body that may be absent),
 //! `string_enum!` (a string documented as one of a few values) and `success!`, which declares an
 //! operation's success response.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
@@ -291,12 +293,50 @@ pub fn json_type(value: &Value) -> &'static str {
     }
 }
 
+/// A rule a body checks as it is read, before the handler and its caller (as zod's schema is
+/// checked before Better Auth's session middleware). A refusal is the contract's 400
+/// `VALIDATION_ERROR` with zod's words (`[body] Invalid input`).
+pub trait Rule<T>: Send + Sync + 'static {
+    /// Refuses the value before it is read as `T`.
+    fn check_value(_value: Option<&Value>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Refuses what was read.
+    fn check(_read: &T) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// `T`, read as `R` demands; documented as `T`.
+pub struct Refined<T, R>(pub T, PhantomData<R>);
+
+impl<T: std::fmt::Debug, R> std::fmt::Debug for Refined<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 /// A body Better Auth validates as a record of any fields (`update-user`, `update-session`), read
 /// as `T`. Anything but an object is refused with zod's message for a record.
-#[derive(Debug)]
-pub struct Record<T>(pub T);
+pub type Record<T> = Refined<T, IsRecord>;
 
-impl<T: Type> Type for Record<T> {
+/// See [`Record`].
+pub struct IsRecord;
+
+impl<T> Rule<T> for IsRecord {
+    fn check_value(value: Option<&Value>) -> Result<(), String> {
+        match value {
+            Some(Value::Object(_)) => Ok(()),
+            other => Err(format!(
+                "Invalid input: expected record, received {}",
+                other.map_or("undefined", json_type)
+            )),
+        }
+    }
+}
+
+impl<T: Type, R: Rule<T>> Type for Refined<T, R> {
     const IS_REQUIRED: bool = true;
 
     type RawValueType = T::RawValueType;
@@ -326,17 +366,12 @@ impl<T: Type> Type for Record<T> {
     }
 }
 
-impl<T: ParseFromJSON> ParseFromJSON for Record<T> {
+impl<T: ParseFromJSON, R: Rule<T>> ParseFromJSON for Refined<T, R> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value {
-            Some(value @ Value::Object(_)) => T::parse_from_json(Some(value))
-                .map(Self)
-                .map_err(ParseError::propagate),
-            other => Err(ParseError::custom(format!(
-                "Invalid input: expected record, received {}",
-                other.as_ref().map_or("undefined", json_type)
-            ))),
-        }
+        R::check_value(value.as_ref()).map_err(ParseError::custom)?;
+        let read = T::parse_from_json(value).map_err(ParseError::propagate)?;
+        R::check(&read).map_err(ParseError::custom)?;
+        Ok(Self(read, PhantomData))
     }
 }
 

@@ -1,9 +1,10 @@
 //! Email-and-password accounts: sign-up, sign-in, password change, profile updates.
 
 use entity::{account, user};
+use migration::constraints::USER_EMAIL;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, Set, SqlErr, TransactionTrait,
+    IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::clock::db_time;
@@ -79,7 +80,7 @@ impl Auth {
     ) -> Result<SignedIn> {
         let (db, hasher, cfg, now) = (&self.db, &self.hasher, &*self.cfg, self.clock.now());
         let email = normalize_email(&input.email)
-            .ok_or_else(|| Error::Validation("[body.email] Invalid email address".into()))?;
+            .ok_or_else(|| Error::invalid("email", "Invalid email address"))?;
         check_new_password(cfg, &input.password)?;
         let hash = hasher.hash(&input.password).await?;
         let txn = db.begin().await?;
@@ -105,7 +106,7 @@ impl Auth {
         .await;
         let user = match inserted {
             Ok(user) => user,
-            Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(e) if crate::error::violated(&e) == Some(&USER_EMAIL) => {
                 drop(txn);
                 return self.existing_email_sign_up(new_user).await;
             }
@@ -408,4 +409,17 @@ pub async fn unlink_account(
     account::Entity::delete_by_id(account_id).exec(&txn).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The account routes' rules, with this server's database.
+impl Auth {
+    /// The caller's linked accounts (see [`accounts`]).
+    pub async fn accounts_of(&self, current: &Current) -> Result<Vec<account::Model>> {
+        accounts(&self.db, &current.user.id).await
+    }
+
+    /// Unlinks one of the caller's accounts, never the last (see [`unlink_account`]).
+    pub async fn unlink_account(&self, current: &Current, account_id: &str) -> Result<()> {
+        unlink_account(&self.db, &current.user.id, account_id).await
+    }
 }

@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrai
 
 use crate::credentials::CREDENTIAL;
 use crate::mail::Mail;
-use crate::members::lock_members;
+use crate::org::members::lock_members;
 use crate::session::{self, Current};
 use crate::token::encode_uri_component;
 use crate::verification::{self, Check, Purpose};

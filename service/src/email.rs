@@ -3,14 +3,15 @@
 //! bound to the user and the address, and used up on first use.
 
 use entity::user;
+use migration::constraints::USER_EMAIL;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, SqlErr,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::clock::db_time;
 use crate::credentials::normalize_email;
+use crate::error::OnUnique;
 use crate::mail::Mail;
 use crate::session::Current;
 use crate::token::encode_uri_component;
@@ -108,7 +109,7 @@ impl Auth {
         callback_url: Option<&str>,
     ) -> Result<()> {
         let email = normalize_email(email)
-            .ok_or_else(|| Error::Validation("[body.email] Invalid email address".into()))?;
+            .ok_or_else(|| Error::invalid("email", "Invalid email address"))?;
         match current {
             Some(c) => {
                 if c.user.email != email {
@@ -156,7 +157,7 @@ impl Auth {
             return Err(Error::ChangeEmailDisabled);
         }
         let new_email = normalize_email(new_email)
-            .ok_or_else(|| Error::Validation("[body.newEmail] Invalid email address".into()))?;
+            .ok_or_else(|| Error::invalid("newEmail", "Invalid email address"))?;
         if new_email == current.user.email {
             return Err(Error::EmailIsTheSame);
         }
@@ -219,10 +220,10 @@ impl Auth {
                 active.email = Set(new_email);
                 active.email_verified = Set(true);
                 active.updated_at = Set(db_time(now));
-                let updated = active.update(&txn).await.map_err(|e| match e.sql_err() {
-                    Some(SqlErr::UniqueConstraintViolation(_)) => Error::InvalidToken,
-                    _ => Error::Database(e),
-                })?;
+                let updated = active
+                    .update(&txn)
+                    .await
+                    .on_unique(&USER_EMAIL, Error::InvalidToken)?;
                 Verified::Changed(updated)
             }
         };

@@ -1,11 +1,22 @@
-//! What can go wrong in the rules. Each variant's message is the contract's text; `code()` is the
-//! stable code clients branch on. The API maps each variant to its HTTP status in one place.
+//! What can go wrong in the rules, said as what happened. Each variant's message is the
+//! contract's text and `code()` the stable code clients branch on. Nothing here knows HTTP: the api
+//! maps every variant to its status in one table (`api/src/error.rs`), and where Better Auth
+//! answers one condition with different statuses on different routes, the route says so there.
+
+use std::borrow::Cow;
+
+use migration::constraints::{self, Unique};
+use sea_orm::{DbErr, RuntimeErr};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Malformed input that the typed body could not catch (the message says which field).
-    #[error("{0}")]
-    Validation(String),
+    /// Input the rules refuse: the field as the request names it (`None` for the input as a
+    /// whole) and why. The api adds where the field was sent (`[body.slug] …`).
+    #[error("{message}")]
+    Validation {
+        field: Option<&'static str>,
+        message: Cow<'static, str>,
+    },
     /// A string that is not an email address where one is required.
     #[error("Invalid email")]
     InvalidEmail,
@@ -104,9 +115,9 @@ pub enum Error {
     /// The provider did not say who the account's user is.
     #[error("Failed to get user info")]
     FailedToGetUserInfo,
-    /// An organization rule said no; the status is the contract's for that route.
-    #[error("{error}")]
-    Org { error: OrgError, status: Status },
+    /// An organization rule said no.
+    #[error(transparent)]
+    Org(#[from] OrgError),
     /// Roles that do not exist, named in the message as Better Auth does (`ROLE_NOT_FOUND: x, y`).
     #[error("ROLE_NOT_FOUND: {0}")]
     RoleNotFound(String),
@@ -126,7 +137,7 @@ impl Error {
     /// The contract's code, where it has one.
     pub fn code(&self) -> Option<&'static str> {
         Some(match self {
-            Error::Validation(_) => "VALIDATION_ERROR",
+            Error::Validation { .. } => "VALIDATION_ERROR",
             Error::InvalidEmail => "INVALID_EMAIL",
             Error::InvalidEmailOrPassword => "INVALID_EMAIL_OR_PASSWORD",
             Error::PasswordTooShort => "PASSWORD_TOO_SHORT",
@@ -152,7 +163,7 @@ impl Error {
             Error::SessionExpired => "SESSION_EXPIRED",
             Error::AccountNotFound => "ACCOUNT_NOT_FOUND",
             Error::RoleNotFound(_) => "ROLE_NOT_FOUND",
-            Error::Org { error, .. } => error.code(),
+            Error::Org(error) => error.code(),
             Error::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
             Error::ProviderNotFound => "PROVIDER_NOT_FOUND",
             Error::ProviderNotSupported(_) => "PROVIDER_NOT_SUPPORTED",
@@ -181,15 +192,47 @@ impl From<crate::password::PasswordError> for Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The HTTP status class of an organization error. Better Auth answers the same condition with
-/// different statuses on different routes (a non-member is 400 on `update`, 403 on `set-active`);
-/// the route decides, the message and code stay the same.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    BadRequest,
-    Unauthorized,
-    Forbidden,
-    NotFound,
+impl Error {
+    /// `field` refused, for `message`.
+    pub fn invalid(field: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Error::Validation {
+            field: Some(field),
+            message: message.into(),
+        }
+    }
+}
+
+/// Which of the schema's unique constraints `e` broke, if it is a unique violation.
+pub fn violated(e: &DbErr) -> Option<&'static Unique> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else {
+        return None;
+    };
+    let sea_orm::sqlx::Error::Database(e) = &**e else {
+        return None;
+    };
+    if !e.is_unique_violation() {
+        return None;
+    }
+    constraints::ALL
+        .iter()
+        .copied()
+        .find(|u| u.is(e.constraint(), e.message()))
+}
+
+/// A statement's unique violation as the domain error it means, decided where the statement runs
+/// (no racy look-up before it).
+pub trait OnUnique<T> {
+    /// `error` when the statement broke `constraint`; any other failure stays a database error.
+    fn on_unique(self, constraint: &Unique, error: impl Into<Error>) -> Result<T>;
+}
+
+impl<T> OnUnique<T> for std::result::Result<T, DbErr> {
+    fn on_unique(self, constraint: &Unique, error: impl Into<Error>) -> Result<T> {
+        self.map_err(|e| match violated(&e) {
+            Some(broken) if broken == constraint => error.into(),
+            _ => e.into(),
+        })
+    }
 }
 
 /// The organization plugin's errors, with the contract's messages.
@@ -205,8 +248,12 @@ pub enum OrgError {
     SlugAlreadyTaken,
     #[error("Organization not found")]
     OrganizationNotFound,
+    /// The caller is not a member of the organization the request names.
     #[error("User is not a member of the organization")]
     NotAMember,
+    /// The user the request names (not the caller) is not a member of the organization.
+    #[error("User is not a member of the organization")]
+    UserNotAMember,
     #[error("You are not allowed to update this organization")]
     NotAllowedToUpdateOrganization,
     #[error("You are not allowed to delete this organization")]
@@ -295,7 +342,9 @@ impl OrgError {
             OrgError::OrganizationAlreadyExists => "ORGANIZATION_ALREADY_EXISTS",
             OrgError::SlugAlreadyTaken => "ORGANIZATION_SLUG_ALREADY_TAKEN",
             OrgError::OrganizationNotFound => "ORGANIZATION_NOT_FOUND",
-            OrgError::NotAMember => "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION",
+            OrgError::NotAMember | OrgError::UserNotAMember => {
+                "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"
+            }
             OrgError::NotAllowedToUpdateOrganization => {
                 "YOU_ARE_NOT_ALLOWED_TO_UPDATE_THIS_ORGANIZATION"
             }
@@ -351,34 +400,6 @@ impl OrgError {
             }
             OrgError::NotAllowedToRemoveTeamMember => "YOU_ARE_NOT_ALLOWED_TO_REMOVE_A_TEAM_MEMBER",
             OrgError::TeamMemberLimitReached => "TEAM_MEMBER_LIMIT_REACHED",
-        }
-    }
-
-    pub fn bad_request(self) -> Error {
-        Error::Org {
-            error: self,
-            status: Status::BadRequest,
-        }
-    }
-
-    pub fn forbidden(self) -> Error {
-        Error::Org {
-            error: self,
-            status: Status::Forbidden,
-        }
-    }
-
-    pub fn unauthorized(self) -> Error {
-        Error::Org {
-            error: self,
-            status: Status::Unauthorized,
-        }
-    }
-
-    pub fn not_found(self) -> Error {
-        Error::Org {
-            error: self,
-            status: Status::NotFound,
         }
     }
 }

@@ -1,8 +1,10 @@
-//! orgauth's business rules, free of HTTP: database connections, time, passwords, sessions and
-//! users (and, as the issues land, organizations, members, invitations and teams). Functions take
-//! `&impl ConnectionTrait` so callers can compose several steps in one transaction.
+//! orgauth's business rules, free of HTTP: database connections, time, passwords, sessions,
+//! users and their accounts, e-mail flows, social sign-in, and the organization domain
+//! ([`org`]: organizations, members, invitations, teams, roles). The routes' rules are methods of
+//! [`Auth`], which holds what they need; the steps they share take the connection or transaction
+//! they run in, so several compose in one transaction. Errors say what happened ([`Error`]); which
+//! HTTP status that is, is the api's business.
 
-pub mod access;
 pub mod audit;
 pub mod better_auth_columns;
 pub mod clock;
@@ -14,22 +16,21 @@ pub mod email;
 pub mod error;
 pub mod guessing;
 pub mod invariants;
-pub mod invitations;
 pub mod lookups;
 pub mod mail;
 pub mod maintenance;
-pub mod members;
-pub mod organization;
+pub mod org;
 pub mod password;
 pub mod recovery;
 pub mod session;
 pub mod social;
-pub mod teams;
 pub mod token;
 pub mod unproven;
 pub mod verification;
 
 pub use error::{Error, Result};
+/// Roles and permissions, where the configuration reads them.
+pub use org::access;
 
 use std::sync::Arc;
 

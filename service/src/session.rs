@@ -305,6 +305,78 @@ pub fn is_fresh(cfg: &AuthConfig, current: &Current, now: DateTime<Utc>) -> bool
         || db_time(now) - current.session.created_at < cfg.session_fresh_age
 }
 
+/// What a change to sessions' active organization and team applies to.
+enum Sessions<'a> {
+    /// One session.
+    Id(&'a str),
+    /// Every session with this organization active, or only `user`'s.
+    WithOrganization(&'a str, Option<&'a str>),
+    /// Every session with this team active, or only `user`'s.
+    WithTeam(&'a str, Option<&'a str>),
+}
+
+/// Sets the active organization (`Some`) and team (`Some`) of `sessions`; `None` leaves a column
+/// as it is. The one statement every change of a session's active organization or team goes
+/// through.
+async fn set_active_of(
+    db: &impl ConnectionTrait,
+    sessions: Sessions<'_>,
+    organization: Option<Option<&str>>,
+    team: Option<Option<&str>>,
+) -> Result<()> {
+    let mut update = session::Entity::update_many();
+    if let Some(organization) = organization {
+        update = update.col_expr(
+            session::Column::ActiveOrganizationId,
+            Expr::value(organization.map(str::to_owned)),
+        );
+    }
+    if let Some(team) = team {
+        update = update.col_expr(
+            session::Column::ActiveTeamId,
+            Expr::value(team.map(str::to_owned)),
+        );
+    }
+    let (filter, user) = match sessions {
+        Sessions::Id(id) => (session::Column::Id.eq(id), None),
+        Sessions::WithOrganization(org, user) => {
+            (session::Column::ActiveOrganizationId.eq(org), user)
+        }
+        Sessions::WithTeam(team, user) => (session::Column::ActiveTeamId.eq(team), user),
+    };
+    update = update.filter(filter);
+    if let Some(user) = user {
+        update = update.filter(session::Column::UserId.eq(user));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Points session `session_id` at an organization and team (or at none).
+pub async fn set_active(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+    organization_id: Option<&str>,
+    team_id: Option<&str>,
+) -> Result<()> {
+    set_active_of(
+        db,
+        Sessions::Id(session_id),
+        Some(organization_id),
+        Some(team_id),
+    )
+    .await
+}
+
+/// Points session `session_id` at a team of its active organization (or at none).
+pub async fn set_active_team(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+    team_id: Option<&str>,
+) -> Result<()> {
+    set_active_of(db, Sessions::Id(session_id), None, Some(team_id)).await
+}
+
 /// Sessions that have `organization_id` active — all of them, or only `user_id`'s — forget it
 /// and its team (after a deletion or a departure).
 pub async fn forget_organization(
@@ -312,19 +384,62 @@ pub async fn forget_organization(
     organization_id: &str,
     user_id: Option<&str>,
 ) -> Result<()> {
-    let mut update = session::Entity::update_many()
-        .col_expr(
-            session::Column::ActiveOrganizationId,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            session::Column::ActiveTeamId,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(session::Column::ActiveOrganizationId.eq(organization_id));
-    if let Some(user_id) = user_id {
-        update = update.filter(session::Column::UserId.eq(user_id));
+    let sessions = Sessions::WithOrganization(organization_id, user_id);
+    set_active_of(db, sessions, Some(None), Some(None)).await
+}
+
+/// Sessions that have `team_id` active — all of them, or only `user_id`'s — forget it.
+pub async fn forget_team(
+    db: &impl ConnectionTrait,
+    team_id: &str,
+    user_id: Option<&str>,
+) -> Result<()> {
+    set_active_of(db, Sessions::WithTeam(team_id, user_id), None, Some(None)).await
+}
+
+/// The session routes' rules, with this server's database, settings and clock.
+impl crate::Auth {
+    /// The session `token` opens now (see [`load`]); `may_refresh` allows the sliding renewal.
+    pub async fn session(&self, token: &str, may_refresh: bool) -> Result<Lookup> {
+        let now = self.clock.now();
+        load(&self.db, &self.lookups, &self.cfg, token, now, may_refresh).await
     }
-    update.exec(db).await?;
-    Ok(())
+
+    /// Whether `current` is recent enough for a sensitive action.
+    pub fn is_fresh(&self, current: &Current) -> bool {
+        is_fresh(&self.cfg, current, self.clock.now())
+    }
+
+    /// The caller's live sessions (at most 100), each with the token it may show: its own
+    /// session's token, a revocation handle for the others (see [`public_token`]).
+    pub async fn list_sessions(&self, current: &Current) -> Result<Vec<(session::Model, String)>> {
+        let sessions = list(&self.db, &current.user.id, self.clock.now()).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| {
+                let shown = public_token(&self.cfg, &s, current);
+                (s, shown)
+            })
+            .collect())
+    }
+
+    /// Revokes the caller's session named by a token or a revocation handle (see [`revoke`]).
+    pub async fn revoke_session(
+        &self,
+        current: &Current,
+        token_or_handle: &str,
+    ) -> Result<Option<String>> {
+        revoke(&self.db, &self.cfg, &current.user.id, token_or_handle).await
+    }
+
+    /// Revokes every session of the caller, or every one but the caller's own.
+    pub async fn revoke_sessions(&self, current: &Current, keep_own: bool) -> Result<u64> {
+        let keep = keep_own.then_some(current.session.id.as_str());
+        revoke_all(&self.db, &current.user.id, keep).await
+    }
+
+    /// Sign-out: the session holding `token` ends, expired or not.
+    pub async fn sign_out(&self, token: &str) -> Result<()> {
+        delete_by_token(&self.db, &self.cfg, token).await
+    }
 }

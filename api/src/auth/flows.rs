@@ -1,8 +1,6 @@
 //! Routes that go through the mailbox: password reset, e-mail verification and change, account
 //! deletion.
 
-use poem::http::header::REFERRER_POLICY;
-use poem::http::HeaderValue;
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,7 +9,9 @@ use service::deletion::Deletion;
 use service::email::Verified;
 
 use super::dto::*;
-use super::{NoSession, OptionalSession, SessionAuth, Tag};
+use super::{
+    Caller, DeletionEnabled, FreshCaller, NoReferrer, NoSession, OptionalSession, Tag, With,
+};
 use crate::error::{ApiError, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
@@ -48,11 +48,6 @@ fn with_param(url: &str, key: &str, value: &str) -> String {
         "{url}{sep}{key}={}",
         service::token::encode_uri_component(value)
     )
-}
-
-/// Links in mails carry secrets: their landing pages must not leak them to other sites.
-fn no_referrer(req: &Request) {
-    Outbox::of(req).push(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
 }
 
 #[OpenApi(prefix_path = "/api/auth")]
@@ -95,17 +90,16 @@ impl FlowsApi {
     )]
     async fn reset_password_callback(
         &self,
-        req: &Request,
         _auth: NoSession,
         token: Path<String>,
         #[oai(name = "callbackURL")] callback_url: Query<Checked<String>>,
+        _no_referrer: With<NoReferrer>,
     ) -> Result<ResetLinkRedirect, Errors<NoBody>> {
-        no_referrer(req);
         let Some(callback) = callback_url.0 .0.filter(|c| !c.is_empty()) else {
-            return Err(ApiError::BadRequest(Json(ErrorBody::new(
-                "VALIDATION_ERROR",
-                "[query.callbackURL] Invalid input: expected string, received undefined",
-            )))
+            return Err(ApiError::invalid(
+                "query.callbackURL",
+                "Invalid input: expected string, received undefined",
+            )
             .into());
         };
         let location = if self.state.auth.reset_token_is_valid(&token).await? {
@@ -176,12 +170,11 @@ impl FlowsApi {
     )]
     async fn verify_email(
         &self,
-        req: &Request,
         _auth: NoSession,
         token: Query<String>,
         #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
+        _no_referrer: With<NoReferrer>,
     ) -> Result<JsonOrRedirect<VerifyEmailResponse>, Errors<NoBody>> {
-        no_referrer(req);
         let callback = callback_url.0.filter(|c| !c.is_empty());
         match self.state.auth.verify_email(&token).await {
             Ok(outcome) => {
@@ -229,14 +222,12 @@ impl FlowsApi {
     )]
     async fn change_email(
         &self,
-        req: &Request,
-        _auth: SessionAuth,
         body: Json<ChangeEmailBody>,
+        caller: FreshCaller,
     ) -> Result<Done, Errors<JsonBody>> {
-        let current = self.state.require_fresh(req).await?;
         self.state
             .auth
-            .change_email(&current, &body.new_email, body.callback_url.as_deref())
+            .change_email(&caller, &body.new_email, body.callback_url.as_deref())
             .await?;
         Ok(StatusTrue { status: true }.into())
     }
@@ -254,19 +245,16 @@ impl FlowsApi {
     async fn delete_user(
         &self,
         req: &Request,
-        _auth: SessionAuth,
         body: Json<Option<DeleteUserBody>>,
+        _enabled: DeletionEnabled,
+        caller: Caller,
     ) -> Result<UserDeletion, Errors<JsonBody, 404>> {
-        if !self.state.auth.cfg.delete_user_enabled {
-            return Err(service::Error::DeleteUserDisabled.into());
-        }
-        let current = self.state.require(req).await?;
         let body = body.0.unwrap_or_default();
         let outcome = self
             .state
             .auth
             .delete_user(
-                &current,
+                &caller,
                 body.password.as_deref(),
                 body.token.as_deref(),
                 body.callback_url.as_deref(),
@@ -299,18 +287,15 @@ impl FlowsApi {
     async fn delete_user_callback(
         &self,
         req: &Request,
-        _auth: SessionAuth,
         token: Query<String>,
         #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
+        _no_referrer: With<NoReferrer>,
+        _enabled: DeletionEnabled,
+        caller: Caller,
     ) -> Result<JsonOrRedirect<SuccessMessage>, Errors<NoBody, 404>> {
-        no_referrer(req);
-        if !self.state.auth.cfg.delete_user_enabled {
-            return Err(service::Error::DeleteUserDisabled.into());
-        }
-        let current = self.state.require(req).await?;
         self.state
             .auth
-            .delete_user_with_token(&token, &current.user.id)
+            .delete_user_with_token(&token, &caller.user.id)
             .await
             .map_err(|e| match e {
                 e @ (service::Error::InvalidToken | service::Error::TokenExpired) => {

@@ -1,9 +1,12 @@
 //! Better Auth's core routes: email and password, sessions, profile.
 
+mod caller;
 pub mod dto;
 pub mod flows;
 mod session;
 pub mod social;
+
+pub use caller::{Caller, DeletionEnabled, FreshCaller, NoReferrer, NoStore, With};
 
 use poem::http::header::LOCATION;
 use poem::http::HeaderValue;
@@ -11,13 +14,11 @@ use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::registry::Registry;
 use poem_openapi::types::{Any, MaybeUndefined};
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, SecurityScheme, Tags,
 };
 use service::credentials::{NewUser, PasswordChange, ProfileUpdate};
-use service::session::public_token;
 
 use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
@@ -49,34 +50,7 @@ pub struct SessionCookie(#[allow(dead_code)] ApiKey);
 #[oai(ty = "bearer")]
 pub struct SessionBearer(#[allow(dead_code)] Bearer);
 
-/// Documents how a session is presented, for routes that need one. It never rejects by itself:
-/// the handler resolves the session (signature, expiry) and answers 401 without one.
-pub struct SessionAuth;
-
-impl<'a> ApiExtractor<'a> for SessionAuth {
-    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
-
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn register(registry: &mut Registry) {
-        <OptionalSession as ApiExtractor>::register(registry);
-    }
-
-    fn security_schemes() -> Vec<&'static str> {
-        <OptionalSession as ApiExtractor>::security_schemes()
-    }
-
-    async fn from_request(
-        _: &'a Request,
-        _: &mut RequestBody,
-        _: ExtractParamOptions<()>,
-    ) -> poem::Result<Self> {
-        Ok(Self)
-    }
-}
-
-/// As [`SessionAuth`], for the routes that also work without a session (`{}` among the
+/// How a session is presented, for the routes that also work without one (`{}` among the
 /// alternatives).
 #[derive(SecurityScheme)]
 pub enum OptionalSession {
@@ -228,8 +202,7 @@ impl AuthApi {
         _body: OptionalJson<SignOutBody>,
     ) -> Result<SignedOut, Errors<JsonBody>> {
         if let Some(token) = self.state.presented_token(req) {
-            service::session::delete_by_token(&self.state.auth.db, &self.state.auth.cfg, &token)
-                .await?;
+            self.state.auth.sign_out(&token).await?;
         }
         self.state.cookies.clear(&Outbox::of(req));
         Ok(Success { success: true }.into())
@@ -292,17 +265,13 @@ impl AuthApi {
     )]
     async fn list_sessions(
         &self,
-        req: &Request,
-        _auth: SessionAuth,
+        _no_store: With<NoStore>,
+        caller: FreshCaller,
     ) -> Result<Sessions, Errors<NoBody>> {
-        Outbox::of(req).no_store();
-        let current = self.state.require_fresh(req).await?;
-        let now = self.state.auth.clock.now();
-        let sessions = service::session::list(&self.state.auth.db, &current.user.id, now).await?;
-        let cfg = &self.state.auth.cfg;
+        let sessions = self.state.auth.list_sessions(&caller).await?;
         Ok(sessions
-            .iter()
-            .map(|s| Session::new(s, public_token(cfg, s, &current)))
+            .into_iter()
+            .map(|(s, token)| Session::new(&s, token))
             .collect::<Vec<_>>()
             .into())
     }
@@ -320,15 +289,11 @@ impl AuthApi {
     async fn revoke_session(
         &self,
         req: &Request,
-        _auth: SessionAuth,
         body: Json<RevokeSessionBody>,
+        caller: Caller,
     ) -> Result<Done, Errors<JsonBody>> {
-        let current = self.state.require(req).await?;
-        let cfg = &self.state.auth.cfg;
-        let revoked =
-            service::session::revoke(&self.state.auth.db, cfg, &current.user.id, &body.token)
-                .await?;
-        if revoked.as_deref() == Some(current.session.id.as_str()) {
+        let revoked = self.state.auth.revoke_session(&caller, &body.token).await?;
+        if revoked.as_deref() == Some(caller.session.id.as_str()) {
             self.state.cookies.clear(&Outbox::of(req));
         }
         Ok(StatusTrue { status: true }.into())
@@ -341,13 +306,8 @@ impl AuthApi {
         operation_id = "revokeSessions",
         tag = "Tag::Sessions"
     )]
-    async fn revoke_sessions(
-        &self,
-        req: &Request,
-        _auth: SessionAuth,
-    ) -> Result<Done, Errors<NoBody>> {
-        let current = self.state.require(req).await?;
-        service::session::revoke_all(&self.state.auth.db, &current.user.id, None).await?;
+    async fn revoke_sessions(&self, req: &Request, caller: Caller) -> Result<Done, Errors<NoBody>> {
+        self.state.auth.revoke_sessions(&caller, false).await?;
         self.state.cookies.clear(&Outbox::of(req));
         Ok(StatusTrue { status: true }.into())
     }
@@ -359,18 +319,8 @@ impl AuthApi {
         operation_id = "revokeOtherSessions",
         tag = "Tag::Sessions"
     )]
-    async fn revoke_other_sessions(
-        &self,
-        req: &Request,
-        _auth: SessionAuth,
-    ) -> Result<Done, Errors<NoBody>> {
-        let current = self.state.require(req).await?;
-        service::session::revoke_all(
-            &self.state.auth.db,
-            &current.user.id,
-            Some(&current.session.id),
-        )
-        .await?;
+    async fn revoke_other_sessions(&self, caller: Caller) -> Result<Done, Errors<NoBody>> {
+        self.state.auth.revoke_sessions(&caller, true).await?;
         Ok(StatusTrue { status: true }.into())
     }
 
@@ -386,10 +336,9 @@ impl AuthApi {
     async fn update_user(
         &self,
         req: &Request,
-        _auth: SessionAuth,
         body: Json<Record<UpdateUserBody>>,
+        caller: Caller,
     ) -> Result<Done, Errors<JsonBody>> {
-        let current = self.state.require(req).await?;
         let body = body.0 .0;
         if body.email.is_some() {
             return Err(service::Error::EmailCanNotBeUpdated.into());
@@ -402,14 +351,14 @@ impl AuthApi {
         self.state
             .auth
             .update_profile(
-                &current.user,
+                &caller.user,
                 ProfileUpdate {
                     name: body.name,
                     image,
                 },
             )
             .await?;
-        self.state.resend_session_cookie(req, &current);
+        self.state.resend_session_cookie(req, &caller);
         Ok(StatusTrue { status: true }.into())
     }
 
@@ -427,11 +376,9 @@ impl AuthApi {
     )]
     async fn update_session(
         &self,
-        req: &Request,
-        _auth: SessionAuth,
         body: Json<Record<UpdateSessionBody>>,
+        _caller: Caller,
     ) -> Result<SessionUpdated, Errors<JsonBody>> {
-        self.state.require(req).await?;
         let body = body.0 .0;
         let set = |field: &Option<Any<serde_json::Value>>| {
             field.as_ref().is_some_and(|v| is_truthy(&v.0))
@@ -458,14 +405,12 @@ impl AuthApi {
     )]
     async fn verify_password(
         &self,
-        req: &Request,
-        _auth: SessionAuth,
         body: Json<VerifyPasswordBody>,
+        caller: Caller,
     ) -> Result<Done, Errors<JsonBody>> {
-        let current = self.state.require(req).await?;
         self.state
             .auth
-            .verify_password(&current, &body.password)
+            .verify_password(&caller, &body.password)
             .await?;
         Ok(StatusTrue { status: true }.into())
     }
@@ -483,10 +428,9 @@ impl AuthApi {
     async fn change_password(
         &self,
         req: &Request,
-        _auth: SessionAuth,
         body: Json<ChangePasswordBody>,
+        caller: Caller,
     ) -> Result<PasswordChanged, Errors<JsonBody>> {
-        let current = self.state.require(req).await?;
         let body = body.0;
         let change = PasswordChange {
             current_password: &body.current_password,
@@ -496,7 +440,7 @@ impl AuthApi {
         let new_session = self
             .state
             .auth
-            .change_password(&current, change, &self.state.client_info(req))
+            .change_password(&caller, change, &self.state.client_info(req))
             .await?;
         let token = new_session.map(|(token, _)| {
             self.state
@@ -505,7 +449,7 @@ impl AuthApi {
         });
         Ok(TokenAndUser {
             token: token.into(),
-            user: User::from(&current.user),
+            user: User::from(&caller.user),
         }
         .into())
     }
@@ -519,14 +463,8 @@ impl AuthApi {
         operation_id = "listAccounts",
         tag = "Tag::User"
     )]
-    async fn list_accounts(
-        &self,
-        req: &Request,
-        _auth: SessionAuth,
-    ) -> Result<Accounts, Errors<NoBody>> {
-        let current = self.state.require(req).await?;
-        let accounts =
-            service::credentials::accounts(&self.state.auth.db, &current.user.id).await?;
+    async fn list_accounts(&self, caller: Caller) -> Result<Accounts, Errors<NoBody>> {
+        let accounts = self.state.auth.accounts_of(&caller).await?;
         Ok(accounts
             .iter()
             .map(Account::from)
@@ -545,17 +483,13 @@ impl AuthApi {
     )]
     async fn unlink_account(
         &self,
-        req: &Request,
-        _auth: SessionAuth,
         body: Json<UnlinkAccountBody>,
+        caller: FreshCaller,
     ) -> Result<Done, Errors<JsonBody>> {
-        let current = self.state.require_fresh(req).await?;
-        service::credentials::unlink_account(
-            &self.state.auth.db,
-            &current.user.id,
-            &body.account_id,
-        )
-        .await?;
+        self.state
+            .auth
+            .unlink_account(&caller, &body.account_id)
+            .await?;
         Ok(StatusTrue { status: true }.into())
     }
 }

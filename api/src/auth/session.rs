@@ -46,16 +46,10 @@ impl AppState {
             return Ok(None);
         };
         let dont_remember = self.cookies.dont_remember(req.header(COOKIE));
-        let now = self.auth.clock.now();
-        let lookup = service::session::load(
-            &self.auth.db,
-            &self.auth.lookups,
-            &self.auth.cfg,
-            &token,
-            now,
-            may_refresh && !dont_remember,
-        )
-        .await?;
+        let lookup = self
+            .auth
+            .session(&token, may_refresh && !dont_remember)
+            .await?;
         match lookup {
             Lookup::Missing => Ok(None),
             Lookup::Expired => {
@@ -71,17 +65,17 @@ impl AppState {
         }
     }
 
-    /// The request's session, or 401 `UNAUTHORIZED`.
-    pub async fn require(&self, req: &Request) -> ApiResult<Current> {
+    /// The request's session, or 401 `UNAUTHORIZED` (what [`super::Caller`] extracts).
+    pub(super) async fn require(&self, req: &Request) -> ApiResult<Current> {
         self.resolve(req, true)
             .await?
             .ok_or_else(|| service::Error::Unauthorized.into())
     }
 
     /// The request's session if it is fresh; 401 without one, 403 `SESSION_NOT_FRESH` when stale.
-    pub async fn require_fresh(&self, req: &Request) -> ApiResult<Current> {
+    pub(super) async fn require_fresh(&self, req: &Request) -> ApiResult<Current> {
         let current = self.require(req).await?;
-        if service::session::is_fresh(&self.auth.cfg, &current, self.auth.clock.now()) {
+        if self.auth.is_fresh(&current) {
             Ok(current)
         } else {
             Err(service::Error::SessionNotFresh.into())

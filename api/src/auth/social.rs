@@ -5,7 +5,7 @@
 
 use poem::http::header::{LOCATION, REFERRER_POLICY};
 use poem::http::HeaderValue;
-use poem::Request;
+use poem::{FromRequest, Request, RequestBody};
 use std::collections::BTreeMap;
 
 use poem_openapi::param::{Path, Query};
@@ -16,11 +16,11 @@ use service::social::flow::{CallbackParams, LinkTarget, StartRequest, STATE_LIFE
 use service::social::tokens::{AccountSelector, ClearTokens};
 
 use super::dto::{scopes, Timestamp};
-use super::{NoSession, SessionAuth, Tag};
+use super::{Caller, FreshCaller, NoSession, NoStore, Tag, With};
 use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
-use crate::wire::{success, JsonObject, Nullable};
+use crate::wire::{success, JsonObject, Nullable, Refined, Rule};
 
 pub struct SocialApi {
     pub state: AppState,
@@ -252,36 +252,69 @@ impl SocialApi {
             redirect: !disable_redirect,
         })
     }
+}
 
-    async fn selector(
-        &self,
-        req: &Request,
-        body: AccountBody,
-        input: &str,
-    ) -> ApiResult<(String, AccountSelector)> {
-        let invalid = |what: &str| -> ApiResult<(String, AccountSelector)> {
-            Err(service::Error::Validation(format!("[{input}] {what}")).into())
-        };
-        // Better Auth's selection schema first (zod's messages), then the session.
-        match (&body.account_id, &body.provider_id, body.use_account_cookie) {
-            (Some(_), Some(_), _) => return invalid("Unrecognized key: \"providerId\""),
-            (Some(_), None, Some(_)) | (None, None, None | Some(false)) => {
-                return invalid("Invalid input")
-            }
-            _ => {}
-        }
-        let current = self.state.require(req).await?;
-        if body.use_account_cookie == Some(true) && body.provider_id.is_none() {
-            return Err(service::Error::AccountNotFound.into());
-        }
-        Ok((
-            current.user.id,
-            AccountSelector {
-                provider_id: body.provider_id,
-                account_id: body.account_id,
-            },
-        ))
+/// Why Better Auth's selection schema (zod) refuses a selection, if it does: `accountId` and
+/// `providerId` not both, and one of them (or `useAccountCookie: true`).
+fn selection_refused(
+    account_id: bool,
+    provider_id: bool,
+    use_account_cookie: Option<bool>,
+) -> Option<&'static str> {
+    match (account_id, provider_id, use_account_cookie) {
+        (true, true, _) => Some("Unrecognized key: \"providerId\""),
+        (true, false, Some(_)) | (false, false, None | Some(false)) => Some("Invalid input"),
+        _ => None,
     }
+}
+
+/// [`AccountBody`] under Better Auth's selection schema, checked as the body is read.
+pub struct Selection;
+
+impl Rule<AccountBody> for Selection {
+    fn check(body: &AccountBody) -> Result<(), String> {
+        match selection_refused(
+            body.account_id.is_some(),
+            body.provider_id.is_some(),
+            body.use_account_cookie,
+        ) {
+            Some(refused) => Err(refused.to_owned()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `account-info`'s query under the same schema, checked before the session as its body is.
+pub struct QuerySelection;
+
+impl<'a> FromRequest<'a> for QuerySelection {
+    async fn from_request(req: &'a Request, _: &mut RequestBody) -> poem::Result<Self> {
+        let query = req.uri().query().unwrap_or_default();
+        let given =
+            |key: &str| url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == key);
+        match selection_refused(given("accountId"), given("providerId"), None) {
+            Some(refused) => Err(ApiError::invalid("query", refused).into()),
+            None => Ok(Self),
+        }
+    }
+}
+
+/// The caller's account a (checked) selection names. Better Auth's account cookie names none
+/// here: orgauth sets none.
+fn selected(
+    caller: &Caller,
+    body: AccountBody,
+) -> Result<(String, AccountSelector), service::Error> {
+    if body.use_account_cookie == Some(true) && body.provider_id.is_none() {
+        return Err(service::Error::AccountNotFound);
+    }
+    Ok((
+        caller.user.id.clone(),
+        AccountSelector {
+            provider_id: body.provider_id,
+            account_id: body.account_id,
+        },
+    ))
 }
 
 fn access_token_response(t: ClearTokens) -> ApiResult<AccessTokenResponse> {
@@ -346,10 +379,9 @@ impl SocialApi {
     async fn link_social(
         &self,
         req: &Request,
-        _auth: SessionAuth,
         body: Json<LinkSocialBody>,
+        caller: FreshCaller,
     ) -> Result<LinkStarted, Errors<JsonBody, 404>> {
-        let current = self.state.require_fresh(req).await?;
         let body = body.0;
         if body.id_token.is_some() {
             return Err(service::Error::IdTokenNotSupported.into());
@@ -362,9 +394,9 @@ impl SocialApi {
             scopes: body.scopes.unwrap_or_default(),
             login_hint: body.login_hint,
             link: Some(LinkTarget {
-                user_id: current.user.id.clone(),
-                email: current.user.email.clone(),
-                session_id: current.session.id.clone(),
+                user_id: caller.user.id.clone(),
+                email: caller.user.email.clone(),
+                session_id: caller.session.id.clone(),
             }),
         };
         Ok(self
@@ -473,12 +505,11 @@ impl SocialApi {
     )]
     async fn get_access_token(
         &self,
-        req: &Request,
-        _auth: SessionAuth,
-        body: Json<AccountBody>,
+        _no_store: With<NoStore>,
+        body: Json<Refined<AccountBody, Selection>>,
+        caller: Caller,
     ) -> Result<AccessToken, Errors<JsonBody, 404>> {
-        Outbox::of(req).no_store();
-        let (user_id, selector) = self.selector(req, body.0, "body").await?;
+        let (user_id, selector) = selected(&caller, body.0 .0)?;
         let tokens = self.state.auth.access_token(&user_id, &selector).await?;
         Ok(access_token_response(tokens)?.into())
     }
@@ -494,12 +525,11 @@ impl SocialApi {
     )]
     async fn refresh_token(
         &self,
-        req: &Request,
-        _auth: SessionAuth,
-        body: Json<AccountBody>,
+        _no_store: With<NoStore>,
+        body: Json<Refined<AccountBody, Selection>>,
+        caller: Caller,
     ) -> Result<RefreshedTokens, Errors<JsonBody, 404>> {
-        Outbox::of(req).no_store();
-        let (user_id, selector) = self.selector(req, body.0, "body").await?;
+        let (user_id, selector) = selected(&caller, body.0 .0)?;
         let t = self.state.auth.refresh_tokens(&user_id, &selector).await?;
         Ok(RefreshTokenResponse {
             access_token: t
@@ -533,10 +563,10 @@ impl SocialApi {
     )]
     async fn account_info(
         &self,
-        req: &Request,
-        _auth: SessionAuth,
         #[oai(name = "accountId")] account_id: Query<Option<String>>,
         #[oai(name = "providerId")] provider_id: Query<Option<String>>,
+        _selection: QuerySelection,
+        caller: Caller,
     ) -> Result<ProviderAccountInfo, Errors<NoBody, 404>> {
         let body = AccountBody {
             provider_id: provider_id.0,
@@ -544,7 +574,7 @@ impl SocialApi {
             use_account_cookie: None,
             user_id: None,
         };
-        let (user_id, selector) = self.selector(req, body, "query").await?;
+        let (user_id, selector) = selected(&caller, body)?;
         let (account, profile) = self
             .state
             .auth

@@ -39,9 +39,10 @@ impl Auth {
         selector: &AccountSelector,
     ) -> Result<(account::Model, &Provider)> {
         if selector.provider_id.is_none() && selector.account_id.is_none() {
-            return Err(Error::Validation(
-                "[body] providerId or accountId is required".into(),
-            ));
+            return Err(Error::Validation {
+                field: None,
+                message: "providerId or accountId is required".into(),
+            });
         }
         let account = crate::credentials::accounts(&self.db, user_id)
             .await?

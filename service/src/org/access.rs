@@ -5,8 +5,38 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::{Error, Result};
+
 /// resource → actions
 pub type Statements = BTreeMap<String, BTreeSet<String>>;
+
+/// One action on one resource, as the rules ask for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permission {
+    pub resource: &'static str,
+    pub action: &'static str,
+}
+
+impl Permission {
+    pub const UPDATE_ORGANIZATION: Self = Self::new("organization", "update");
+    pub const DELETE_ORGANIZATION: Self = Self::new("organization", "delete");
+    pub const UPDATE_MEMBER: Self = Self::new("member", "update");
+    pub const DELETE_MEMBER: Self = Self::new("member", "delete");
+    pub const CREATE_INVITATION: Self = Self::new("invitation", "create");
+    pub const CANCEL_INVITATION: Self = Self::new("invitation", "cancel");
+    pub const CREATE_TEAM: Self = Self::new("team", "create");
+    pub const UPDATE_TEAM: Self = Self::new("team", "update");
+    pub const DELETE_TEAM: Self = Self::new("team", "delete");
+
+    pub const fn new(resource: &'static str, action: &'static str) -> Self {
+        Self { resource, action }
+    }
+
+    /// As a request of statements.
+    fn statements(self) -> Statements {
+        statements(&[(self.resource, &[self.action])])
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Roles {
@@ -102,9 +132,23 @@ impl Roles {
         })
     }
 
-    /// Shorthand for one resource and one action.
-    pub fn can(&self, member_roles: &str, resource: &str, action: &str) -> bool {
-        self.allows(member_roles, &statements(&[(resource, &[action])]))
+    /// Whether one of `member_roles` grants `permission`.
+    pub fn can(&self, member_roles: &str, permission: Permission) -> bool {
+        self.allows(member_roles, &permission.statements())
+    }
+
+    /// A requested role list (each entry may itself be comma-joined) as stored: trimmed and
+    /// comma-joined. At least one role, and every one of them exists.
+    pub fn parse(&self, requested: &[String]) -> Result<String> {
+        let names: Vec<&str> = requested.iter().flat_map(|r| role_names(r)).collect();
+        if names.is_empty() {
+            return Err(Error::invalid("role", "At least one role is required"));
+        }
+        let unknown: Vec<&str> = names.iter().copied().filter(|r| !self.exists(r)).collect();
+        if !unknown.is_empty() {
+            return Err(Error::RoleNotFound(unknown.join(", ")));
+        }
+        Ok(names.join(","))
     }
 }
 
@@ -129,7 +173,7 @@ mod tests {
         ];
         for (role, resource, action, expected) in table {
             assert_eq!(
-                roles.can(role, resource, action),
+                roles.can(role, Permission::new(resource, action)),
                 *expected,
                 "{role} {resource}:{action}"
             );
@@ -158,7 +202,25 @@ mod tests {
         )]);
         let roles = Roles::with_custom(custom);
         assert!(roles.exists("billing") && roles.exists("owner"));
-        assert!(roles.can("billing", "organization", "update"));
-        assert!(!roles.can("billing", "member", "delete"));
+        assert!(roles.can("billing", Permission::UPDATE_ORGANIZATION));
+        assert!(!roles.can("billing", Permission::DELETE_MEMBER));
+    }
+
+    #[test]
+    fn requested_roles_are_parsed() {
+        let roles = Roles::default();
+        let parse = |r: &[&str]| roles.parse(&r.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(parse(&["admin", " member "]).unwrap(), "admin,member");
+        assert_eq!(parse(&["admin,member"]).unwrap(), "admin,member");
+        assert!(matches!(
+            parse(&[" , "]),
+            Err(Error::Validation {
+                field: Some("role"),
+                ..
+            })
+        ));
+        assert!(
+            matches!(parse(&["admin", "boss", "chief"]), Err(Error::RoleNotFound(r)) if r == "boss, chief")
+        );
     }
 }

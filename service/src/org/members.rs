@@ -1,19 +1,22 @@
-//! Members of an organization: reading roles, listing, leaving, removal and role changes. The
-//! owner rules are decided inside one transaction that locks the organization's member rows, so
-//! concurrent demotions, removals and departures can never leave an organization without an owner.
+//! Members of an organization: admitting one (the step every way in shares), reading roles,
+//! listing, leaving, removal and role changes. The owner rules are decided with the organization
+//! and its member rows locked, so concurrent demotions, removals and departures can never leave an
+//! organization without an owner.
 
-use entity::{member, team, team_member, user};
-use sea_orm::sea_query::Query;
+use entity::{invitation, member, team, team_member, user};
+use migration::constraints::MEMBER;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
-use crate::access::{role_names, Statements};
-use crate::better_auth_columns::BetterAuthColumns;
-use crate::error::OrgError;
-use crate::organization::Target;
-use crate::session::Current;
+use super::access::{Permission, Statements};
+use super::invitations::InvitationStatus;
+use super::organizations::{resolve, Target};
+use super::{lock_row, Locked};
+use crate::error::{OnUnique, OrgError};
+use crate::session::{self, Current};
 use crate::{Auth, Error, Result};
 
 /// How `list-members` pages and sorts.
@@ -28,28 +31,9 @@ pub struct MemberPage {
     pub role: Option<String>,
 }
 
-/// Normalises a requested role list and checks every role exists.
-pub fn parse_roles(auth: &Auth, requested: &[String]) -> Result<String> {
-    let names: Vec<&str> = requested.iter().flat_map(|r| role_names(r)).collect();
-    if names.is_empty() {
-        return Err(Error::Validation(
-            "[body.role] At least one role is required".into(),
-        ));
-    }
-    let unknown: Vec<&str> = names
-        .iter()
-        .copied()
-        .filter(|r| !auth.cfg.org.roles.exists(r))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(Error::RoleNotFound(unknown.join(", ")));
-    }
-    Ok(names.join(","))
-}
-
 /// The organization's members, locked until the transaction ends (PostgreSQL `FOR UPDATE`;
 /// SQLite serialises writers anyway).
-pub(crate) async fn lock_members(
+async fn members_for_update(
     txn: &DatabaseTransaction,
     organization_id: &str,
 ) -> Result<Vec<member::Model>> {
@@ -60,71 +44,106 @@ pub(crate) async fn lock_members(
         .await?)
 }
 
-/// Removes a membership and what hangs off it: the user's memberships of the organization's teams,
-/// and the organization (and its teams) as active in any of the user's sessions.
-async fn remove_membership(
-    db: &impl ConnectionTrait,
-    columns: &BetterAuthColumns,
-    m: &member::Model,
-) -> Result<()> {
-    let org_teams = Query::select()
-        .column(team::Column::Id)
-        .from(team::Entity)
-        .and_where(team::Column::OrganizationId.eq(&m.organization_id))
-        .to_owned();
-    let left: Vec<String> = team_member::Entity::find()
-        .filter(team_member::Column::UserId.eq(&m.user_id))
-        .filter(team_member::Column::TeamId.in_subquery(org_teams.clone()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|tm| tm.team_id)
-        .collect();
-    team_member::Entity::delete_many()
-        .filter(team_member::Column::UserId.eq(&m.user_id))
-        .filter(team_member::Column::TeamId.in_subquery(org_teams))
-        .exec(db)
-        .await?;
-    columns.sync_team_counts(db, &left).await?;
-    // What they invited while they had access does not outlive it.
-    entity::invitation::Entity::update_many()
-        .col_expr(
-            entity::invitation::Column::Status,
-            sea_orm::sea_query::Expr::value("canceled"),
-        )
-        .filter(entity::invitation::Column::OrganizationId.eq(&m.organization_id))
-        .filter(entity::invitation::Column::InviterId.eq(&m.user_id))
-        .filter(entity::invitation::Column::Status.eq("pending"))
-        .exec(db)
-        .await?;
-    member::Entity::delete_by_id(&m.id).exec(db).await?;
-    crate::session::forget_organization(db, &m.organization_id, Some(&m.user_id)).await?;
-    Ok(())
+/// The organization's members, with the organization and its member rows locked in that order
+/// (the order every change to an organization takes them in); none when it does not exist.
+pub(crate) async fn lock_members(
+    txn: &DatabaseTransaction,
+    organization_id: &str,
+) -> Result<Vec<member::Model>> {
+    match lock_row(txn, organization_id).await? {
+        Some(_) => members_for_update(txn, organization_id).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+impl Locked<'_> {
+    /// The organization's members, their rows locked too.
+    pub async fn members(&self) -> Result<Vec<member::Model>> {
+        members_for_update(self.txn, self.id()).await
+    }
+
+    /// Admits `user_id` with `role`: refused when they are a member already, or when the
+    /// organization has reached its membership limit. Every way in (creating the organization,
+    /// accepting an invitation, the operator's `add-member`) goes through here.
+    pub async fn admit(&self, user_id: &str, role: &str) -> Result<member::Model> {
+        if self.member(user_id).await?.is_some() {
+            return Err(OrgError::AlreadyAMember.into());
+        }
+        let count = member::Entity::find()
+            .filter(member::Column::OrganizationId.eq(self.id()))
+            .count(self.txn)
+            .await?;
+        if count >= self.cfg.membership_limit {
+            return Err(OrgError::MembershipLimitReached.into());
+        }
+        member::ActiveModel {
+            organization_id: Set(self.id().to_owned()),
+            user_id: Set(user_id.to_owned()),
+            role: Set(role.to_owned()),
+            created_at: Set(self.now),
+            ..Default::default()
+        }
+        .insert(self.txn)
+        .await
+        .on_unique(&MEMBER, OrgError::AlreadyAMember)
+    }
+
+    /// Ends membership `m` and what hangs off it: the user's memberships of the organization's
+    /// teams, the invitations they sent that are still pending, and the organization (and its
+    /// teams) as active in any of the user's sessions.
+    async fn remove(&self, m: &member::Model) -> Result<()> {
+        let org_teams = Query::select()
+            .column(team::Column::Id)
+            .from(team::Entity)
+            .and_where(team::Column::OrganizationId.eq(self.id()))
+            .to_owned();
+        let left: Vec<String> = team_member::Entity::find()
+            .filter(team_member::Column::UserId.eq(&m.user_id))
+            .filter(team_member::Column::TeamId.in_subquery(org_teams.clone()))
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .map(|tm| tm.team_id)
+            .collect();
+        team_member::Entity::delete_many()
+            .filter(team_member::Column::UserId.eq(&m.user_id))
+            .filter(team_member::Column::TeamId.in_subquery(org_teams))
+            .exec(self.txn)
+            .await?;
+        self.columns.sync_team_counts(self.txn, &left).await?;
+        // What they invited while they had access does not outlive it.
+        invitation::Entity::update_many()
+            .col_expr(
+                invitation::Column::Status,
+                Expr::value(InvitationStatus::Canceled),
+            )
+            .filter(invitation::Column::OrganizationId.eq(self.id()))
+            .filter(invitation::Column::InviterId.eq(&m.user_id))
+            .filter(invitation::Column::Status.eq(InvitationStatus::Pending))
+            .exec(self.txn)
+            .await?;
+        member::Entity::delete_by_id(&m.id).exec(self.txn).await?;
+        session::forget_organization(self.txn, self.id(), Some(&m.user_id)).await?;
+        Ok(())
+    }
 }
 
 impl Auth {
-    /// The organization id a request names: given, else the session's active one.
-    fn organization_id(&self, current: &Current, given: Option<String>) -> Result<String> {
-        given
-            .or_else(|| current.session.active_organization_id.clone())
-            .ok_or_else(|| OrgError::NoActiveOrganization.bad_request())
-    }
-
-    async fn resolve_target(&self, current: &Current, target: Target) -> Result<String> {
-        match target {
-            Target::Id(id) => Ok(id),
-            Target::Active => self.organization_id(current, None),
-            Target::Slug(slug) => Ok(self.organization_by_slug(&slug).await?.id),
-        }
+    /// The organization a members route names: `ORGANIZATION_NOT_FOUND` for an unknown slug,
+    /// `NO_ACTIVE_ORGANIZATION` when it names the active one and there is none.
+    async fn members_organization(&self, current: &Current, target: Target) -> Result<String> {
+        Ok(resolve(&self.db, Some(current), target)
+            .await?
+            .ok_or(OrgError::NoActiveOrganization)?)
     }
 
     /// `get-active-member`: the caller's membership of the active organization, with the user.
     pub async fn active_member(&self, current: &Current) -> Result<(member::Model, user::Model)> {
-        let org = self.organization_id(current, None)?;
+        let org = self.members_organization(current, Target::Active).await?;
         let m = self
             .membership(&org, &current.user.id)
             .await?
-            .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
+            .ok_or(OrgError::MemberNotFound)?;
         Ok((m, current.user.clone()))
     }
 
@@ -135,17 +154,16 @@ impl Auth {
         target: Target,
         user_id: Option<String>,
     ) -> Result<String> {
-        let org = self.resolve_target(current, target).await?;
-        let not_member = || OrgError::YouAreNotAMember.forbidden();
+        let org = self.members_organization(current, target).await?;
         let me = self
             .membership(&org, &current.user.id)
             .await?
-            .ok_or_else(not_member)?;
+            .ok_or(OrgError::YouAreNotAMember)?;
         match user_id {
             Some(uid) if uid != current.user.id => Ok(self
                 .membership(&org, &uid)
                 .await?
-                .ok_or_else(not_member)?
+                .ok_or(OrgError::YouAreNotAMember)?
                 .role),
             _ => Ok(me.role),
         }
@@ -158,10 +176,10 @@ impl Auth {
         target: Target,
         page: MemberPage,
     ) -> Result<(Vec<(member::Model, user::Model)>, u64)> {
-        let org = self.resolve_target(current, target).await?;
+        let org = self.members_organization(current, target).await?;
         self.membership(&org, &current.user.id)
             .await?
-            .ok_or_else(|| OrgError::YouAreNotAMember.forbidden())?;
+            .ok_or(OrgError::YouAreNotAMember)?;
         let limit = page
             .limit
             .unwrap_or(self.cfg.org.membership_limit)
@@ -205,9 +223,10 @@ impl Auth {
             None | Some("createdAt") => member::Column::CreatedAt,
             Some("role") => member::Column::Role,
             Some(other) => {
-                return Err(Error::Validation(format!(
-                    "[query.sortBy] Cannot sort by {other}: use createdAt or role"
-                )))
+                return Err(Error::invalid(
+                    "sortBy",
+                    format!("Cannot sort by {other}: use createdAt or role"),
+                ))
             }
         };
         let query = if page.descending {
@@ -237,11 +256,12 @@ impl Auth {
         organization_id: Option<String>,
         request: &Statements,
     ) -> Result<bool> {
-        let org = self.organization_id(current, organization_id)?;
+        let target = Target::id_or_active(organization_id);
+        let org = self.members_organization(current, target).await?;
         let me = self
             .membership(&org, &current.user.id)
             .await?
-            .ok_or_else(|| OrgError::NotAMember.unauthorized())?;
+            .ok_or(OrgError::NotAMember)?;
         Ok(self.cfg.org.roles.allows(&me.role, request))
     }
 
@@ -253,17 +273,21 @@ impl Auth {
     ) -> Result<member::Model> {
         let roles = &self.cfg.org.roles;
         let txn = self.db.begin().await?;
-        let members = lock_members(&txn, organization_id).await?;
+        let locked = self
+            .lock(&txn, organization_id)
+            .await?
+            .ok_or(OrgError::MemberNotFound)?;
+        let members = locked.members().await?;
         let me = members
             .iter()
             .find(|m| m.user_id == current.user.id)
-            .cloned()
-            .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
+            .ok_or(OrgError::MemberNotFound)?;
         let owners = members.iter().filter(|m| roles.is_creator(&m.role)).count();
         if roles.is_creator(&me.role) && owners <= 1 {
-            return Err(OrgError::OnlyOwner.bad_request());
+            return Err(OrgError::OnlyOwner.into());
         }
-        remove_membership(&txn, &self.cfg.columns, &me).await?;
+        locked.remove(me).await?;
+        let me = me.clone();
         txn.commit().await?;
         crate::audit::event("member_left", &me.user_id, Some(&me.organization_id));
         Ok(me)
@@ -278,13 +302,18 @@ impl Auth {
         member_id_or_email: &str,
     ) -> Result<(member::Model, user::Model)> {
         let roles = &self.cfg.org.roles;
-        let org = self.organization_id(current, organization_id)?;
+        let target = Target::id_or_active(organization_id);
+        let org = self.members_organization(current, target).await?;
         let txn = self.db.begin().await?;
-        let members = lock_members(&txn, &org).await?;
+        let locked = self
+            .lock(&txn, &org)
+            .await?
+            .ok_or(OrgError::MemberNotFound)?;
+        let members = locked.members().await?;
         let me = members
             .iter()
             .find(|m| m.user_id == current.user.id)
-            .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
+            .ok_or(OrgError::MemberNotFound)?;
         let target = if member_id_or_email.contains('@') {
             let email = member_id_or_email.trim().to_lowercase();
             let u = user::Entity::find()
@@ -295,22 +324,22 @@ impl Auth {
         } else {
             members.iter().find(|m| m.id == member_id_or_email)
         }
-        .cloned()
-        .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
+        .ok_or(OrgError::MemberNotFound)?;
         if roles.is_creator(&target.role) {
             let owners = members.iter().filter(|m| roles.is_creator(&m.role)).count();
             if !roles.is_creator(&me.role) || owners <= 1 {
-                return Err(OrgError::OnlyOwner.bad_request());
+                return Err(OrgError::OnlyOwner.into());
             }
         }
-        if target.id != me.id && !roles.can(&me.role, "member", "delete") {
-            return Err(OrgError::NotAllowedToDeleteMember.unauthorized());
+        if target.id != me.id && !roles.can(&me.role, Permission::DELETE_MEMBER) {
+            return Err(OrgError::NotAllowedToDeleteMember.into());
         }
         let target_user = user::Entity::find_by_id(&target.user_id)
             .one(&txn)
             .await?
             .ok_or(Error::UserNotFound)?;
-        remove_membership(&txn, &self.cfg.columns, &target).await?;
+        locked.remove(target).await?;
+        let target = target.clone();
         txn.commit().await?;
         tracing::info!(
             target: "orgauth::security",
@@ -333,35 +362,41 @@ impl Auth {
         requested: &[String],
     ) -> Result<member::Model> {
         let roles = &self.cfg.org.roles;
-        let new_role = parse_roles(self, requested)?;
-        let org = self.organization_id(current, organization_id)?;
+        let new_role = roles.parse(requested)?;
+        let target = Target::id_or_active(organization_id);
+        let org = self.members_organization(current, target).await?;
         let txn = self.db.begin().await?;
-        let members = lock_members(&txn, &org).await?;
+        let locked = self
+            .lock(&txn, &org)
+            .await?
+            .ok_or(OrgError::MemberNotFound)?;
+        let members = locked.members().await?;
         let me = members
             .iter()
             .find(|m| m.user_id == current.user.id)
-            .ok_or_else(|| OrgError::MemberNotFound.bad_request())?;
+            .ok_or(OrgError::MemberNotFound)?;
         let Some(target) = members.iter().find(|m| m.id == member_id).cloned() else {
-            // A member of another organization is not the caller's to update (Better Auth's 403);
-            // an id nobody has is not found.
+            // A member of another organization is not the caller's to update (Better Auth's
+            // refusal); an id nobody has is not found.
             let elsewhere = member::Entity::find_by_id(member_id).one(&txn).await?;
             return Err(match elsewhere {
-                Some(_) => OrgError::NotAllowedToUpdateMember.forbidden(),
-                None => OrgError::MemberNotFound.bad_request(),
-            });
+                Some(_) => OrgError::NotAllowedToUpdateMember,
+                None => OrgError::MemberNotFound,
+            }
+            .into());
         };
         let i_am_owner = roles.is_creator(&me.role);
         if !i_am_owner && (roles.is_creator(&target.role) || roles.is_creator(&new_role)) {
-            return Err(OrgError::NotAllowedToUpdateMember.forbidden());
+            return Err(OrgError::NotAllowedToUpdateMember.into());
         }
         if roles.is_creator(&target.role) && !roles.is_creator(&new_role) {
             let owners = members.iter().filter(|m| roles.is_creator(&m.role)).count();
             if owners <= 1 {
-                return Err(OrgError::WithoutAnOwner.bad_request());
+                return Err(OrgError::WithoutAnOwner.into());
             }
         }
-        if !i_am_owner && !roles.can(&me.role, "member", "update") {
-            return Err(OrgError::NotAllowedToUpdateMember.forbidden());
+        if !i_am_owner && !roles.can(&me.role, Permission::UPDATE_MEMBER) {
+            return Err(OrgError::NotAllowedToUpdateMember.into());
         }
         let mut active = target.into_active_model();
         active.role = Set(new_role);
@@ -378,58 +413,33 @@ impl Auth {
         );
         Ok(updated)
     }
-}
 
-impl Auth {
-    /// Adds an existing user to an organization directly, without an invitation. Not an HTTP
-    /// route: it is the operator's tool (`orgauth add-member`), for seeding and support.
+    /// Adds an existing user to an organization (by id or slug) directly, without an invitation,
+    /// through the same admission as every other way in. Not an HTTP route: it is the operator's
+    /// tool (`orgauth add-member`), for seeding and support.
     pub async fn add_member(
         &self,
         organization: &str,
         email: &str,
         requested_roles: &[String],
     ) -> Result<member::Model> {
-        use entity::organization;
-        let role = parse_roles(self, requested_roles)?;
+        let role = self.cfg.org.roles.parse(requested_roles)?;
         let email = crate::credentials::normalize_email(email).ok_or(Error::InvalidEmail)?;
-        let txn = self.db.begin().await?;
-        let org = organization::Entity::find()
-            .filter(
-                Condition::any()
-                    .add(organization::Column::Id.eq(organization))
-                    .add(organization::Column::Slug.eq(organization)),
-            )
-            .lock_exclusive()
-            .one(&txn)
+        let target = Target::IdOrSlug(organization.to_owned());
+        let org = resolve(&self.db, None, target)
             .await?
-            .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())?;
+            .ok_or(OrgError::OrganizationNotFound)?;
+        let txn = self.db.begin().await?;
+        let locked = self
+            .lock(&txn, &org)
+            .await?
+            .ok_or(OrgError::OrganizationNotFound)?;
         let user = user::Entity::find()
             .filter(user::Column::Email.eq(&email))
             .one(&txn)
             .await?
             .ok_or(Error::UserNotFound)?;
-        let count = member::Entity::find()
-            .filter(member::Column::OrganizationId.eq(&org.id))
-            .count(&txn)
-            .await?;
-        if count >= self.cfg.org.membership_limit {
-            return Err(OrgError::MembershipLimitReached.forbidden());
-        }
-        let added = member::ActiveModel {
-            organization_id: Set(org.id),
-            user_id: Set(user.id),
-            role: Set(role),
-            created_at: Set(crate::clock::db_time(self.clock.now())),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| match e.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-                OrgError::AlreadyAMember.bad_request()
-            }
-            _ => e.into(),
-        })?;
+        let added = locked.admit(&user.id, &role).await?;
         txn.commit().await?;
         Ok(added)
     }

@@ -1,19 +1,19 @@
-//! Organizations: create (with the creator as owner and a default team), look up, switch the
-//! session's active organization, update, delete. Every operation that names an organization
-//! checks the caller's membership of that organization, never only the session's active one.
+//! Organizations: create (the creator as owner and in the default team), resolve what a request
+//! names, read, switch the session's active organization, update, delete. Every operation that
+//! names an organization checks the caller's membership of that organization, never only the
+//! session's active one.
 
-use entity::{invitation, member, organization, session, team, team_member, user};
-use sea_orm::sea_query::Expr;
+use entity::{invitation, member, organization, team, user};
+use migration::constraints::ORGANIZATION_SLUG;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 
-use crate::access::role_names;
-use crate::clock::db_time;
-use crate::error::OrgError;
+use super::access::{role_names, Permission};
+use crate::error::{OnUnique, OrgError};
 use crate::lookups::LISTED;
-use crate::session::Current;
+use crate::session::{self, Current};
 use crate::{Auth, Error, Result};
 
 pub struct NewOrganization {
@@ -35,11 +35,47 @@ pub struct OrganizationUpdate {
 }
 
 /// Which organization a request names.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     Id(String),
     Slug(String),
+    /// The operator names an organization by id or by slug.
+    IdOrSlug(String),
     /// The session's active organization.
     Active,
+}
+
+impl Target {
+    /// Organization `id`, else the session's active one.
+    pub fn id_or_active(id: Option<String>) -> Self {
+        id.map_or(Target::Active, Target::Id)
+    }
+
+    /// The condition on `organization` that names it (for the active organization, in
+    /// `current`'s view: none when it has none).
+    fn condition(self, current: Option<&Current>) -> Condition {
+        let (id, slug) = (organization::Column::Id, organization::Column::Slug);
+        match self {
+            Target::Id(key) => Condition::all().add(id.eq(key)),
+            Target::Slug(key) => Condition::all().add(slug.eq(key)),
+            Target::IdOrSlug(key) => Condition::any().add(id.eq(key.clone())).add(slug.eq(key)),
+            Target::Active => {
+                match current.and_then(|c| c.session.active_organization_id.clone()) {
+                    Some(key) => Condition::all().add(id.eq(key)),
+                    None => Condition::any(),
+                }
+            }
+        }
+    }
+
+    /// By id if given, else by slug, else the session's active one.
+    pub fn of(id: Option<String>, slug: Option<String>) -> Self {
+        match (id, slug) {
+            (Some(id), _) => Target::Id(id),
+            (None, Some(slug)) => Target::Slug(slug),
+            (None, None) => Target::Active,
+        }
+    }
 }
 
 /// An organization with its members (and their users), teams (with member counts) and the
@@ -63,45 +99,41 @@ pub fn validate_slug(slug: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Validation(
-            "[body.slug] A slug is 1 to 64 characters of a-z, 0-9 and '-', not starting or ending with '-'".into(),
+        Err(Error::invalid(
+            "slug",
+            "A slug is 1 to 64 characters of a-z, 0-9 and '-', not starting or ending with '-'",
         ))
     }
 }
 
-fn validate_name(name: &str) -> Result<()> {
+/// Names of organizations and teams: 1 to 256 characters, not only white space.
+pub(crate) fn validate_name(field: &'static str, what: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() || name.chars().count() > 256 {
-        return Err(Error::Validation(
-            "[body.name] A name is 1 to 256 characters".into(),
+        return Err(Error::invalid(
+            field,
+            format!("{what} is 1 to 256 characters"),
         ));
     }
     Ok(())
 }
 
-fn unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-}
-
-/// Points `session_id` at an organization and team (or at none).
-async fn set_session_active(
+/// The id of the organization `target` names, in `current`'s view (its active organization);
+/// `None` when it names the active organization and there is none. A slug is looked up, and an
+/// unknown one is `ORGANIZATION_NOT_FOUND`; an id is taken as it is (membership decides).
+pub(crate) async fn resolve(
     db: &impl ConnectionTrait,
-    session_id: &str,
-    organization_id: Option<&str>,
-    team_id: Option<&str>,
-) -> Result<()> {
-    session::Entity::update_many()
-        .col_expr(
-            session::Column::ActiveOrganizationId,
-            Expr::value(organization_id.map(str::to_owned)),
-        )
-        .col_expr(
-            session::Column::ActiveTeamId,
-            Expr::value(team_id.map(str::to_owned)),
-        )
-        .filter(session::Column::Id.eq(session_id))
-        .exec(db)
-        .await?;
-    Ok(())
+    current: Option<&Current>,
+    target: Target,
+) -> Result<Option<String>> {
+    let named = match target {
+        Target::Id(id) => return Ok(Some(id)),
+        Target::Active => {
+            return Ok(current.and_then(|c| c.session.active_organization_id.clone()));
+        }
+        by_key => by_key.condition(current),
+    };
+    let found = organization::Entity::find().filter(named).one(db).await?;
+    Ok(Some(found.ok_or(OrgError::OrganizationNotFound)?.id))
 }
 
 impl Auth {
@@ -128,9 +160,9 @@ impl Auth {
     ) -> Result<(organization::Model, member::Model)> {
         let cfg = &self.cfg.org;
         if !cfg.allow_user_to_create_organization {
-            return Err(OrgError::NotAllowedToCreateOrganization.forbidden());
+            return Err(OrgError::NotAllowedToCreateOrganization.into());
         }
-        validate_name(&input.name)?;
+        validate_name("name", "A name", &input.name)?;
         validate_slug(&input.slug)?;
         if let Some(limit) = cfg.organization_limit {
             let memberships = member::Entity::find()
@@ -138,11 +170,11 @@ impl Auth {
                 .count(&self.db)
                 .await?;
             if memberships >= limit {
-                return Err(OrgError::OrganizationLimitReached.forbidden());
+                return Err(OrgError::OrganizationLimitReached.into());
             }
         }
-        let now = db_time(self.clock.now());
         let txn = self.db.begin().await?;
+        let now = crate::clock::db_time(self.clock.now());
         let org = organization::ActiveModel {
             name: Set(input.name.clone()),
             slug: Set(input.slug),
@@ -153,65 +185,31 @@ impl Auth {
         }
         .insert(&txn)
         .await
-        .map_err(|e| {
-            if unique_violation(&e) {
-                OrgError::OrganizationAlreadyExists.bad_request()
-            } else {
-                e.into()
-            }
-        })?;
-        let owner = member::ActiveModel {
-            organization_id: Set(org.id.clone()),
-            user_id: Set(current.user.id.clone()),
-            role: Set(cfg.roles.creator_role.clone()),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        let default_team = if cfg.default_team {
-            let team = team::ActiveModel {
-                name: Set(input.name),
-                organization_id: Set(org.id.clone()),
-                created_at: Set(now),
-                updated_at: Set(None),
-                ..Default::default()
-            }
-            .insert(&txn)
+        .on_unique(&ORGANIZATION_SLUG, OrgError::OrganizationAlreadyExists)?;
+        let locked = self.locked(&txn, org);
+        let owner = locked
+            .admit(&current.user.id, &cfg.roles.creator_role)
             .await?;
-            let row = team_member::ActiveModel {
-                team_id: Set(team.id.clone()),
-                user_id: Set(current.user.id.clone()),
-                created_at: Set(Some(now)),
-                ..Default::default()
+        let default_team = match cfg.default_team {
+            true => {
+                let team = locked.insert_team(&input.name, None).await?;
+                locked.admit_to_team(&team.id, &current.user.id).await?;
+                Some(team.id)
             }
-            .insert(&txn)
-            .await?;
-            self.cfg.columns.team_member_added(&txn, &row).await?;
-            Some(team.id)
-        } else {
-            None
+            false => None,
         };
         if !input.keep_current_active {
-            set_session_active(
+            session::set_active(
                 &txn,
                 &current.session.id,
-                Some(&org.id),
+                Some(locked.id()),
                 default_team.as_deref(),
             )
             .await?;
         }
+        let org = locked.organization;
         txn.commit().await?;
         Ok((org, owner))
-    }
-
-    /// The organization with `slug`, or 400 `ORGANIZATION_NOT_FOUND`.
-    pub async fn organization_by_slug(&self, slug: &str) -> Result<organization::Model> {
-        organization::Entity::find()
-            .filter(organization::Column::Slug.eq(slug))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())
     }
 
     /// `check-slug`: whether a slug is free (a hint only; `create` decides by the constraint).
@@ -222,7 +220,7 @@ impl Auth {
             .count(&self.db)
             .await?;
         if taken > 0 {
-            return Err(OrgError::SlugAlreadyTaken.bad_request());
+            return Err(OrgError::SlugAlreadyTaken.into());
         }
         Ok(())
     }
@@ -234,55 +232,45 @@ impl Auth {
     }
 
     /// Resolves `target` to an organization the caller is a member of, in one statement (the
-    /// organization joined with the caller's membership; batched for ids, see [`crate::lookups`]). `Ok(None)` when the target is the
-    /// active organization and there is none. An unknown organization is 400
-    /// `ORGANIZATION_NOT_FOUND`; a non-member is refused with 403, and (as Better Auth does) their
-    /// session's active organization is cleared if it pointed there.
+    /// organization joined with the caller's membership; batched for ids, see
+    /// [`crate::lookups`]). `Ok(None)` when the target is the active organization and there is
+    /// none. An unknown organization is `ORGANIZATION_NOT_FOUND`; a non-member is refused, and (as
+    /// Better Auth does) their session's active organization is cleared if it pointed there.
     async fn member_organization(
         &self,
         current: &Current,
         target: Target,
     ) -> Result<Option<(organization::Model, member::Model)>> {
         let user_id = current.user.id.clone();
-        let (found, named) = match target {
-            Target::Slug(slug) => {
-                let named = organization::Column::Slug.eq(slug);
-                let found = organization::Entity::find()
-                    .filter(named.clone())
-                    .find_also_related(member::Entity)
-                    .filter(member::Column::UserId.eq(&user_id))
-                    .one(&self.db)
-                    .await?
-                    .and_then(|(org, m)| Some((org, m?)));
-                (found, named)
-            }
-            Target::Id(id) => (
-                self.lookups.membership(id.clone(), user_id).await?,
-                organization::Column::Id.eq(id),
-            ),
+        let found = match &target {
+            Target::Id(id) => self.lookups.membership(id.clone(), user_id).await?,
             Target::Active => match &current.session.active_organization_id {
-                Some(id) => (
-                    self.lookups.membership(id.clone(), user_id).await?,
-                    organization::Column::Id.eq(id),
-                ),
+                Some(id) => self.lookups.membership(id.clone(), user_id).await?,
                 None => return Ok(None),
             },
+            by_key => organization::Entity::find()
+                .filter(by_key.clone().condition(Some(current)))
+                .find_also_related(member::Entity)
+                .filter(member::Column::UserId.eq(&user_id))
+                .one(&self.db)
+                .await?
+                .and_then(|(org, m)| Some((org, m?))),
         };
         if let Some(found) = found {
             return Ok(Some(found));
         }
         let exists = organization::Entity::find()
-            .filter(named)
+            .filter(target.condition(Some(current)))
             .count(&self.db)
             .await?
             > 0;
         if !exists {
-            return Err(OrgError::OrganizationNotFound.bad_request());
+            return Err(OrgError::OrganizationNotFound.into());
         }
         if current.session.active_organization_id.is_some() {
-            set_session_active(&self.db, &current.session.id, None, None).await?;
+            session::set_active(&self.db, &current.session.id, None, None).await?;
         }
-        Err(OrgError::NotAMember.forbidden())
+        Err(OrgError::NotAMember.into())
     }
 
     /// `set-active`: makes an organization the session's active one (`None` clears it). Moving
@@ -293,24 +281,18 @@ impl Auth {
         target: Option<Target>,
     ) -> Result<Option<organization::Model>> {
         let Some(target) = target else {
-            set_session_active(&self.db, &current.session.id, None, None).await?;
+            session::set_active(&self.db, &current.session.id, None, None).await?;
             return Ok(None);
         };
         let Some((org, _)) = self.member_organization(current, target).await? else {
             return Ok(None);
         };
         let team = if current.session.active_organization_id.as_deref() == Some(org.id.as_str()) {
-            current.session.active_team_id.clone()
+            current.session.active_team_id.as_deref()
         } else {
             None
         };
-        set_session_active(
-            &self.db,
-            &current.session.id,
-            Some(&org.id),
-            team.as_deref(),
-        )
-        .await?;
+        session::set_active(&self.db, &current.session.id, Some(&org.id), team).await?;
         Ok(Some(org))
     }
 
@@ -345,7 +327,7 @@ impl Auth {
         let limit = members_limit.map_or(LISTED, |n| usize::try_from(n).unwrap_or(LISTED));
         let members = members.rows.iter().take(limit).cloned().collect();
         let teams = contents.teams.clone();
-        let invitations = if roles.can(&me.role, "invitation", "create") {
+        let invitations = if roles.can(&me.role, Permission::CREATE_INVITATION) {
             let creator = roles.is_creator(&me.role);
             contents
                 .invitations
@@ -376,27 +358,33 @@ impl Auth {
         organization_id: Option<String>,
         update: OrganizationUpdate,
     ) -> Result<organization::Model> {
-        let id = organization_id
-            .or_else(|| current.session.active_organization_id.clone())
-            .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())?;
-        let me = self
-            .membership(&id, &current.user.id)
-            .await?
-            .ok_or_else(|| OrgError::NotAMember.bad_request())?;
-        if !self.cfg.org.roles.can(&me.role, "organization", "update") {
-            return Err(OrgError::NotAllowedToUpdateOrganization.forbidden());
-        }
+        let id = resolve(
+            &self.db,
+            Some(current),
+            Target::id_or_active(organization_id),
+        )
+        .await?
+        .ok_or(OrgError::OrganizationNotFound)?;
+        let txn = self.db.begin().await?;
+        let (locked, _) = self
+            .lock_as(
+                &txn,
+                &id,
+                &current.user.id,
+                Permission::UPDATE_ORGANIZATION,
+                (
+                    OrgError::NotAMember,
+                    OrgError::NotAllowedToUpdateOrganization,
+                ),
+            )
+            .await?;
         if let Some(name) = &update.name {
-            validate_name(name)?;
+            validate_name("name", "A name", name)?;
         }
         if let Some(slug) = &update.slug {
             validate_slug(slug)?;
         }
-        let org = organization::Entity::find_by_id(&id)
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())?;
-        let mut active = org.into_active_model();
+        let mut active = locked.organization.into_active_model();
         if let Some(name) = update.name {
             active.name = Set(name);
         }
@@ -409,13 +397,12 @@ impl Auth {
         if let Some(metadata) = update.metadata {
             active.metadata = Set(Some(metadata.to_string()));
         }
-        active.update(&self.db).await.map_err(|e| {
-            if unique_violation(&e) {
-                OrgError::SlugAlreadyTaken.bad_request()
-            } else {
-                e.into()
-            }
-        })
+        let updated = active
+            .update(&txn)
+            .await
+            .on_unique(&ORGANIZATION_SLUG, OrgError::SlugAlreadyTaken)?;
+        txn.commit().await?;
+        Ok(updated)
     }
 
     /// `delete`: needs `organization:delete`. Teams, members, team members and invitations go with
@@ -426,24 +413,26 @@ impl Auth {
         organization_id: &str,
     ) -> Result<organization::Model> {
         if self.cfg.org.disable_organization_deletion {
-            return Err(OrgError::DeletionDisabled.not_found());
-        }
-        let me = self
-            .membership(organization_id, &current.user.id)
-            .await?
-            .ok_or_else(|| OrgError::NotAMember.bad_request())?;
-        if !self.cfg.org.roles.can(&me.role, "organization", "delete") {
-            return Err(OrgError::NotAllowedToDeleteOrganization.forbidden());
+            return Err(OrgError::DeletionDisabled.into());
         }
         let txn = self.db.begin().await?;
-        let org = organization::Entity::find_by_id(organization_id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| OrgError::OrganizationNotFound.bad_request())?;
-        crate::session::forget_organization(&txn, organization_id, None).await?;
+        let (locked, _) = self
+            .lock_as(
+                &txn,
+                organization_id,
+                &current.user.id,
+                Permission::DELETE_ORGANIZATION,
+                (
+                    OrgError::NotAMember,
+                    OrgError::NotAllowedToDeleteOrganization,
+                ),
+            )
+            .await?;
+        session::forget_organization(&txn, organization_id, None).await?;
         organization::Entity::delete_by_id(organization_id)
             .exec(&txn)
             .await?;
+        let org = locked.organization;
         txn.commit().await?;
         crate::audit::event("organization_deleted", &current.user.id, Some(&org.id));
         Ok(org)
