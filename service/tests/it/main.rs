@@ -2,4 +2,6 @@
 
 mod db;
 mod invariants;
+mod org;
 mod password;
+mod unique;
