@@ -17,12 +17,14 @@ pub enum Tag {
 /// `{"ok": true}`, as Better Auth answers `GET /api/auth/ok`.
 #[derive(Object)]
 pub struct Ok {
+    /// Always true.
     pub ok: bool,
 }
 
 /// `{"status": "ok"}`.
 #[derive(Object)]
 pub struct Status {
+    /// `ok`.
     pub status: String,
 }
 

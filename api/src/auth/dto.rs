@@ -73,10 +73,15 @@ impl ToJSON for Timestamp {
 #[derive(Object, Debug, Clone)]
 #[oai(rename_all = "camelCase")]
 pub struct User {
+    /// The user's id.
     pub id: String,
+    /// Their display name.
     pub name: String,
+    /// Their e-mail address (lower case).
     pub email: String,
+    /// Whether they proved the address.
     pub email_verified: bool,
+    /// A URL of their picture, or null.
     pub image: Nullable<String>,
     /// `YYYY-MM-DDTHH:mm:ss.sssZ`
     pub created_at: Timestamp,
@@ -103,15 +108,25 @@ impl From<&entity::user::Model> for User {
 #[derive(Object, Debug, Clone)]
 #[oai(rename_all = "camelCase")]
 pub struct Session {
+    /// The session's id.
     pub id: String,
+    /// The caller's token for the caller's session; for the others, a handle for `revoke-session`.
     pub token: String,
+    /// Whose session it is.
     pub user_id: String,
+    /// When it ends unless renewed.
     pub expires_at: Timestamp,
+    /// When it was opened (sign-in).
     pub created_at: Timestamp,
+    /// When it was last renewed.
     pub updated_at: Timestamp,
+    /// The client's address when it was opened, or null.
     pub ip_address: Nullable<String>,
+    /// The client's user agent when it was opened, or null.
     pub user_agent: Nullable<String>,
+    /// The session's active organization, or null.
     pub active_organization_id: Nullable<String>,
+    /// The session's active team (of its active organization), or null.
     pub active_team_id: Nullable<String>,
 }
 
@@ -132,13 +147,17 @@ impl Session {
     }
 }
 
+/// A live session with its user.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SessionAndUser {
+    /// The session.
     pub session: Session,
+    /// Its user.
     pub user: User,
 }
 
+/// `sign-up/email`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SignUpBody {
@@ -148,7 +167,9 @@ pub struct SignUpBody {
     pub email: String,
     /// 8 to 128 characters; no composition rules.
     pub password: String,
+    /// A URL of the user's picture.
     pub image: Option<String>,
+    /// Where the e-mail verification link lands (trusted origin or relative path).
     #[oai(rename = "callbackURL")]
     pub callback_url: Option<String>,
     /// `false`: the session ends with the browser session (and lasts at most one day).
@@ -159,39 +180,53 @@ pub struct SignUpBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct TokenAndUser {
+    /// The new session's token, or null when there is none.
     pub token: Nullable<String>,
+    /// The user.
     pub user: User,
 }
 
+/// `sign-in/email`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SignInBody {
+    /// The account's e-mail address.
     pub email: String,
+    /// Its password.
     pub password: String,
+    /// Where the client goes after signing in (trusted origin or relative path).
     #[oai(rename = "callbackURL")]
     pub callback_url: Option<String>,
     /// Default true.
     pub remember_me: Option<bool>,
 }
 
+/// A password sign-in's answer.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SignInResponse {
     /// True when a `callbackURL` was given; the client then navigates to `url`.
     pub redirect: bool,
+    /// The new session's token (also set as the cookie).
     pub token: String,
+    /// `callbackURL`, when given.
     #[oai(skip_serializing_if_is_none)]
     pub url: Option<String>,
+    /// The signed-in user.
     pub user: User,
 }
 
+/// `{"success": true}`.
 #[derive(Object, Debug)]
 pub struct Success {
+    /// Always true.
     pub success: bool,
 }
 
+/// `{"status": true}`: done.
 #[derive(Object, Debug)]
 pub struct StatusTrue {
+    /// Always true.
     pub status: bool,
 }
 
@@ -230,18 +265,22 @@ pub struct UpdateSessionBody {
 /// The session after `update-session`.
 #[derive(Object, Debug)]
 pub struct SessionOnly {
+    /// The session.
     pub session: Session,
 }
 
+/// `revoke-session`'s body.
 #[derive(Object, Debug)]
 pub struct RevokeSessionBody {
     /// A session token, or a handle from `list-sessions`.
     pub token: String,
 }
 
+/// `update-user`'s body: the fields to change; unknown keys are ignored.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct UpdateUserBody {
+    /// A new display name.
     pub name: Option<String>,
     /// A URL, or null to remove the image.
     #[oai(nullable)]
@@ -250,10 +289,13 @@ pub struct UpdateUserBody {
     pub email: Option<String>,
 }
 
+/// `change-password`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct ChangePasswordBody {
+    /// The new password: 8 to 128 characters.
     pub new_password: String,
+    /// The current password.
     pub current_password: String,
     /// End every session of the user and open a new one for this client.
     pub revoke_other_sessions: Option<bool>,
@@ -263,12 +305,19 @@ pub struct ChangePasswordBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct Account {
+    /// The account's row id (what `unlink-account` takes).
     pub id: String,
+    /// `credential` for the password, else the social provider's id.
     pub provider_id: String,
+    /// The provider's id for the user (the user id for `credential`).
     pub account_id: String,
+    /// Whose account it is.
     pub user_id: String,
+    /// When it was linked.
     pub created_at: Timestamp,
+    /// When it last changed.
     pub updated_at: Timestamp,
+    /// The scopes granted by the provider.
     pub scopes: Vec<String>,
 }
 
@@ -299,32 +348,42 @@ pub fn scopes(scope: Option<&str>) -> Vec<String> {
         .collect()
 }
 
+/// `request-password-reset`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct RequestPasswordResetBody {
+    /// The account's e-mail address.
     pub email: String,
     /// Where the mailed link finally lands (with `?token=`); must be trusted.
     pub redirect_to: Option<String>,
 }
 
+/// A confirmation with a message for people.
 #[derive(Object, Debug)]
 pub struct StatusMessage {
+    /// Always true.
     pub status: bool,
+    /// What happened, for people.
     pub message: String,
 }
 
+/// `reset-password`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct ResetPasswordBody {
+    /// The new password: 8 to 128 characters.
     pub new_password: String,
     /// The token from the mailed link (or give it as `?token=`).
     pub token: Option<String>,
 }
 
+/// `send-verification-email`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SendVerificationEmailBody {
+    /// The address to verify (the session's own, with a session).
     pub email: String,
+    /// Where the link lands (trusted origin or relative path).
     #[oai(rename = "callbackURL")]
     pub callback_url: Option<String>,
 }
@@ -332,33 +391,46 @@ pub struct SendVerificationEmailBody {
 /// `user` is null for a plain verification and the updated user after an e-mail change.
 #[derive(Object, Debug)]
 pub struct VerifyEmailResponse {
+    /// Always true.
     pub status: bool,
+    /// The updated user after an e-mail change, else null.
     pub user: Nullable<User>,
 }
 
+/// `change-email`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct ChangeEmailBody {
+    /// The new address.
     pub new_email: String,
+    /// Where the confirmation link lands (trusted origin or relative path).
     #[oai(rename = "callbackURL")]
     pub callback_url: Option<String>,
 }
 
+/// `delete-user`'s body: a password, a mailed token, or neither (a fresh session).
 #[derive(Object, Debug, Default)]
 #[oai(rename_all = "camelCase")]
 pub struct DeleteUserBody {
+    /// The user's password, checked.
     pub password: Option<String>,
+    /// The token of a mailed deletion link.
     pub token: Option<String>,
+    /// Where the mailed deletion link lands.
     #[oai(rename = "callbackURL")]
     pub callback_url: Option<String>,
 }
 
+/// A confirmation with a message for people.
 #[derive(Object, Debug)]
 pub struct SuccessMessage {
+    /// Always true.
     pub success: bool,
+    /// What happened, for people.
     pub message: String,
 }
 
+/// `unlink-account`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct UnlinkAccountBody {

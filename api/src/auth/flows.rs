@@ -91,8 +91,11 @@ impl FlowsApi {
     async fn reset_password_callback(
         &self,
         _auth: NoSession,
+        /// The token from the mailed link.
         token: Path<String>,
-        #[oai(name = "callbackURL")] callback_url: Query<Checked<String>>,
+        /// Where the link lands: with `?token=` when the token is usable, else `?error=INVALID_TOKEN`.
+        #[oai(name = "callbackURL")]
+        callback_url: Query<Checked<String>>,
         _no_referrer: With<NoReferrer>,
     ) -> Result<ResetLinkRedirect, Errors<NoBody>> {
         let Some(callback) = callback_url.0 .0.filter(|c| !c.is_empty()) else {
@@ -123,6 +126,7 @@ impl FlowsApi {
         &self,
         _auth: NoSession,
         body: Json<ResetPasswordBody>,
+        /// The token, when the body has none.
         token: Query<Option<String>>,
     ) -> Result<PasswordReset, Errors<JsonBody>> {
         let Some(token) = body.token.clone().or(token.0).filter(|t| !t.is_empty()) else {
@@ -171,8 +175,11 @@ impl FlowsApi {
     async fn verify_email(
         &self,
         _auth: NoSession,
+        /// The token from the mailed link.
         token: Query<String>,
-        #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
+        /// Where to redirect afterwards (with `?error=CODE` on failure).
+        #[oai(name = "callbackURL")]
+        callback_url: Query<Option<String>>,
         _no_referrer: With<NoReferrer>,
     ) -> Result<JsonOrRedirect<VerifyEmailResponse>, Errors<NoBody>> {
         let callback = callback_url.0.filter(|c| !c.is_empty());
@@ -287,8 +294,11 @@ impl FlowsApi {
     async fn delete_user_callback(
         &self,
         req: &Request,
+        /// The token from the mailed link.
         token: Query<String>,
-        #[oai(name = "callbackURL")] callback_url: Query<Option<String>>,
+        /// Where to redirect afterwards.
+        #[oai(name = "callbackURL")]
+        callback_url: Query<Option<String>>,
         _no_referrer: With<NoReferrer>,
         _enabled: DeletionEnabled,
         caller: Caller,

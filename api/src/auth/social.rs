@@ -26,6 +26,7 @@ pub struct SocialApi {
     pub state: AppState,
 }
 
+/// `sign-in/social`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct SignInSocialBody {
@@ -48,6 +49,7 @@ pub struct SignInSocialBody {
     pub scopes: Option<Vec<String>>,
     /// Accepted for compatibility; sign-up is implicit.
     pub request_sign_up: Option<bool>,
+    /// Passed to the provider as `login_hint`.
     pub login_hint: Option<String>,
     /// Accepted for compatibility; ignored.
     pub additional_params: Option<BTreeMap<String, String>>,
@@ -55,21 +57,31 @@ pub struct SignInSocialBody {
     pub additional_data: Option<JsonObject>,
 }
 
+/// `link-social`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct LinkSocialBody {
+    /// The provider id: `github`, `google`, or a configured OpenID provider's id.
     pub provider: String,
+    /// Where the browser lands after linking (trusted origin or relative path; default `/`).
     #[oai(rename = "callbackURL")]
     pub callback_url: Option<String>,
+    /// Where failures land, with `?error=<code>`.
     #[oai(rename = "errorCallbackURL")]
     pub error_callback_url: Option<String>,
+    /// Answer `redirect: false` (the client navigates itself).
     pub disable_redirect: Option<bool>,
     /// Linking with a client-obtained ID token: not supported (400 `ID_TOKEN_NOT_SUPPORTED`).
     pub id_token: Option<IdToken>,
+    /// Scopes besides the provider's configured ones.
     pub scopes: Option<Vec<String>>,
+    /// Accepted for compatibility; ignored.
     pub request_sign_up: Option<bool>,
+    /// Passed to the provider as `login_hint`.
     pub login_hint: Option<String>,
+    /// Accepted for compatibility; ignored.
     pub additional_params: Option<BTreeMap<String, String>>,
+    /// Accepted for compatibility; ignored.
     pub additional_data: Option<JsonObject>,
 }
 
@@ -77,10 +89,15 @@ pub struct LinkSocialBody {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct IdToken {
+    /// The ID token.
     pub token: String,
+    /// The nonce it was requested with.
     pub nonce: Option<String>,
+    /// An access token that came with it.
     pub access_token: Option<String>,
+    /// A refresh token that came with it.
     pub refresh_token: Option<String>,
+    /// When the access token expires (seconds since the epoch).
     pub expires_at: Option<f64>,
     /// The user as some providers (Apple) send it.
     pub user: Option<JsonObject>,
@@ -89,6 +106,7 @@ pub struct IdToken {
 /// Where to send the browser to authorize at the provider.
 #[derive(Object, Debug)]
 pub struct RedirectUrl {
+    /// The provider's authorization URL.
     pub url: String,
     /// `false` when `disableRedirect` was asked for.
     pub redirect: bool,
@@ -97,10 +115,15 @@ pub struct RedirectUrl {
 /// The provider's answer, as a query (GET) or a form (`response_mode=form_post`).
 #[derive(Object, Deserialize, Debug, Default)]
 pub struct CallbackForm {
+    /// The authorization code.
     pub code: Option<String>,
+    /// The state the flow was started with.
     pub state: Option<String>,
+    /// The provider's error code, when it refused.
     pub error: Option<String>,
+    /// The provider's description of the error (never shown).
     pub error_description: Option<String>,
+    /// The issuer (RFC 9207), checked for OpenID providers.
     pub iss: Option<String>,
 }
 
@@ -142,6 +165,7 @@ pub enum ErrorPage {
 pub struct AccountBody {
     /// Earlier Better Auth versions' selector: the caller's account with this provider.
     pub provider_id: Option<String>,
+    /// The account's row id (`id` in `list-accounts`) or the provider's account id.
     pub account_id: Option<String>,
     /// Better Auth's account cookie; orgauth sets none, so no account is found by it.
     pub use_account_cookie: Option<bool>,
@@ -150,30 +174,41 @@ pub struct AccountBody {
     pub user_id: Option<String>,
 }
 
+/// A linked account's access token.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct AccessTokenResponse {
+    /// The provider's access token.
     pub access_token: String,
     /// Omitted when the provider gave no expiry.
     #[oai(skip_serializing_if_is_none)]
     pub access_token_expires_at: Option<Timestamp>,
+    /// The granted scopes.
     pub scopes: Vec<String>,
     /// Omitted when the provider gave none.
     #[oai(skip_serializing_if_is_none)]
     pub id_token: Option<String>,
 }
 
+/// A linked account's tokens after a refresh.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct RefreshTokenResponse {
+    /// The new access token.
     pub access_token: String,
+    /// The refresh token (a new one if the provider rotated it), or null.
     pub refresh_token: Nullable<String>,
+    /// When the access token expires, or null.
     pub access_token_expires_at: Nullable<Timestamp>,
+    /// When the refresh token expires, or null.
     pub refresh_token_expires_at: Nullable<Timestamp>,
     /// The granted scopes, comma-separated.
     pub scope: Nullable<String>,
+    /// A new ID token, or null.
     pub id_token: Nullable<String>,
+    /// The provider.
     pub provider_id: String,
+    /// The provider's id for the user.
     pub account_id: String,
 }
 
@@ -181,26 +216,38 @@ pub struct RefreshTokenResponse {
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct ProviderUser {
+    /// The provider's id for the user.
     pub id: String,
+    /// Their name, or null.
     pub name: Nullable<String>,
+    /// Their e-mail address, or null.
     pub email: Nullable<String>,
+    /// A URL of their picture, or null.
     pub image: Nullable<String>,
+    /// Whether the provider vouches for the address.
     pub email_verified: bool,
 }
 
+/// Which linked account was asked.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
 pub struct AccountRef {
+    /// The account's row id.
     pub id: String,
+    /// The provider.
     pub provider_id: String,
+    /// The provider's id for the user.
     pub account_id: String,
 }
 
+/// What the provider says about a linked account's user.
 #[derive(Object, Debug)]
 pub struct AccountInfo {
+    /// The user, normalized.
     pub user: ProviderUser,
     /// The provider's own answer (GitHub's `/user`, the OpenID userinfo).
     pub data: JsonObject,
+    /// The account asked about.
     pub account: AccountRef,
 }
 
@@ -420,9 +467,13 @@ impl SocialApi {
         &self,
         req: &Request,
         _auth: NoSession,
+        /// The provider id.
         id: Path<String>,
+        /// The authorization code.
         code: Query<Option<String>>,
+        /// The state the flow was started with.
         state: Query<Option<String>>,
+        /// The provider's error code, when it refused.
         error: Query<Option<String>>,
         /// Logged by nobody and never reflected; accepted for compatibility.
         #[oai(name = "error_description")]
@@ -467,6 +518,7 @@ impl SocialApi {
     async fn callback_post(
         &self,
         _auth: NoSession,
+        /// The provider id.
         id: Path<String>,
         body: CallbackBody,
     ) -> Result<FormPostRedirect, Errors<JsonBody>> {
@@ -563,8 +615,12 @@ impl SocialApi {
     )]
     async fn account_info(
         &self,
-        #[oai(name = "accountId")] account_id: Query<Option<String>>,
-        #[oai(name = "providerId")] provider_id: Query<Option<String>>,
+        /// The account's row id or the provider's account id.
+        #[oai(name = "accountId")]
+        account_id: Query<Option<String>>,
+        /// Earlier Better Auth versions' selector: the caller's account with this provider.
+        #[oai(name = "providerId")]
+        provider_id: Query<Option<String>>,
         _selection: QuerySelection,
         caller: Caller,
     ) -> Result<ProviderAccountInfo, Errors<NoBody, 404>> {
@@ -620,6 +676,7 @@ impl SocialApi {
     async fn error_page(
         &self,
         _auth: NoSession,
+        /// The error code to name.
         error: Query<Option<String>>,
     ) -> Result<ErrorPage, Errors<NoBody>> {
         let code = error
