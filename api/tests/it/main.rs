@@ -12,6 +12,7 @@ mod large;
 mod members;
 mod no_store;
 mod numbers;
+mod org_domain;
 mod organization;
 mod origin;
 mod resilience;
