@@ -147,6 +147,7 @@ fn is_local(base_url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::access::Permission;
     use crate::config::social::ProviderConfig;
 
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
@@ -257,12 +258,15 @@ mod tests {
             "billing",
         )
         .unwrap();
-        assert!(r.can("billing", "organization", "update"));
+        assert!(r.can("billing", Permission::UPDATE_ORGANIZATION));
         assert!(
-            r.can("member", "ac", "create"),
+            r.can("member", Permission::new("ac", "create")),
             "a built-in name is replaced"
         );
-        assert!(r.can("owner", "organization", "delete"), "the others stay");
+        assert!(
+            r.can("owner", Permission::DELETE_ORGANIZATION),
+            "the others stay"
+        );
         assert_eq!(r.creator_role, "billing");
         let mut cfg = config();
         cfg.org.roles = r;
