@@ -1,6 +1,8 @@
 //! The contract's error body, `{"message","code"}`, every error response the API documents (which
-//! of them an operation lists depends on its kind of route), and what poem's own errors (unknown
-//! routes, unreadable bodies) become.
+//! of them an operation lists depends on its kind of route), the one table that gives each
+//! service error its status ([`ApiError::answer`]; a route that answers a condition otherwise
+//! says so with [`Errors::when`]), and what poem's own errors (unknown routes, unreadable bodies)
+//! become.
 
 use std::marker::PhantomData;
 

@@ -1,5 +1,8 @@
-//! orgauth's HTTP edge: poem + poem-openapi routes, the contract's error bodies, request ids and
-//! logging, the server's lifecycle, and the command line that drives it all.
+//! orgauth's HTTP edge: poem + poem-openapi routes (Better Auth's core in [`auth`], its
+//! organization plugin in [`organization`]), the contract's error bodies, request ids and logging,
+//! the server's lifecycle, and the command line that drives it all. The rules are the service's;
+//! a route reads its input, gets its caller ([`auth::Caller`]), calls the service and writes the
+//! answer.
 
 pub mod auth;
 pub mod body_limit;

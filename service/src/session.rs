@@ -1,5 +1,6 @@
 //! Server-side sessions: created at sign-in, found by token (one indexed query joined with the
-//! user), renewed by the sliding refresh, revoked by their owner.
+//! user), renewed by the sliding refresh, revoked by their owner; and what a session has active
+//! (organization and team), which every change goes through [`set_active`] and its siblings for.
 
 use chrono::{DateTime, Utc};
 use entity::{session, user};

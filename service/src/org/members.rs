@@ -137,6 +137,28 @@ impl Auth {
             .ok_or(OrgError::NoActiveOrganization)?)
     }
 
+    /// The organization locked in `txn`, with its members (their rows locked too) and
+    /// `user_id`'s membership among them: `MEMBER_NOT_FOUND` when they have none (or there is no
+    /// such organization).
+    async fn lock_members_as<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        organization_id: &str,
+        user_id: &str,
+    ) -> Result<(Locked<'a>, Vec<member::Model>, member::Model)> {
+        let locked = self
+            .lock(txn, organization_id)
+            .await?
+            .ok_or(OrgError::MemberNotFound)?;
+        let members = locked.members().await?;
+        let me = members
+            .iter()
+            .find(|m| m.user_id == user_id)
+            .cloned()
+            .ok_or(OrgError::MemberNotFound)?;
+        Ok((locked, members, me))
+    }
+
     /// `get-active-member`: the caller's membership of the active organization, with the user.
     pub async fn active_member(&self, current: &Current) -> Result<(member::Model, user::Model)> {
         let org = self.members_organization(current, Target::Active).await?;
@@ -273,21 +295,14 @@ impl Auth {
     ) -> Result<member::Model> {
         let roles = &self.cfg.org.roles;
         let txn = self.db.begin().await?;
-        let locked = self
-            .lock(&txn, organization_id)
-            .await?
-            .ok_or(OrgError::MemberNotFound)?;
-        let members = locked.members().await?;
-        let me = members
-            .iter()
-            .find(|m| m.user_id == current.user.id)
-            .ok_or(OrgError::MemberNotFound)?;
+        let (locked, members, me) = self
+            .lock_members_as(&txn, organization_id, &current.user.id)
+            .await?;
         let owners = members.iter().filter(|m| roles.is_creator(&m.role)).count();
         if roles.is_creator(&me.role) && owners <= 1 {
             return Err(OrgError::OnlyOwner.into());
         }
-        locked.remove(me).await?;
-        let me = me.clone();
+        locked.remove(&me).await?;
         txn.commit().await?;
         crate::audit::event("member_left", &me.user_id, Some(&me.organization_id));
         Ok(me)
@@ -305,15 +320,7 @@ impl Auth {
         let target = Target::id_or_active(organization_id);
         let org = self.members_organization(current, target).await?;
         let txn = self.db.begin().await?;
-        let locked = self
-            .lock(&txn, &org)
-            .await?
-            .ok_or(OrgError::MemberNotFound)?;
-        let members = locked.members().await?;
-        let me = members
-            .iter()
-            .find(|m| m.user_id == current.user.id)
-            .ok_or(OrgError::MemberNotFound)?;
+        let (locked, members, me) = self.lock_members_as(&txn, &org, &current.user.id).await?;
         let target = if member_id_or_email.contains('@') {
             let email = member_id_or_email.trim().to_lowercase();
             let u = user::Entity::find()
@@ -366,15 +373,7 @@ impl Auth {
         let target = Target::id_or_active(organization_id);
         let org = self.members_organization(current, target).await?;
         let txn = self.db.begin().await?;
-        let locked = self
-            .lock(&txn, &org)
-            .await?
-            .ok_or(OrgError::MemberNotFound)?;
-        let members = locked.members().await?;
-        let me = members
-            .iter()
-            .find(|m| m.user_id == current.user.id)
-            .ok_or(OrgError::MemberNotFound)?;
+        let (_, members, me) = self.lock_members_as(&txn, &org, &current.user.id).await?;
         let Some(target) = members.iter().find(|m| m.id == member_id).cloned() else {
             // A member of another organization is not the caller's to update (Better Auth's
             // refusal); an id nobody has is not found.

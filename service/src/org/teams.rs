@@ -8,7 +8,7 @@ use entity::{member, team, team_member};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set, TransactionTrait,
 };
 
 use super::access::Permission;
@@ -30,6 +30,28 @@ async fn team_in(
         .await?
         .ok_or(OrgError::TeamNotFound)?)
 }
+
+/// The teams `query` finds, oldest first, at most 100 (as Better Auth lists them).
+async fn oldest_first(
+    db: &impl ConnectionTrait,
+    query: Select<team::Entity>,
+) -> Result<Vec<team::Model>> {
+    Ok(query
+        .order_by_asc(team::Column::CreatedAt)
+        .limit(100)
+        .all(db)
+        .await?)
+}
+
+/// Putting a member in a team needs `member:update`; taking one out, `member:delete`.
+const ADDING: (Permission, OrgError) = (
+    Permission::UPDATE_MEMBER,
+    OrgError::NotAllowedToAddTeamMember,
+);
+const REMOVING: (Permission, OrgError) = (
+    Permission::DELETE_MEMBER,
+    OrgError::NotAllowedToRemoveTeamMember,
+);
 
 /// How many teams organization `organization_id` has.
 async fn count_teams(db: &impl ConnectionTrait, organization_id: &str) -> Result<u64> {
@@ -158,12 +180,8 @@ impl Auth {
         self.membership(&org, &current.user.id)
             .await?
             .ok_or(OrgError::NotAllowedToAccessOrganization)?;
-        Ok(team::Entity::find()
-            .filter(team::Column::OrganizationId.eq(&org))
-            .order_by_asc(team::Column::CreatedAt)
-            .limit(100)
-            .all(&self.db)
-            .await?)
+        let teams = team::Entity::find().filter(team::Column::OrganizationId.eq(&org));
+        oldest_first(&self.db, teams).await
     }
 
     /// `update-team`: renames a team of the organization; needs `team:update`. A team never moves
@@ -314,11 +332,7 @@ impl Auth {
         if let Some(org) = org {
             query = query.filter(team::Column::OrganizationId.eq(org));
         }
-        Ok(query
-            .order_by_asc(team::Column::CreatedAt)
-            .limit(100)
-            .all(&self.db)
-            .await?)
+        oldest_first(&self.db, query).await
     }
 
     /// `list-team-members`: the members of a team (default: the active team), for its members.
@@ -390,16 +404,7 @@ impl Auth {
     ) -> Result<team_member::Model> {
         let txn = self.db.begin().await?;
         let locked = self
-            .lock_for_team_member(
-                &txn,
-                current,
-                organization_id,
-                user_id,
-                (
-                    Permission::UPDATE_MEMBER,
-                    OrgError::NotAllowedToAddTeamMember,
-                ),
-            )
+            .lock_for_team_member(&txn, current, organization_id, user_id, ADDING)
             .await?;
         let added = locked.admit_to_team(team_id, user_id).await?;
         txn.commit().await?;
@@ -416,16 +421,7 @@ impl Auth {
     ) -> Result<()> {
         let txn = self.db.begin().await?;
         let locked = self
-            .lock_for_team_member(
-                &txn,
-                current,
-                organization_id,
-                user_id,
-                (
-                    Permission::DELETE_MEMBER,
-                    OrgError::NotAllowedToRemoveTeamMember,
-                ),
-            )
+            .lock_for_team_member(&txn, current, organization_id, user_id, REMOVING)
             .await?;
         let team = locked.team(team_id).await?;
         let removed = team_member::Entity::delete_many()

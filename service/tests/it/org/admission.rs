@@ -69,14 +69,7 @@ async fn the_organization_limit_counts_memberships(db: TestDb) {
     let first = w.organization(&owner, "first").await;
     w.organization(&other, "theirs").await;
     w.add("theirs", &owner, "member").await.unwrap();
-    let input = service::org::organizations::NewOrganization {
-        name: "Third".into(),
-        slug: "third".into(),
-        logo: None,
-        metadata: None,
-        keep_current_active: false,
-    };
-    let e = w.auth.create_organization(&owner, input).await.unwrap_err();
+    let e = w.create(&owner, "third").await.unwrap_err();
     assert_eq!(refused(e), OrgError::OrganizationLimitReached);
     let theirs = w
         .again(&other)
@@ -85,14 +78,7 @@ async fn the_organization_limit_counts_memberships(db: TestDb) {
         .active_organization_id
         .unwrap();
     w.auth.leave_organization(&owner, &theirs).await.unwrap();
-    let input = service::org::organizations::NewOrganization {
-        name: "Third".into(),
-        slug: "third".into(),
-        logo: None,
-        metadata: None,
-        keep_current_active: false,
-    };
-    w.auth.create_organization(&owner, input).await.unwrap();
+    w.create(&owner, "third").await.unwrap();
     assert!(w
         .auth
         .membership(&first, &owner.user.id)

@@ -81,8 +81,8 @@ impl World {
         self.current(&who.token).await
     }
 
-    /// An organization created by `owner`, with its default team.
-    pub async fn organization(&self, owner: &Current, slug: &str) -> String {
+    /// Creates organization `slug` (with its default team) as `owner`.
+    pub async fn create(&self, owner: &Current, slug: &str) -> Result<String, Error> {
         let input = NewOrganization {
             name: slug.into(),
             slug: slug.into(),
@@ -90,8 +90,12 @@ impl World {
             metadata: None,
             keep_current_active: false,
         };
-        let (org, _) = self.auth.create_organization(owner, input).await.unwrap();
-        org.id
+        Ok(self.auth.create_organization(owner, input).await?.0.id)
+    }
+
+    /// An organization created by `owner`, with its default team.
+    pub async fn organization(&self, owner: &Current, slug: &str) -> String {
+        self.create(owner, slug).await.unwrap()
     }
 
     /// Adds `who` to `organization` with `role`, as the operator does.
