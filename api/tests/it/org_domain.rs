@@ -6,7 +6,8 @@ use migration::db_tests;
 use migration::testing::TestDb;
 use serde_json::{json, Value};
 
-use crate::harness::{parts, Browser, TestServer};
+use crate::fixtures::{Org, User};
+use crate::harness::{assert_error, assert_error_for, TestServer};
 
 /// The operations that need a session (their security has no `{}` alternative), by method and
 /// path, with whether they read a body.
@@ -38,23 +39,17 @@ async fn malformed_bodies_are_refused_before_the_session(db: TestDb) {
     assert!(routes.len() > 40, "{routes:?}");
     for (method, path, body) in routes {
         let url = format!("{}{}", anonymous.base, path.replace("{id}", "x"));
-        let (s, answer) = match method.as_str() {
-            "post" => {
-                parts(
-                    anonymous
-                        .http
-                        .post(&url)
-                        .json(&json!(["not", "an", "object"]))
-                        .send()
-                        .await
-                        .unwrap(),
-                )
-                .await
-            }
-            _ => parts(anonymous.http.get(&url).send().await.unwrap()).await,
-        };
-        let expected = match (body, path.as_str()) {
-            // Switched on by default; the routes exist.
+        let answer = match method.as_str() {
+            "post" => anonymous
+                .http
+                .post(&url)
+                .json(&json!(["not", "an", "object"])),
+            _ => anonymous.http.get(&url),
+        }
+        .send()
+        .await
+        .unwrap();
+        let (status, code) = match (body, path.as_str()) {
             (true, _) => (400, "VALIDATION_ERROR"),
             // A required query parameter is missing.
             (false, "/api/auth/organization/get-invitation" | "/api/auth/delete-user/callback") => {
@@ -64,11 +59,7 @@ async fn malformed_bodies_are_refused_before_the_session(db: TestDb) {
             (false, "/api/auth/account-info") => (400, "VALIDATION_ERROR"),
             (false, _) => (401, "UNAUTHORIZED"),
         };
-        assert_eq!(
-            (s, answer["code"].as_str().unwrap_or_default()),
-            expected,
-            "{method} {path}: {answer}"
-        );
+        assert_error_for(answer, status, code, format!("{method} {path}")).await;
     }
 }
 
@@ -77,89 +68,64 @@ async fn malformed_bodies_are_refused_before_the_session(db: TestDb) {
 async fn switched_off_deletion_answers_before_the_session(db: TestDb) {
     let server = TestServer::start_with(&db, |c| c.delete_user_enabled = false).await;
     let anonymous = server.browser();
-    let (s, body) = parts(anonymous.post("/delete-user", json!({})).await).await;
-    assert_eq!((s, body["code"].as_str()), (404, Some("NOT_FOUND")));
-    let (s, _) = parts(anonymous.post("/delete-user", json!([1])).await).await;
-    assert_eq!(s, 400);
-    let r = anonymous.get("/delete-user/callback?token=t").await;
-    assert_eq!(r.status(), 404);
-    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
-}
-
-/// Signs `email` up and creates organization `slug`; returns the browser, the organization id
-/// and its default team's id.
-async fn owner_of(server: &TestServer, email: &str, slug: &str) -> (Browser, String, String) {
-    let b = server.browser();
-    b.sign_up(email, "password123").await;
-    let (s, org) = parts(
-        b.post("/organization/create", json!({"name": slug, "slug": slug}))
-            .await,
+    assert_error(
+        anonymous.post("/delete-user", json!({})).await,
+        404,
+        "NOT_FOUND",
     )
     .await;
-    assert_eq!(s, 200, "{org}");
-    let session = b.json("/get-session").await;
-    let team = session["session"]["activeTeamId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (b, org["id"].as_str().unwrap().to_owned(), team)
+    let malformed = anonymous.post("/delete-user", json!([1])).await;
+    assert_error(malformed, 400, "VALIDATION_ERROR").await;
+    let r = anonymous.get("/delete-user/callback?token=t").await;
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    assert_error(r, 404, "NOT_FOUND").await;
 }
 
 /// "User is not a member of the organization" is one condition; Better Auth answers it with
 /// 400, 401 or 403 depending on the route, and so does orgauth, route by route.
 async fn a_non_member_is_answered_as_each_route_does(db: TestDb) {
     let server = TestServer::start(&db).await;
-    let (_, org, team) = owner_of(&server, "owner@example.com", "guarded").await;
-    let (stranger, _, _) = owner_of(&server, "stranger@example.com", "theirs").await;
-    let user_id = stranger.json("/get-session").await["user"]["id"].clone();
+    let org = Org::new(&server, "guarded").await;
+    let stranger = User::sign_up(&server, "stranger@example.com").await;
+    let (id, team, user) = (&org.id, &org.default_team, &stranger.id);
     let cases: &[(&str, Value, u16)] = &[
         (
             "/organization/update",
-            json!({"organizationId": org, "data": {"name": "x"}}),
+            json!({"organizationId": id, "data": {"name": "x"}}),
             400,
         ),
-        ("/organization/delete", json!({"organizationId": org}), 400),
+        ("/organization/delete", json!({"organizationId": id}), 400),
         (
             "/organization/add-team-member",
-            json!({"organizationId": org, "teamId": team, "userId": user_id}),
+            json!({"organizationId": id, "teamId": team, "userId": user}),
             400,
         ),
         (
             "/organization/remove-team-member",
-            json!({"organizationId": org, "teamId": team, "userId": user_id}),
+            json!({"organizationId": id, "teamId": team, "userId": user}),
             400,
         ),
         (
             "/organization/has-permission",
-            json!({"organizationId": org, "permissions": {"member": ["delete"]}}),
+            json!({"organizationId": id, "permissions": {"member": ["delete"]}}),
             401,
         ),
         (
             "/organization/set-active",
-            json!({"organizationId": org}),
+            json!({"organizationId": id}),
             403,
         ),
     ];
+    let code = "USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION";
     for (path, body, status) in cases {
-        let (s, answer) = parts(stranger.post(path, body.clone()).await).await;
-        assert_eq!(
-            (s, answer["code"].as_str()),
-            (*status, Some("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION")),
-            "{path}"
-        );
+        assert_error_for(stranger.post(path, body.clone()).await, *status, code, path).await;
     }
-    let (s, answer) = parts(
-        stranger
-            .get(&format!(
-                "/organization/get-organization?organizationId={org}"
-            ))
-            .await,
-    )
-    .await;
-    assert_eq!(
-        (s, answer["code"].as_str()),
-        (403, Some("USER_IS_NOT_A_MEMBER_OF_THE_ORGANIZATION"))
-    );
+    let read = stranger
+        .get(&format!(
+            "/organization/get-organization?organizationId={id}"
+        ))
+        .await;
+    assert_error(read, 403, code).await;
 }
 
 /// The document describes every schema, property and parameter, and tags each organization
