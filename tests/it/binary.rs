@@ -359,7 +359,48 @@ async fn migrate_adopts_and_converts_through_the_binary() {
     .await;
 }
 
-db_tests!(serves_and_stops_on_sigterm, migrate_commands_work);
+/// `orgauth check-invariants`: silent with exit 0 on a sound store; each broken invariant on its own
+/// line and exit 1 otherwise; plain session tokens are allowed in coexistence.
+async fn check_invariants_command(db: TestDb) {
+    let url = db.url.clone();
+    let check = |coexistence: bool| {
+        let mut cmd = orgauth();
+        cmd.arg("check-invariants").env("DATABASE_URL", &url);
+        if coexistence {
+            cmd.env("ORGAUTH_COEXISTENCE", "true");
+        }
+        run(&mut cmd)
+    };
+    let conn = db.migrated().await;
+    let out = check(false);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout_lines(&out), Vec::<String>::new());
+    use sea_orm::ConnectionTrait;
+    let t = "'2026-01-01 00:00:00'";
+    conn.execute_unprepared(&format!(
+        "INSERT INTO \"user\" (id, name, email, email_verified, created_at, updated_at) \
+         VALUES ('u1', 'U', 'u1@example.com', false, {t}, {t}); \
+         INSERT INTO account (id, account_id, provider_id, user_id, created_at, updated_at) \
+         VALUES ('a1', 'gh-1', 'github', 'u1', {t}, {t}); \
+         INSERT INTO session (id, expires_at, token, created_at, updated_at, user_id) \
+         VALUES ('s1', {t}, 'plain-token', {t}, {t}, 'u1')"
+    ))
+    .await
+    .unwrap();
+    let out = check(false);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(stdout_lines(&out), ["plain_session_token: s1"]);
+    assert!(
+        check(true).status.success(),
+        "coexistence stores plain tokens"
+    );
+}
+
+db_tests!(
+    serves_and_stops_on_sigterm,
+    migrate_commands_work,
+    check_invariants_command
+);
 
 /// `orgauth openapi` prints the document without touching a database.
 #[test]

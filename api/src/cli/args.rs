@@ -39,6 +39,11 @@ pub enum Command {
     /// with their SHA-256 digests, in place. Nobody is signed out; safe while servers run;
     /// idempotent. Afterwards a Better Auth server can no longer read those sessions.
     ConvertSessionTokens,
+    /// Check the store against its invariants (migration/src/invariants): prints each broken one
+    /// with the row that breaks it and exits 1, or prints nothing and exits 0. Reads the
+    /// configuration for the mode (coexistence and plain tokens relax the secrets' checks) and
+    /// the creator role.
+    CheckInvariants,
     /// Add an existing user to an organization without an invitation (the organization plugin's
     /// server-side `addMember`; deliberately not an HTTP route).
     AddMember {

@@ -69,6 +69,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("converted {converted} plain session token(s) to digests");
             Ok(())
         }
+        Some(Command::CheckInvariants) => {
+            let db = cli.database.connect().await?;
+            let base_url = cli.auth.base_url.clone().unwrap_or_default();
+            let cfg = cli.auth.config(&base_url)?;
+            let scope = service::invariants::Scope {
+                exclusive: !cfg.coexistence
+                    && cfg.session_tokens == service::config::TokenStorage::Hashed,
+                creator_role: cfg.org.roles.creator_role.clone(),
+            };
+            let broken = service::invariants::check(&db, &scope).await?;
+            for violation in &broken {
+                println!("{violation}");
+            }
+            anyhow::ensure!(broken.is_empty(), "{} invariant violation(s)", broken.len());
+            Ok(())
+        }
         Some(Command::AddMember {
             organization,
             email,

@@ -146,8 +146,8 @@ pub struct RemoveMemberBody {
 /// The membership that was removed.
 #[derive(Object, Debug)]
 pub struct RemovedMember {
-    /// The removed membership, with its user.
-    pub member: MemberWithUser,
+    /// The removed membership.
+    pub member: Member,
 }
 
 /// `update-member-role`'s body.
@@ -403,13 +403,13 @@ impl MembersApi {
         caller: Caller,
     ) -> Result<MemberRemoved, Errors<JsonBody>> {
         let body = body.0;
-        let (m, u) = self
+        let (m, _) = self
             .state
             .auth
             .remove_member(&caller, body.organization_id, &body.member_id_or_email)
             .await?;
         Ok(RemovedMember {
-            member: MemberWithUser::from((&m, &u)),
+            member: Member::from(&m),
         }
         .into())
     }

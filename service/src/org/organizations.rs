@@ -192,7 +192,7 @@ impl Auth {
             .await?;
         let default_team = match cfg.default_team {
             true => {
-                let team = locked.insert_team(&input.name, None).await?;
+                let team = locked.insert_team(&input.name).await?;
                 locked.admit_to_team(&team.id, &current.user.id).await?;
                 Some(team.id)
             }

@@ -3,7 +3,6 @@
 //! organization locked, as removing a member does); the session's active team is always a team of
 //! its active organization that the user is in.
 
-use chrono::NaiveDateTime;
 use entity::{member, team, team_member};
 use sea_orm::sea_query::Query;
 use sea_orm::{
@@ -81,17 +80,13 @@ impl Locked<'_> {
         Ok(())
     }
 
-    /// A new team of the organization named `name`.
-    pub async fn insert_team(
-        &self,
-        name: &str,
-        updated_at: Option<NaiveDateTime>,
-    ) -> Result<team::Model> {
+    /// A new team of the organization named `name` (`updatedAt` set, as Better Auth sets it).
+    pub async fn insert_team(&self, name: &str) -> Result<team::Model> {
         Ok(team::ActiveModel {
             name: Set(name.to_owned()),
             organization_id: Set(self.id().to_owned()),
             created_at: Set(self.now),
-            updated_at: Set(updated_at),
+            updated_at: Set(Some(self.now)),
             ..Default::default()
         }
         .insert(self.txn)
@@ -165,7 +160,7 @@ impl Auth {
                 return Err(OrgError::TeamLimitReached.into());
             }
         }
-        let created = locked.insert_team(name, Some(locked.now)).await?;
+        let created = locked.insert_team(name).await?;
         txn.commit().await?;
         Ok(created)
     }
