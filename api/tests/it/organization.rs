@@ -65,9 +65,10 @@ async fn creating_an_organization(db: TestDb) {
 
     let teams = team::Entity::find().all(&server.db).await.unwrap();
     assert_eq!(teams.len(), 1);
+    // `updatedAt` set on insert, as ZeroStarter's Drizzle schema (`$onUpdate`) sets it.
     assert_eq!(
         (teams[0].name.as_str(), teams[0].updated_at),
-        ("Acme", None)
+        ("Acme", Some(teams[0].created_at))
     );
     assert_eq!(
         team_member::Entity::find().count(&server.db).await.unwrap(),
@@ -92,7 +93,7 @@ async fn reading_a_new_organization(db: TestDb) {
         (&full["teams"][0]["name"], &full["teams"][0]["memberCount"]),
         (&json!("Acme"), &json!(1))
     );
-    assert!(full["teams"][0]["updatedAt"].is_null());
+    assert_eq!(full["teams"][0]["updatedAt"], full["teams"][0]["createdAt"]);
     let list = b.json("/organization/list").await;
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["metadata"], "{\"plan\":\"pro\"}");
