@@ -6,9 +6,7 @@ use std::borrow::Cow;
 
 use chrono::NaiveDateTime;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
-use poem_openapi::types::{
-    Any, MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type,
-};
+use poem_openapi::types::{MaybeUndefined, ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::Object;
 use serde_json::Value;
 
@@ -257,9 +255,54 @@ pub struct VerifyPasswordBody {
 #[oai(rename_all = "camelCase")]
 pub struct UpdateSessionBody {
     /// Refused when set (`FIELD_NOT_ALLOWED`): `organization/set-active` sets it.
-    pub active_organization_id: Option<Any<Value>>,
+    pub active_organization_id: Option<Refused>,
     /// Refused when set (`FIELD_NOT_ALLOWED`): `organization/set-active-team` sets it.
-    pub active_team_id: Option<Any<Value>>,
+    pub active_team_id: Option<Refused>,
+}
+
+/// A session field clients may not set: documented as the string it holds, read as any JSON
+/// value, since Better Auth refuses any value that is set (not `null`, `false`, `0` or `""`)
+/// with `FIELD_NOT_ALLOWED` rather than a type error.
+#[derive(Debug, Clone)]
+pub struct Refused(pub Value);
+
+impl Type for Refused {
+    const IS_REQUIRED: bool = true;
+
+    type RawValueType = Value;
+
+    type RawElementValueType = Value;
+
+    fn name() -> Cow<'static, str> {
+        "string".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            nullable: true,
+            ..MetaSchema::new("string")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Value> {
+        Some(&self.0)
+    }
+
+    fn raw_element_iter<'a>(&'a self) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
+        Box::new(std::iter::once(&self.0))
+    }
+}
+
+impl ParseFromJSON for Refused {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        Ok(Self(value.unwrap_or_default()))
+    }
+}
+
+impl ToJSON for Refused {
+    fn to_json(&self) -> Option<Value> {
+        Some(self.0.clone())
+    }
 }
 
 /// The session after `update-session`.

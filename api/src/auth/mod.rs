@@ -14,7 +14,7 @@ use poem::{Request, RequestBody};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::types::{Any, MaybeUndefined};
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{
     ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi, SecurityScheme, Tags,
 };
@@ -380,9 +380,7 @@ impl AuthApi {
         _caller: Caller,
     ) -> Result<SessionUpdated, Errors<JsonBody>> {
         let body = body.0 .0;
-        let set = |field: &Option<Any<serde_json::Value>>| {
-            field.as_ref().is_some_and(|v| is_truthy(&v.0))
-        };
+        let set = |field: &Option<Refused>| field.as_ref().is_some_and(|v| is_truthy(&v.0));
         if set(&body.active_organization_id) {
             return Err(service::Error::FieldNotAllowed("activeOrganizationId").into());
         }

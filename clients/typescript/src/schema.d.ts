@@ -57,8 +57,9 @@ export interface paths {
         put?: never;
         /**
          * Sign out
-         * @description Ends the presented session (if any) and clears the cookies. Works without a session; a
-         *     body, if any, is ignored.
+         * @description Ends the presented session (if any) and clears the cookies. Works without a session. The
+         *     body may be left out; one that is there must be a JSON object (checked first, so a
+         *     malformed request signs nobody out).
          */
         post: operations["signOut"];
         delete?: never;
@@ -177,6 +178,51 @@ export interface paths {
          * @description `email` is refused (it has its own flow); unknown keys are ignored.
          */
         post: operations["updateUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/update-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Update the current session's additional fields
+         * @description Only fields a deployment adds to sessions may be set, and orgauth adds none: the answer is
+         *     400 `No fields to update`, or `FIELD_NOT_ALLOWED` for `activeOrganizationId` and
+         *     `activeTeamId`, which `organization/set-active` and `set-active-team` manage. The body is
+         *     checked before the session, as Better Auth does.
+         */
+        post: operations["updateSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/verify-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check the caller's password
+         * @description `{"status":true}` when `password` is the signed-in user's; 400 `INVALID_PASSWORD` when it
+         *     is not or the user has no password. A guess like a sign-in: counted per account and rate
+         *     limited as sign-in is.
+         */
+        post: operations["verifyPassword"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1244,19 +1290,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** AcceptedInvitation */
+        /**
+         * AcceptedInvitation
+         * @description An accepted invitation and the membership it created.
+         */
         AcceptedInvitation: {
-            invitation: components["schemas"]["Invitation"];
-            member: components["schemas"]["Member"];
+            /** @description The invitation, now accepted. */
+            invitation: components["schemas"]["Invitation"] & unknown;
+            /** @description The new membership. */
+            member: components["schemas"]["Member"] & unknown;
         };
-        /** AccessTokenResponse */
+        /**
+         * AccessTokenResponse
+         * @description A linked account's access token.
+         */
         AccessTokenResponse: {
+            /** @description The provider's access token. */
             accessToken: string;
             /**
              * Format: date-time
              * @description Omitted when the provider gave no expiry.
              */
             accessTokenExpiresAt?: string;
+            /** @description The granted scopes. */
             scopes: string[];
             /** @description Omitted when the provider gave none. */
             idToken?: string;
@@ -1266,39 +1322,69 @@ export interface components {
          * @description A linked account, without its secrets.
          */
         Account: {
+            /** @description The account's row id (what `unlink-account` takes). */
             id: string;
+            /** @description `credential` for the password, else the social provider's id. */
             providerId: string;
+            /** @description The provider's id for the user (the user id for `credential`). */
             accountId: string;
+            /** @description Whose account it is. */
             userId: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was linked.
+             */
             createdAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
             updatedAt: string;
+            /** @description The scopes granted by the provider. */
             scopes: string[];
         };
         /**
          * AccountBody
-         * @description Which account: by provider id, by account id (the provider's or the row's), or both.
+         * @description Which of the caller's accounts: `accountId` (the account's row id, or the provider's account
+         *     id), or `providerId` as earlier Better Auth versions took it; not both.
          */
         AccountBody: {
+            /** @description Earlier Better Auth versions' selector: the caller's account with this provider. */
             providerId?: string;
+            /** @description The account's row id (`id` in `list-accounts`) or the provider's account id. */
             accountId?: string;
-            /** @description Only the caller's own id is accepted. */
+            /** @description Better Auth's account cookie; orgauth sets none, so no account is found by it. */
+            useAccountCookie?: boolean;
+            /**
+             * @description Ignored, as Better Auth ignores it when there is a session: the account is always the
+             *     caller's.
+             */
             userId?: string;
         };
-        /** AccountInfo */
+        /**
+         * AccountInfo
+         * @description What the provider says about a linked account's user.
+         */
         AccountInfo: {
-            user: components["schemas"]["ProviderUser"];
+            /** @description The user, normalized. */
+            user: components["schemas"]["ProviderUser"] & unknown;
             /** @description The provider's own answer (GitHub's `/user`, the OpenID userinfo). */
             data: {
                 [key: string]: unknown;
             };
-            account: components["schemas"]["AccountRef"];
+            /** @description The account asked about. */
+            account: components["schemas"]["AccountRef"] & unknown;
         };
-        /** AccountRef */
+        /**
+         * AccountRef
+         * @description Which linked account was asked.
+         */
         AccountRef: {
+            /** @description The account's row id. */
             id: string;
+            /** @description The provider. */
             providerId: string;
+            /** @description The provider's id for the user. */
             accountId: string;
         };
         /**
@@ -1306,33 +1392,57 @@ export interface components {
          * @description The provider's answer, as a query (GET) or a form (`response_mode=form_post`).
          */
         CallbackForm: {
+            /** @description The authorization code. */
             code?: string;
+            /** @description The state the flow was started with. */
             state?: string;
+            /** @description The provider's error code, when it refused. */
             error?: string;
+            /** @description The provider's description of the error (never shown). */
             error_description?: string;
+            /** @description The issuer (RFC 9207), checked for OpenID providers. */
             iss?: string;
         };
-        /** ChangeEmailBody */
+        /**
+         * ChangeEmailBody
+         * @description `change-email`'s body.
+         */
         ChangeEmailBody: {
+            /** @description The new address. */
             newEmail: string;
+            /** @description Where the confirmation link lands (trusted origin or relative path). */
             callbackURL?: string;
         };
-        /** ChangePasswordBody */
+        /**
+         * ChangePasswordBody
+         * @description `change-password`'s body.
+         */
         ChangePasswordBody: {
+            /** @description The new password: 8 to 128 characters. */
             newPassword: string;
+            /** @description The current password. */
             currentPassword: string;
             /** @description End every session of the user and open a new one for this client. */
             revokeOtherSessions?: boolean;
         };
-        /** CheckSlugBody */
+        /**
+         * CheckSlugBody
+         * @description `check-slug`'s body.
+         */
         CheckSlugBody: {
+            /** @description The slug to check. */
             slug: string;
         };
-        /** CreateOrganizationBody */
+        /**
+         * CreateOrganizationBody
+         * @description `create`'s body.
+         */
         CreateOrganizationBody: {
+            /** @description Its display name: 1 to 256 characters. */
             name: string;
             /** @description 1 to 64 characters of a-z, 0-9 and '-'. */
             slug: string;
+            /** @description A URL of its logo. */
             logo?: string;
             /** @description Any JSON object; stored as a JSON string. */
             metadata?: {
@@ -1341,33 +1451,59 @@ export interface components {
             /** @description Leave the session's active organization as it is. */
             keepCurrentActiveOrganization?: boolean;
         };
-        /** CreateTeamBody */
+        /**
+         * CreateTeamBody
+         * @description `create-team`'s body.
+         */
         CreateTeamBody: {
+            /** @description The team's name: 1 to 256 characters. */
             name: string;
+            /** @description Default: the active organization. */
             organizationId?: string;
         };
-        /** CreatedOrganization */
+        /**
+         * CreatedOrganization
+         * @description A new organization with its one member, the caller as its owner.
+         */
         CreatedOrganization: {
+            /** @description The organization's id. */
             id: string;
+            /** @description Its display name. */
             name: string;
+            /** @description Its unique, URL-safe name. */
             slug: string;
+            /** @description A URL of its logo, or null. */
             logo: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
             createdAt: string;
             /** @description The metadata object; omitted when there is none. */
             metadata?: {
                 [key: string]: unknown;
             };
+            /** @description The owner's membership. */
             members: components["schemas"]["Member"][];
         };
-        /** DeleteOrganizationBody */
+        /**
+         * DeleteOrganizationBody
+         * @description `delete`'s body.
+         */
         DeleteOrganizationBody: {
+            /** @description The organization to delete. */
             organizationId: string;
         };
-        /** DeleteUserBody */
+        /**
+         * DeleteUserBody
+         * @description `delete-user`'s body: a password, a mailed token, or neither (a fresh session).
+         */
         DeleteUserBody: {
+            /** @description The user's password, checked. */
             password?: string;
+            /** @description The token of a mailed deletion link. */
             token?: string;
+            /** @description Where the mailed deletion link lands. */
             callbackURL?: string;
         };
         /**
@@ -1381,22 +1517,39 @@ export interface components {
             /** @description A stable code for programs, e.g. `INVALID_EMAIL_OR_PASSWORD`. */
             code?: string;
         };
-        /** FullOrganizationResponse */
+        /**
+         * FullOrganizationResponse
+         * @description An organization with its members, teams and the invitations the caller may see.
+         */
         FullOrganizationResponse: {
+            /** @description The organization's id. */
             id: string;
+            /** @description Its display name. */
             name: string;
+            /** @description Its unique, URL-safe name. */
             slug: string;
+            /** @description A URL of its logo, or null. */
             logo: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
             createdAt: string;
             /** @description The metadata object as a JSON string, or null. */
             metadata: string | null;
+            /** @description Its invitations, for members allowed to invite (empty for the others). */
             invitations: components["schemas"]["Invitation"][];
+            /** @description Its members with their users, oldest first (at most `membersLimit`, 100). */
             members: components["schemas"]["MemberWithUser"][];
+            /** @description Its teams with their member counts, oldest first (at most 100). */
             teams: components["schemas"]["TeamWithCount"][];
         };
-        /** HasPermissionBody */
+        /**
+         * HasPermissionBody
+         * @description `has-permission`'s body: the permissions to check, under `permissions`.
+         */
         HasPermissionBody: {
+            /** @description Default: the active organization. */
             organizationId?: string;
             /** @description resource → actions, e.g. `{"member": ["delete"]}`. */
             permissions?: {
@@ -1407,10 +1560,14 @@ export interface components {
                 [key: string]: string[];
             };
         };
-        /** HasPermissionResponse */
+        /**
+         * HasPermissionResponse
+         * @description Whether the caller has the permissions.
+         */
         HasPermissionResponse: {
             /** @description Always null. */
             error: string | null;
+            /** @description True when one of the caller's roles grants every requested action. */
             success: boolean;
         };
         /**
@@ -1418,82 +1575,154 @@ export interface components {
          * @description A client-obtained ID token, in Better Auth's shape; orgauth refuses it.
          */
         IdToken: {
+            /** @description The ID token. */
             token: string;
+            /** @description The nonce it was requested with. */
             nonce?: string;
+            /** @description An access token that came with it. */
             accessToken?: string;
+            /** @description A refresh token that came with it. */
             refreshToken?: string;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description When the access token expires (seconds since the epoch).
+             */
             expiresAt?: number;
             /** @description The user as some providers (Apple) send it. */
             user?: {
                 [key: string]: unknown;
             };
         };
-        /** Invitation */
+        /**
+         * Invitation
+         * @description An invitation to join an organization.
+         */
         Invitation: {
+            /** @description The invitation's id, which its link carries. */
             id: string;
+            /** @description The organization it invites to. */
             organizationId: string;
+            /** @description The invited address. */
             email: string;
+            /** @description The roles the new member gets, comma-joined. */
             role: string | null;
+            /** @description The teams the new member joins, comma-joined, or null. */
             teamId: string | null;
-            /** @enum {string} */
+            /**
+             * @description Where it stands.
+             * @enum {string}
+             */
             status: "pending" | "accepted" | "rejected" | "canceled";
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description Until when it can be accepted.
+             */
             expiresAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was sent.
+             */
             createdAt: string;
+            /** @description The member who sent it. */
             inviterId: string;
         };
-        /** InvitationIdBody */
+        /**
+         * InvitationIdBody
+         * @description The body of the routes that act on one invitation.
+         */
         InvitationIdBody: {
+            /** @description The invitation. */
             invitationId: string;
         };
-        /** InvitationWithOrganization */
+        /**
+         * InvitationWithOrganization
+         * @description An invitation as its recipient sees it.
+         */
         InvitationWithOrganization: {
+            /** @description The invitation's id, which its link carries. */
             id: string;
+            /** @description The organization it invites to. */
             organizationId: string;
+            /** @description The invited address. */
             email: string;
+            /** @description The roles the new member gets, comma-joined. */
             role: string | null;
+            /** @description The teams the new member joins, comma-joined, or null. */
             teamId: string | null;
-            /** @enum {string} */
+            /**
+             * @description Where it stands.
+             * @enum {string}
+             */
             status: "pending" | "accepted" | "rejected" | "canceled";
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description Until when it can be accepted.
+             */
             expiresAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was sent.
+             */
             createdAt: string;
+            /** @description The member who sent it. */
             inviterId: string;
+            /** @description The organization's name. */
             organizationName: string;
+            /** @description The organization's slug. */
             organizationSlug: string;
+            /** @description The address of the member who sent it. */
             inviterEmail: string;
         };
-        /** InviteMemberBody */
+        /**
+         * InviteMemberBody
+         * @description `invite-member`'s body.
+         */
         InviteMemberBody: {
+            /** @description The address to invite. */
             email: string;
-            role: components["schemas"]["RoleInput"];
+            /** @description The roles the new member gets. */
+            role: components["schemas"]["RoleInput"] & unknown;
+            /** @description Default: the active organization. */
             organizationId?: string;
             /** @description Extend a pending invitation's expiry and mail it again (its roles and teams stay). */
             resend?: boolean;
             /** @description Teams of the organization the new member joins on acceptance. */
             teamId?: components["schemas"]["TeamIdInput"] & unknown;
         };
-        /** LeaveBody */
+        /**
+         * LeaveBody
+         * @description `leave`'s body.
+         */
         LeaveBody: {
+            /** @description The organization to leave. */
             organizationId: string;
         };
-        /** LinkSocialBody */
+        /**
+         * LinkSocialBody
+         * @description `link-social`'s body.
+         */
         LinkSocialBody: {
+            /** @description The provider id: `github`, `google`, or a configured OpenID provider's id. */
             provider: string;
+            /** @description Where the browser lands after linking (trusted origin or relative path; default `/`). */
             callbackURL?: string;
+            /** @description Where failures land, with `?error=<code>`. */
             errorCallbackURL?: string;
+            /** @description Answer `redirect: false` (the client navigates itself). */
             disableRedirect?: boolean;
             /** @description Linking with a client-obtained ID token: not supported (400 `ID_TOKEN_NOT_SUPPORTED`). */
             idToken?: components["schemas"]["IdToken"] & unknown;
+            /** @description Scopes besides the provider's configured ones. */
             scopes?: string[];
+            /** @description Accepted for compatibility; ignored. */
             requestSignUp?: boolean;
+            /** @description Passed to the provider as `login_hint`. */
             loginHint?: string;
+            /** @description Accepted for compatibility; ignored. */
             additionalParams?: {
                 [key: string]: string;
             };
+            /** @description Accepted for compatibility; ignored. */
             additionalData?: {
                 [key: string]: unknown;
             };
@@ -1503,32 +1732,61 @@ export interface components {
          * @description A membership. `role` is comma-joined when a member holds several.
          */
         Member: {
+            /** @description The membership's id. */
             id: string;
+            /** @description The organization. */
             organizationId: string;
+            /** @description The member. */
             userId: string;
+            /** @description The member's roles, comma-joined. */
             role: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When they joined.
+             */
             createdAt: string;
         };
-        /** MemberUser */
+        /**
+         * MemberUser
+         * @description The user behind a membership, as other members see them.
+         */
         MemberUser: {
+            /** @description The user's id. */
             id: string;
+            /** @description Their name. */
             name: string;
+            /** @description Their e-mail address. */
             email: string;
+            /** @description A URL of their picture, or null. */
             image: string | null;
         };
-        /** MemberWithUser */
+        /**
+         * MemberWithUser
+         * @description A membership with its user.
+         */
         MemberWithUser: {
+            /** @description The membership's id. */
             id: string;
+            /** @description The organization. */
             organizationId: string;
+            /** @description The member. */
             userId: string;
+            /** @description The member's roles, comma-joined. */
             role: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When they joined.
+             */
             createdAt: string;
-            user: components["schemas"]["MemberUser"];
+            /** @description The member's user. */
+            user: components["schemas"]["MemberUser"] & unknown;
         };
-        /** MembersPage */
+        /**
+         * MembersPage
+         * @description A page of an organization's members.
+         */
         MembersPage: {
+            /** @description The page, with the members' users. */
             members: components["schemas"]["MemberWithUser"][];
             /**
              * Format: uint64
@@ -1536,8 +1794,12 @@ export interface components {
              */
             total: number;
         };
-        /** Message */
+        /**
+         * Message
+         * @description A confirmation, in words.
+         */
         Message: {
+            /** @description What was done. */
             message: string;
         };
         /**
@@ -1545,6 +1807,7 @@ export interface components {
          * @description `{"ok": true}`, as Better Auth answers `GET /api/auth/ok`.
          */
         Ok: {
+            /** @description Always true. */
             ok: boolean;
         };
         /**
@@ -1552,11 +1815,18 @@ export interface components {
          * @description An organization; `metadata` as stored (a JSON string), as Better Auth returns it from reads.
          */
         Organization: {
+            /** @description The organization's id. */
             id: string;
+            /** @description Its display name. */
             name: string;
+            /** @description Its unique, URL-safe name. */
             slug: string;
+            /** @description A URL of its logo, or null. */
             logo: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
             createdAt: string;
             /** @description The metadata object as a JSON string, or null. */
             metadata: string | null;
@@ -1566,11 +1836,18 @@ export interface components {
          * @description An organization as `create` and `update` return it: `metadata` parsed, omitted when absent.
          */
         OrganizationWithMetadata: {
+            /** @description The organization's id. */
             id: string;
+            /** @description Its display name. */
             name: string;
+            /** @description Its unique, URL-safe name. */
             slug: string;
+            /** @description A URL of its logo, or null. */
             logo: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
             createdAt: string;
             /** @description The metadata object; omitted when there is none. */
             metadata?: {
@@ -1582,10 +1859,15 @@ export interface components {
          * @description The provider's user, in Better Auth's normalized form.
          */
         ProviderUser: {
+            /** @description The provider's id for the user. */
             id: string;
+            /** @description Their name, or null. */
             name: string | null;
+            /** @description Their e-mail address, or null. */
             email: string | null;
+            /** @description A URL of their picture, or null. */
             image: string | null;
+            /** @description Whether the provider vouches for the address. */
             emailVerified: boolean;
         };
         /**
@@ -1593,66 +1875,113 @@ export interface components {
          * @description Where to send the browser to authorize at the provider.
          */
         RedirectUrl: {
+            /** @description The provider's authorization URL. */
             url: string;
             /** @description `false` when `disableRedirect` was asked for. */
             redirect: boolean;
         };
-        /** RefreshTokenResponse */
+        /**
+         * RefreshTokenResponse
+         * @description A linked account's tokens after a refresh.
+         */
         RefreshTokenResponse: {
+            /** @description The new access token. */
             accessToken: string;
+            /** @description The refresh token (a new one if the provider rotated it), or null. */
             refreshToken: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the access token expires, or null.
+             */
             accessTokenExpiresAt: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When the refresh token expires, or null.
+             */
             refreshTokenExpiresAt: string | null;
             /** @description The granted scopes, comma-separated. */
             scope: string | null;
+            /** @description A new ID token, or null. */
             idToken: string | null;
+            /** @description The provider. */
             providerId: string;
+            /** @description The provider's id for the user. */
             accountId: string;
         };
-        /** RejectedInvitation */
+        /**
+         * RejectedInvitation
+         * @description A rejected invitation.
+         */
         RejectedInvitation: {
-            invitation: components["schemas"]["Invitation"];
+            /** @description The invitation, now rejected. */
+            invitation: components["schemas"]["Invitation"] & unknown;
             /** @description Always null. */
             member: components["schemas"]["Member"] | null;
         };
-        /** RemoveMemberBody */
+        /**
+         * RemoveMemberBody
+         * @description `remove-member`'s body.
+         */
         RemoveMemberBody: {
             /** @description A member id, or (containing `@`) the member's email. */
             memberIdOrEmail: string;
+            /** @description Default: the active organization. */
             organizationId?: string;
         };
-        /** RemovedMember */
+        /**
+         * RemovedMember
+         * @description The membership that was removed.
+         */
         RemovedMember: {
-            member: components["schemas"]["MemberWithUser"];
+            /** @description The removed membership. */
+            member: components["schemas"]["Member"] & unknown;
         };
-        /** RequestPasswordResetBody */
+        /**
+         * RequestPasswordResetBody
+         * @description `request-password-reset`'s body.
+         */
         RequestPasswordResetBody: {
+            /** @description The account's e-mail address. */
             email: string;
             /** @description Where the mailed link finally lands (with `?token=`); must be trusted. */
             redirectTo?: string;
         };
-        /** ResetPasswordBody */
+        /**
+         * ResetPasswordBody
+         * @description `reset-password`'s body.
+         */
         ResetPasswordBody: {
+            /** @description The new password: 8 to 128 characters. */
             newPassword: string;
             /** @description The token from the mailed link (or give it as `?token=`). */
             token?: string;
         };
-        /** RevokeSessionBody */
+        /**
+         * RevokeSessionBody
+         * @description `revoke-session`'s body.
+         */
         RevokeSessionBody: {
             /** @description A session token, or a handle from `list-sessions`. */
             token: string;
         };
         /** @description A role name or a list of them. */
         RoleInput: string | string[];
-        /** RoleResponse */
+        /**
+         * RoleResponse
+         * @description A member's roles.
+         */
         RoleResponse: {
+            /** @description The roles, comma-joined when several. */
             role: string;
         };
-        /** SendVerificationEmailBody */
+        /**
+         * SendVerificationEmailBody
+         * @description `send-verification-email`'s body.
+         */
         SendVerificationEmailBody: {
+            /** @description The address to verify (the session's own, with a session). */
             email: string;
+            /** @description Where the link lands (trusted origin or relative path). */
             callbackURL?: string;
         };
         /**
@@ -1661,53 +1990,104 @@ export interface components {
          *     session; for other sessions it is a handle that `revoke-session` accepts and nothing else does.
          */
         Session: {
+            /** @description The session's id. */
             id: string;
+            /** @description The caller's token for the caller's session; for the others, a handle for `revoke-session`. */
             token: string;
+            /** @description Whose session it is. */
             userId: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it ends unless renewed.
+             */
             expiresAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was opened (sign-in).
+             */
             createdAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was last renewed.
+             */
             updatedAt: string;
+            /** @description The client's address when it was opened, or null. */
             ipAddress: string | null;
+            /** @description The client's user agent when it was opened, or null. */
             userAgent: string | null;
+            /** @description The session's active organization, or null. */
             activeOrganizationId: string | null;
+            /** @description The session's active team (of its active organization), or null. */
             activeTeamId: string | null;
         };
-        /** SessionAndUser */
+        /**
+         * SessionAndUser
+         * @description A live session with its user.
+         */
         SessionAndUser: {
-            session: components["schemas"]["Session"];
-            user: components["schemas"]["User"];
+            /** @description The session. */
+            session: components["schemas"]["Session"] & unknown;
+            /** @description Its user. */
+            user: components["schemas"]["User"] & unknown;
         };
-        /** SetActiveBody */
+        /**
+         * SessionOnly
+         * @description The session after `update-session`.
+         */
+        SessionOnly: {
+            /** @description The session. */
+            session: components["schemas"]["Session"] & unknown;
+        };
+        /**
+         * SetActiveBody
+         * @description `set-active`'s body: an id, a slug, or `organizationId: null`.
+         */
         SetActiveBody: {
             /** @description An organization id, or null to clear the active organization. */
             organizationId?: string | null;
+            /** @description An organization's slug, when no id is given. */
             organizationSlug?: string;
         };
-        /** SetActiveTeamBody */
+        /**
+         * SetActiveTeamBody
+         * @description `set-active-team`'s body.
+         */
         SetActiveTeamBody: {
             /** @description A team of the active organization the caller is in, or null to clear. */
             teamId?: string | null;
         };
-        /** SignInBody */
+        /**
+         * SignInBody
+         * @description `sign-in/email`'s body.
+         */
         SignInBody: {
+            /** @description The account's e-mail address. */
             email: string;
+            /** @description Its password. */
             password: string;
+            /** @description Where the client goes after signing in (trusted origin or relative path). */
             callbackURL?: string;
             /** @description Default true. */
             rememberMe?: boolean;
         };
-        /** SignInResponse */
+        /**
+         * SignInResponse
+         * @description A password sign-in's answer.
+         */
         SignInResponse: {
             /** @description True when a `callbackURL` was given; the client then navigates to `url`. */
             redirect: boolean;
+            /** @description The new session's token (also set as the cookie). */
             token: string;
+            /** @description `callbackURL`, when given. */
             url?: string;
-            user: components["schemas"]["User"];
+            /** @description The signed-in user. */
+            user: components["schemas"]["User"] & unknown;
         };
-        /** SignInSocialBody */
+        /**
+         * SignInSocialBody
+         * @description `sign-in/social`'s body.
+         */
         SignInSocialBody: {
             /** @description The provider id: `github`, `google`, or a configured OpenID provider's id. */
             provider: string;
@@ -1725,6 +2105,7 @@ export interface components {
             scopes?: string[];
             /** @description Accepted for compatibility; sign-up is implicit. */
             requestSignUp?: boolean;
+            /** @description Passed to the provider as `login_hint`. */
             loginHint?: string;
             /** @description Accepted for compatibility; ignored. */
             additionalParams?: {
@@ -1735,7 +2116,23 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** SignUpBody */
+        /**
+         * SignOutBody
+         * @description `sign-out`'s optional body. Its fields only matter to an OpenID provider's logout, which
+         *     orgauth does not do; they are read so that a malformed body is refused as Better Auth does.
+         */
+        SignOutBody: {
+            /** @description Where to go after the provider's logout (not used). */
+            callbackURL?: string;
+            /** @description Return the provider's logout URL instead of redirecting (not used). */
+            disableRedirect?: boolean;
+            /** @description State for the provider's logout (not used). */
+            state?: string;
+        };
+        /**
+         * SignUpBody
+         * @description `sign-up/email`'s body.
+         */
         SignUpBody: {
             /** @description Display name; may be empty. */
             name: string;
@@ -1743,7 +2140,9 @@ export interface components {
             email: string;
             /** @description 8 to 128 characters; no composition rules. */
             password: string;
+            /** @description A URL of the user's picture. */
             image?: string;
+            /** @description Where the e-mail verification link lands (trusted origin or relative path). */
             callbackURL?: string;
             /** @description `false`: the session ends with the browser session (and lasts at most one day). */
             rememberMe?: boolean;
@@ -1753,24 +2152,43 @@ export interface components {
          * @description `{"status": "ok"}`.
          */
         Status: {
+            /** @description `ok`. */
             status: string;
         };
-        /** StatusMessage */
+        /**
+         * StatusMessage
+         * @description A confirmation with a message for people.
+         */
         StatusMessage: {
+            /** @description Always true. */
             status: boolean;
+            /** @description What happened, for people. */
             message: string;
         };
-        /** StatusTrue */
+        /**
+         * StatusTrue
+         * @description `{"status": true}`: done.
+         */
         StatusTrue: {
+            /** @description Always true. */
             status: boolean;
         };
-        /** Success */
+        /**
+         * Success
+         * @description `{"success": true}`.
+         */
         Success: {
+            /** @description Always true. */
             success: boolean;
         };
-        /** SuccessMessage */
+        /**
+         * SuccessMessage
+         * @description A confirmation with a message for people.
+         */
         SuccessMessage: {
+            /** @description Always true. */
             success: boolean;
+            /** @description What happened, for people. */
             message: string;
         };
         /**
@@ -1778,45 +2196,89 @@ export interface components {
          * @description A team (without its member count, as Better Auth returns teams outside `get-full-organization`).
          */
         Team: {
+            /** @description The team's id. */
             id: string;
+            /** @description Its name. */
             name: string;
+            /** @description The organization it belongs to. */
             organizationId: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
             createdAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was last renamed, or null.
+             */
             updatedAt: string | null;
         };
-        /** TeamIdBody */
+        /**
+         * TeamIdBody
+         * @description `remove-team`'s body.
+         */
         TeamIdBody: {
+            /** @description The team. */
             teamId: string;
+            /** @description Default: the active organization. */
             organizationId?: string;
         };
         /** @description One team id or a list of them. */
         TeamIdInput: string | string[];
-        /** TeamMember */
+        /**
+         * TeamMember
+         * @description A user's membership of a team.
+         */
         TeamMember: {
+            /** @description The team membership's id. */
             id: string;
+            /** @description The team. */
             teamId: string;
+            /** @description The user. */
             userId: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When they joined the team, or null.
+             */
             createdAt: string | null;
         };
-        /** TeamMemberBody */
+        /**
+         * TeamMemberBody
+         * @description The body of `add-team-member` and `remove-team-member`.
+         */
         TeamMemberBody: {
+            /** @description The team. */
             teamId: string;
+            /** @description The user: a member of the team's organization. */
             userId: string;
+            /** @description Default: the active organization. */
             organizationId?: string;
         };
-        /** TeamWithCount */
+        /**
+         * TeamWithCount
+         * @description A team with how many members it has.
+         */
         TeamWithCount: {
+            /** @description The team's id. */
             id: string;
+            /** @description Its name. */
             name: string;
+            /** @description The organization it belongs to. */
             organizationId: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
             createdAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was last renamed, or null.
+             */
             updatedAt: string | null;
-            /** Format: uint64 */
+            /**
+             * Format: uint64
+             * @description How many members the team has.
+             */
             memberCount: number;
         };
         /**
@@ -1824,29 +2286,49 @@ export interface components {
          * @description `token` is null when sign-up does not sign in (e-mail verification required).
          */
         TokenAndUser: {
+            /** @description The new session's token, or null when there is none. */
             token: string | null;
-            user: components["schemas"]["User"];
+            /** @description The user. */
+            user: components["schemas"]["User"] & unknown;
         };
-        /** UnlinkAccountBody */
+        /**
+         * UnlinkAccountBody
+         * @description `unlink-account`'s body.
+         */
         UnlinkAccountBody: {
             /** @description The account's row id (`id` in `list-accounts`), despite the name. */
             accountId: string;
         };
-        /** UpdateMemberRoleBody */
+        /**
+         * UpdateMemberRoleBody
+         * @description `update-member-role`'s body.
+         */
         UpdateMemberRoleBody: {
+            /** @description The membership to change. */
             memberId: string;
-            role: components["schemas"]["RoleInput"];
-            organizationId?: string;
-        };
-        /** UpdateOrganizationBody */
-        UpdateOrganizationBody: {
-            data: components["schemas"]["UpdateOrganizationData"];
+            /** @description Its new roles (all of them: they replace the current ones). */
+            role: components["schemas"]["RoleInput"] & unknown;
             /** @description Default: the active organization. */
             organizationId?: string;
         };
-        /** UpdateOrganizationData */
+        /**
+         * UpdateOrganizationBody
+         * @description `update`'s body.
+         */
+        UpdateOrganizationBody: {
+            /** @description The changes. */
+            data: components["schemas"]["UpdateOrganizationData"] & unknown;
+            /** @description Default: the active organization. */
+            organizationId?: string;
+        };
+        /**
+         * UpdateOrganizationData
+         * @description What `update` changes; a field left out stays as it is.
+         */
         UpdateOrganizationData: {
+            /** @description A new display name: 1 to 256 characters. */
             name?: string;
+            /** @description A new slug, free and 1 to 64 characters of a-z, 0-9 and '-'. */
             slug?: string;
             /** @description A URL, or null to remove the logo. */
             logo?: string | null;
@@ -1855,19 +2337,43 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** UpdateTeamBody */
-        UpdateTeamBody: {
-            teamId: string;
-            data: components["schemas"]["UpdateTeamData"];
+        /**
+         * UpdateSessionBody
+         * @description `update-session`'s body: additional session fields only. This deployment defines none, and the
+         *     organization plugin's two are managed by the server.
+         */
+        UpdateSessionBody: {
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`): `organization/set-active` sets it. */
+            activeOrganizationId?: string | null;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`): `organization/set-active-team` sets it. */
+            activeTeamId?: string | null;
         };
-        /** UpdateTeamData */
+        /**
+         * UpdateTeamBody
+         * @description `update-team`'s body.
+         */
+        UpdateTeamBody: {
+            /** @description The team. */
+            teamId: string;
+            /** @description The changes. */
+            data: components["schemas"]["UpdateTeamData"] & unknown;
+        };
+        /**
+         * UpdateTeamData
+         * @description What `update-team` changes.
+         */
         UpdateTeamData: {
+            /** @description A new name: 1 to 256 characters. */
             name?: string;
             /** @description Which organization the team is looked up in (default: the active one); teams never move. */
             organizationId?: string;
         };
-        /** UpdateUserBody */
+        /**
+         * UpdateUserBody
+         * @description `update-user`'s body: the fields to change; unknown keys are ignored.
+         */
         UpdateUserBody: {
+            /** @description A new display name. */
             name?: string;
             /** @description A URL, or null to remove the image. */
             image?: string | null;
@@ -1879,10 +2385,15 @@ export interface components {
          * @description A user as the contract shows one.
          */
         User: {
+            /** @description The user's id. */
             id: string;
+            /** @description Their display name. */
             name: string;
+            /** @description Their e-mail address (lower case). */
             email: string;
+            /** @description Whether they proved the address. */
             emailVerified: boolean;
+            /** @description A URL of their picture, or null. */
             image: string | null;
             /**
              * Format: date-time
@@ -1895,20 +2406,39 @@ export interface components {
              */
             updatedAt: string;
         };
-        /** UserInvitation */
+        /**
+         * UserInvitation
+         * @description One of the caller's pending invitations.
+         */
         UserInvitation: {
+            /** @description The invitation's id, which its link carries. */
             id: string;
+            /** @description The organization it invites to. */
             organizationId: string;
+            /** @description The invited address. */
             email: string;
+            /** @description The roles the new member gets, comma-joined. */
             role: string | null;
+            /** @description The teams the new member joins, comma-joined, or null. */
             teamId: string | null;
-            /** @enum {string} */
+            /**
+             * @description Where it stands.
+             * @enum {string}
+             */
             status: "pending" | "accepted" | "rejected" | "canceled";
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description Until when it can be accepted.
+             */
             expiresAt: string;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description When it was sent.
+             */
             createdAt: string;
+            /** @description The member who sent it. */
             inviterId: string;
+            /** @description The organization's name. */
             organizationName: string;
         };
         /**
@@ -1916,8 +2446,18 @@ export interface components {
          * @description `user` is null for a plain verification and the updated user after an e-mail change.
          */
         VerifyEmailResponse: {
+            /** @description Always true. */
             status: boolean;
+            /** @description The updated user after an e-mail change, else null. */
             user: components["schemas"]["User"] | null;
+        };
+        /**
+         * VerifyPasswordBody
+         * @description `verify-password`'s body.
+         */
+        VerifyPasswordBody: {
+            /** @description The signed-in user's password. */
+            password: string;
         };
     };
     responses: never;
@@ -2169,7 +2709,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody?: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["SignOutBody"];
+            };
+        };
         responses: {
             /** @description Always `{"success": true}`; the session cookies are cleared. */
             200: {
@@ -2203,6 +2747,24 @@ export interface operations {
              *     permission.
              */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2832,6 +3394,228 @@ export interface operations {
             };
         };
     };
+    updateSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["UpdateSessionBody"];
+            };
+        };
+        responses: {
+            /** @description The session with its new fields. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["SessionOnly"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verifyPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["VerifyPasswordBody"];
+            };
+        };
+        responses: {
+            /** @description Done; always `{"status": true}`. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["StatusTrue"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     changePassword: {
         parameters: {
             query?: never;
@@ -3255,10 +4039,12 @@ export interface operations {
     resetPasswordCallback: {
         parameters: {
             query: {
+                /** @description Where the link lands: with `?token=` when the token is usable, else `?error=INVALID_TOKEN`. */
                 callbackURL: string;
             };
             header?: never;
             path: {
+                /** @description The token from the mailed link. */
                 token: string;
             };
             cookie?: never;
@@ -3348,6 +4134,7 @@ export interface operations {
     resetPassword: {
         parameters: {
             query?: {
+                /** @description The token, when the body has none. */
                 token?: string;
             };
             header?: never;
@@ -3570,7 +4357,9 @@ export interface operations {
     verifyEmail: {
         parameters: {
             query: {
+                /** @description The token from the mailed link. */
                 token: string;
+                /** @description Where to redirect afterwards (with `?error=CODE` on failure). */
                 callbackURL?: string;
             };
             header?: never;
@@ -3905,7 +4694,9 @@ export interface operations {
     deleteUserCallback: {
         parameters: {
             query: {
+                /** @description The token from the mailed link. */
                 token: string;
+                /** @description Where to redirect afterwards. */
                 callbackURL?: string;
             };
             header?: never;
@@ -4259,14 +5050,18 @@ export interface operations {
     socialCallback: {
         parameters: {
             query?: {
+                /** @description The authorization code. */
                 code?: string;
+                /** @description The state the flow was started with. */
                 state?: string;
+                /** @description The provider's error code, when it refused. */
                 error?: string;
                 /** @description Logged by nobody and never reflected; accepted for compatibility. */
                 error_description?: string;
             };
             header?: never;
             path: {
+                /** @description The provider id. */
                 id: string;
             };
             cookie?: never;
@@ -4358,6 +5153,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description The provider id. */
                 id: string;
             };
             cookie?: never;
@@ -4713,7 +5509,9 @@ export interface operations {
     accountInfo: {
         parameters: {
             query?: {
+                /** @description The account's row id or the provider's account id. */
                 accountId?: string;
+                /** @description Earlier Better Auth versions' selector: the caller's account with this provider. */
                 providerId?: string;
             };
             header?: never;
@@ -4817,6 +5615,7 @@ export interface operations {
     errorPage: {
         parameters: {
             query?: {
+                /** @description The error code to name. */
                 error?: string;
             };
             header?: never;
@@ -5328,7 +6127,9 @@ export interface operations {
     getOrganization: {
         parameters: {
             query?: {
+                /** @description The organization's id (default: the active organization). */
                 organizationId?: string;
+                /** @description The organization's slug; wins over `organizationId`. */
                 organizationSlug?: string;
             };
             header?: never;
@@ -5420,8 +6221,11 @@ export interface operations {
     getFullOrganization: {
         parameters: {
             query?: {
+                /** @description The organization's id (default: the active organization). */
                 organizationId?: string;
+                /** @description The organization's slug; wins over `organizationId`. */
                 organizationSlug?: string;
+                /** @description How many members to list at most (and at most 100). */
                 membersLimit?: number;
             };
             header?: never;
@@ -5839,8 +6643,11 @@ export interface operations {
     getActiveMemberRole: {
         parameters: {
             query?: {
+                /** @description Whose role (default: the caller's). */
                 userId?: string;
+                /** @description The organization's id (default: the active organization). */
                 organizationId?: string;
+                /** @description The organization's slug, when no id is given. */
                 organizationSlug?: string;
             };
             header?: never;
@@ -5932,13 +6739,21 @@ export interface operations {
     listMembers: {
         parameters: {
             query?: {
+                /** @description The organization's id (default: the active organization). */
                 organizationId?: string;
+                /** @description The organization's slug, when no id is given. */
                 organizationSlug?: string;
+                /** @description How many members at most (default and at most: the membership limit). */
                 limit?: number;
+                /** @description How many matching members to skip. */
                 offset?: number;
+                /** @description The sort key (default `createdAt`). */
                 sortBy?: "createdAt" | "role";
+                /** @description The sort order (default `asc`). */
                 sortDirection?: "asc" | "desc";
+                /** @description `role`, to keep only members holding `filterValue`. */
                 filterField?: "role";
+                /** @description The role `filterField=role` keeps. */
                 filterValue?: string;
             };
             header?: never;
@@ -6918,6 +7733,7 @@ export interface operations {
     getInvitation: {
         parameters: {
             query: {
+                /** @description The invitation's id (from its link). */
                 id: string;
             };
             header?: never;
@@ -7009,8 +7825,11 @@ export interface operations {
     listInvitations: {
         parameters: {
             query?: {
+                /** @description The organization's id (default: the active organization). */
                 organizationId?: string;
+                /** @description How many invitations at most (default: the invitation limit; at most 100). */
                 limit?: number;
+                /** @description How many invitations to skip. */
                 offset?: number;
             };
             header?: never;
@@ -7304,6 +8123,7 @@ export interface operations {
     listTeams: {
         parameters: {
             query?: {
+                /** @description The organization's id (default: the active organization). */
                 organizationId?: string;
             };
             header?: never;
@@ -7728,7 +8548,9 @@ export interface operations {
     listUserTeams: {
         parameters: {
             query?: {
+                /** @description Only teams of this organization (for another member: default the active one). */
                 organizationId?: string;
+                /** @description Whose teams (default: the caller's). */
                 userId?: string;
             };
             header?: never;
@@ -7820,6 +8642,7 @@ export interface operations {
     listTeamMembers: {
         parameters: {
             query?: {
+                /** @description The team (default: the active team). */
                 teamId?: string;
             };
             header?: never;
