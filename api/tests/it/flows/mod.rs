@@ -1,0 +1,25 @@
+//! Mail-driven flows over HTTP with real SMTP delivery to a local sink: password reset, e-mail
+//! verification and change, account deletion.
+
+use crate::harness::{TestServer, ORIGIN};
+
+mod change_email;
+mod deletion;
+mod email_verification;
+mod reset;
+
+/// A link from a mail, pointed at the test server (mails use the configured base URL).
+fn local(server: &TestServer, link: &str) -> String {
+    assert!(
+        link.starts_with(ORIGIN),
+        "links are built from BETTER_AUTH_URL: {link}"
+    );
+    format!("{}{}", server.base, &link[ORIGIN.len()..])
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}

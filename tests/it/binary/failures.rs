@@ -1,0 +1,67 @@
+//! Start-up failures are one line.
+
+use super::{orgauth, run, stderr_lines};
+
+/// A bad DATABASE_URL ends with one line on stderr and a non-zero exit, without echoing the URL.
+#[test]
+fn bad_database_url_is_one_line() {
+    let out = run(orgauth().env("DATABASE_URL", "mysql://root:hunter2@localhost/app"));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines, ["orgauth: error: invalid DATABASE_URL: expected a URL starting with sqlite:, postgres:// or postgresql://"]);
+}
+
+/// A port in use ends with one line naming the address.
+#[test]
+fn port_in_use_is_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("x.db").display());
+    let out = run(orgauth()
+        .args(["--port", &port])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "off"));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "orgauth: error: cannot listen on 127.0.0.1:{port}: "
+        )),
+        "{lines:?}"
+    );
+}
+
+/// An unreachable database ends with one line, not a panic.
+#[test]
+fn unreachable_database_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/missing-dir/x.db", dir.path().display());
+    let out = run(orgauth().env("DATABASE_URL", url).env("RUST_LOG", "off"));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("orgauth: error: cannot connect to the database: "),
+        "{lines:?}"
+    );
+}
+
+/// Malformed organization settings stop the start with one line.
+#[test]
+fn bad_roles_setting_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("r.db").display());
+    let out = run(orgauth()
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "off")
+        .env("ORGAUTH_ROLES", "{not json"));
+    assert_eq!(out.status.code(), Some(1));
+    let lines = stderr_lines(&out);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("orgauth: error: ORGAUTH_ROLES is not a JSON object"),
+        "{lines:?}"
+    );
+}
