@@ -1,4 +1,4 @@
-// Swagger UI at /docs in headless Chromium: the operations grouped by tag, and a "Try it out" of
+// Swagger UI at /docs in headless Chromium: the operations grouped by tag (one per API group), and a "Try it out" of
 // POST /api/auth/sign-up/email that the server answers with 200 (the page's own origin is the
 // server's, which it trusts). Screenshots go to artifacts/.
 import assert from 'node:assert/strict';
@@ -35,7 +35,7 @@ test('the page lists the operations grouped by tag', async () => {
   await page.locator('.info .title').filter({ hasText: 'orgauth' }).waitFor();
 
   const tags = await page.locator('.opblock-tag').evaluateAll((els) => els.map((e) => e.dataset.tag));
-  for (const tag of ['Authentication', 'Sessions', 'User', 'Organizations', 'Health'])
+  for (const tag of ['Authentication', 'Sessions', 'User', 'Organizations', 'Members', 'Invitations', 'Teams', 'Health'])
     assert.ok(tags.includes(tag), `tag ${tag} in ${tags}`);
 
   // Operations sit under their tag's section.
@@ -49,13 +49,13 @@ test('the page lists the operations grouped by tag', async () => {
   assert.ok(auth.includes('/api/auth/sign-up/email'), auth.join(' '));
   assert.ok(auth.includes('/api/auth/sign-in/email'));
   assert.ok((await under('Sessions')).includes('/api/auth/list-sessions'));
-  const orgs = await under('Organizations');
-  for (const p of [
-    '/api/auth/organization/create',
-    '/api/auth/organization/invite-member',
-    '/api/auth/organization/create-team',
+  for (const [tag, p] of [
+    ['Organizations', '/api/auth/organization/create'],
+    ['Members', '/api/auth/organization/list-members'],
+    ['Invitations', '/api/auth/organization/invite-member'],
+    ['Teams', '/api/auth/organization/create-team'],
   ]) {
-    assert.ok(orgs.includes(p), `${p} under Organizations`);
+    assert.ok((await under(tag)).includes(p), `${p} under ${tag}`);
   }
   assert.equal(
     await operation('post', '/api/auth/sign-up/email').locator('.opblock-summary-method').innerText(),
