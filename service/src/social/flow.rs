@@ -7,9 +7,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{account, session, user};
+use migration::constraints::ACCOUNT;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    SqlErr, TransactionTrait,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -196,10 +197,6 @@ pub(crate) fn token_columns(
         active.scope = Set(Some(tokens.scopes.join(",")));
     }
     active.updated_at = Set(db_time(now));
-}
-
-fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
 impl Auth {
@@ -576,7 +573,9 @@ impl Auth {
         token_columns(self, &mut active, tokens, now);
         match active.insert(db).await {
             Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(CallbackError::AlreadyLinkedToOther),
+            Err(e) if crate::error::violated(&e) == Some(&ACCOUNT) => {
+                Err(CallbackError::AlreadyLinkedToOther)
+            }
             Err(e) => Err(e.into()),
         }
     }

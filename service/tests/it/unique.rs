@@ -88,6 +88,19 @@ async fn violations_name_their_constraint(db: TestDb) {
         broke(in_team().insert(&conn).await),
         Some(&constraints::TEAM_MEMBER)
     );
+    let linked = || entity::account::ActiveModel {
+        account_id: Set("gh-1".into()),
+        provider_id: Set("github".into()),
+        user_id: Set(u.id.clone()),
+        created_at: Set(Utc::now().naive_utc()),
+        updated_at: Set(Utc::now().naive_utc()),
+        ..Default::default()
+    };
+    linked().insert(&conn).await.unwrap();
+    assert_eq!(
+        broke(linked().insert(&conn).await),
+        Some(&constraints::ACCOUNT)
+    );
     // Not a unique violation at all: nothing to name.
     let orphan = team_member::ActiveModel {
         team_id: Set("no-such-team".into()),
