@@ -17,10 +17,10 @@
 // headers included, and the database rows read between them) and observations.md (the same as a
 // transcript).
 import { randomBytes, scryptSync } from 'node:crypto';
-import http from 'node:http';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { serverClient } from './compare.mjs';
 import { REFERENCE_DIR, createPostgresDatabase, referenceSchemaSql, startReference, stopAll } from './reference.mjs';
 import { freePort } from './server.mjs';
 
@@ -119,74 +119,27 @@ const log = []; // { case, step, ... }
 let currentCase = '';
 const note = (step, data) => log.push({ case: currentCase, step, ...data });
 
-function parseSetCookie(header) {
-  const [pair, ...attrs] = header.split(';');
-  const eq = pair.indexOf('=');
-  const maxAge = attrs.map((a) => a.trim()).find((a) => /^max-age=/i.test(a));
-  const value = pair.slice(eq + 1).trim();
-  return {
-    name: pair.slice(0, eq).trim(),
-    value,
-    cleared: value === '' || (maxAge !== undefined && Number(maxAge.split('=')[1]) <= 0),
-  };
-}
-
-let base;
+let client; // compare.mjs's client of the reference
 /**
- * One request under /api/auth. `as`: a user (cookie map, updated from the answer); `origin`
- * (default the base URL; false: none); `json`: the body; `raw`: a body sent as is.
+ * One request under /api/auth, recorded under `step`. `as`: a user (cookie map, updated from the
+ * answer); `origin` (default the base URL; false: none); `json`: the body; `raw`: a JSON body
+ * sent as is.
  */
-function request(step, method, path, { json, raw, as, origin = true, headers = {} } = {}) {
-  const h = { ...headers };
-  let body;
-  if (json !== undefined) {
-    body = Buffer.from(JSON.stringify(json));
-    h['content-type'] = 'application/json';
-  } else if (raw !== undefined) {
-    body = Buffer.from(raw);
-    h['content-type'] = 'application/json';
-  }
-  if (body) h['content-length'] = String(body.length);
-  if (origin === true) h.origin = base.origin;
-  else if (typeof origin === 'string') h.origin = origin;
-  if (as && as.cookies.size) h.cookie = [...as.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  return new Promise((ok, fail) => {
-    const req = http.request({ host: base.hostname, port: base.port, method, path: `/api/auth${path}`, headers: h }, (res) => {
-      const chunks = [];
-      res.on('data', (d) => chunks.push(d));
-      res.on('error', fail);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed;
-        try {
-          parsed = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          parsed = undefined;
-        }
-        const setCookie = res.headers['set-cookie'] ?? [];
-        if (as)
-          for (const c of setCookie.map(parseSetCookie)) {
-            if (c.cleared) as.cookies.delete(c.name);
-            else as.cookies.set(c.name, c.value);
-          }
-        const obs = {
-          request: `${method} ${path}`,
-          as: as?.label,
-          sent: json ?? raw,
-          status: res.statusCode,
-          body: parsed,
-          text: parsed === undefined ? text : undefined,
-          location: res.headers.location,
-          setCookie,
-        };
-        note(step, obs);
-        ok(obs);
-      });
-    });
-    req.on('error', fail);
-    if (body) req.write(body);
-    req.end();
-  });
+async function request(step, method, path, { json, raw, as, origin = true, headers = {} } = {}) {
+  const contentType = raw !== undefined ? 'application/json' : undefined;
+  const r = await client.request(method, path, { json, raw, contentType, as, origin, headers });
+  const obs = {
+    request: r.request,
+    as: as?.label,
+    sent: json ?? raw,
+    status: r.status,
+    body: r.body,
+    text: r.text,
+    location: r.location,
+    setCookie: r.rawSetCookies,
+  };
+  note(step, obs);
+  return obs;
 }
 const get = (step, path, o) => request(step, 'GET', path, o);
 const post = (step, path, o) => request(step, 'POST', path, o);
@@ -775,7 +728,7 @@ async function main() {
     );
     const port = await freePort();
     server = await startReference({ databaseUrl: db.url, port, secret: randomBytes(32).toString('base64url') });
-    base = new URL(server.baseURL);
+    client = serverClient(server);
     console.log(`reference with admin() on ${server.baseURL}, database ${db.name}`);
     for (const c of cases) {
       currentCase = c.name;

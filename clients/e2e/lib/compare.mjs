@@ -79,7 +79,8 @@ export function serverClient(server) {
             } catch {
               parsed = undefined;
             }
-            const setCookies = (res.headers['set-cookie'] ?? []).map(parseSetCookie);
+            const rawSetCookies = res.headers['set-cookie'] ?? [];
+            const setCookies = rawSetCookies.map(parseSetCookie);
             if (as)
               for (const c of setCookies) {
                 if (c.cleared) as.cookies.delete(c.name);
@@ -92,6 +93,7 @@ export function serverClient(server) {
               text: parsed === undefined ? text : undefined,
               location: res.headers.location,
               setCookies,
+              rawSetCookies,
             });
           });
         },
