@@ -161,18 +161,13 @@ async fn assert_sound(url: &str) {
     if db.query_all_raw(probe).await.is_err() {
         return;
     }
-    let mut broken = Vec::new();
-    for sql in crate::invariants::statements(crate::invariants::STORE) {
-        let rows = db
-            .query_all_raw(Statement::from_string(backend, sql))
+    let broken: Vec<String> =
+        crate::invariants::broken_rows(&db, crate::invariants::STORE, "owner")
             .await
-            .expect("an invariant query runs");
-        for row in rows {
-            let name: String = row.try_get("", "invariant").unwrap_or_default();
-            let detail: String = row.try_get("", "detail").unwrap_or_default();
-            broken.push(format!("{name}: {detail}"));
-        }
-    }
+            .expect("an invariant query runs")
+            .into_iter()
+            .map(|(name, detail)| format!("{name}: {detail}"))
+            .collect();
     db.close().await.ok();
     assert!(
         broken.is_empty(),

@@ -2,8 +2,8 @@
 //! [`migration::invariants`]): for `orgauth check-invariants`, the fault runs and the organization
 //! model test. The test databases are checked after every test (`migration::testing`).
 
-use migration::invariants::{statements, EXCLUSIVE, MEMBER_COUNT, STORE};
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use migration::invariants::{broken_rows, EXCLUSIVE, MEMBER_COUNT, STORE};
+use sea_orm::{ConnectionTrait, DbErr};
 
 /// Which statements apply to a store.
 #[derive(Clone, Debug)]
@@ -41,16 +41,10 @@ pub async fn check(db: &impl ConnectionTrait, scope: &Scope) -> Result<Vec<Viola
     if columns.team_member_count {
         files.push(MEMBER_COUNT);
     }
-    let role = scope.creator_role.replace('\'', "''");
     let mut found = Vec::new();
-    for sql in files.into_iter().flat_map(statements) {
-        let sql = sql.replace("'%,owner,%'", &format!("'%,{role},%'"));
-        let stmt = Statement::from_string(db.get_database_backend(), sql);
-        for row in db.query_all_raw(stmt).await? {
-            found.push(Violation {
-                invariant: row.try_get("", "invariant")?,
-                detail: row.try_get("", "detail")?,
-            });
+    for file in files {
+        for (invariant, detail) in broken_rows(db, file, &scope.creator_role).await? {
+            found.push(Violation { invariant, detail });
         }
     }
     Ok(found)
