@@ -5,12 +5,16 @@
 //! A request without a body is not a body of the wrong type: Better Auth validates it as
 //! `undefined` (400 `VALIDATION_ERROR`, or accepted where the body is optional). Such a request is
 //! marked [`NoBody`] and read as JSON, so a route that needs a body answers that 400, not 415.
+//!
+//! Having the whole body here, this is also where text holding NUL is refused ([`crate::nul`]).
 
 use poem::error::ReadBodyError;
 use poem::http::header::CONTENT_TYPE;
 use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use serde_json::json;
+
+use crate::nul;
 
 pub struct BodyLimit(pub usize);
 
@@ -47,6 +51,16 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
     async fn call(&self, mut req: Request) -> Result<Self::Output> {
         match req.take_body().into_bytes_limit(self.limit).await {
             Ok(bytes) => {
+                let form = req
+                    .header(CONTENT_TYPE)
+                    .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+                if nul::in_uri(req.uri()) || nul::in_body(&bytes, form) {
+                    return Ok(refuse(
+                        StatusCode::BAD_REQUEST,
+                        "VALIDATION_ERROR",
+                        "Text may not contain the NUL character (U+0000)",
+                    ));
+                }
                 if bytes.is_empty() && req.header(CONTENT_TYPE).is_none() {
                     req.extensions_mut().insert(NoBody);
                     req.headers_mut()

@@ -11,6 +11,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod error;
 pub mod health;
+pub mod nul;
 pub mod organization;
 pub mod origin;
 pub mod outbox;

@@ -11,6 +11,7 @@ mod invitations;
 mod large;
 mod members;
 mod no_store;
+mod nul;
 mod numbers;
 mod org_domain;
 mod organization;
