@@ -9,11 +9,12 @@ use sea_orm::{
 
 use crate::clock::db_time;
 use crate::config::AuthConfig;
-use crate::mail::Mail;
+use crate::mail::templates::Kind;
 use crate::password::Verified;
 use crate::session::{self, ClientInfo, Current};
 use crate::verification::{self, Purpose};
 use crate::{Auth, Error, Result};
+use minijinja::context;
 
 /// The provider id of password accounts, as Better Auth names it.
 pub const CREDENTIAL: &str = "credential";
@@ -135,11 +136,11 @@ impl Auth {
         if self.cfg.auto_sign_in && !self.cfg.require_email_verification {
             return Err(Error::UserAlreadyExists);
         }
-        self.mailer.send(crate::mail::Mail {
-            to: attempted.email.clone(),
-            subject: "Someone tried to sign up with your address".into(),
-            text: "Someone tried to create an account with this e-mail address, which already has one.\n\nIf it was you, sign in, or reset your password if you forgot it. Otherwise, ignore this mail.\n".into(),
-        });
+        self.mailer.send(
+            self.cfg
+                .mail
+                .render(Kind::SignUpAttempt, &attempted.email, context! {}),
+        );
         Ok(SignedIn {
             user: attempted,
             session: None,
@@ -267,11 +268,11 @@ impl Auth {
         };
         txn.commit().await?;
         crate::audit::event("password_changed", &current.user.id, None);
-        self.mailer.send(Mail {
-            to: current.user.email.clone(),
-            subject: "Your password was changed".into(),
-            text: "The password of your account was just changed.\n\nIf it was not you, reset your password now and review your sessions.\n".into(),
-        });
+        self.mailer.send(self.cfg.mail.render(
+            Kind::PasswordChanged,
+            &current.user.email,
+            context! {},
+        ));
         Ok(new_session)
     }
 

@@ -6,12 +6,13 @@ use entity::{account, member, organization, user};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use crate::credentials::CREDENTIAL;
-use crate::mail::Mail;
+use crate::mail::templates::Kind;
 use crate::org::members::lock_members;
 use crate::session::{self, Current};
 use crate::token::encode_uri_component;
 use crate::verification::{self, Check, Purpose};
 use crate::{Auth, Error, Result};
+use minijinja::context;
 
 /// What `delete-user` did.
 #[derive(Debug, PartialEq, Eq)]
@@ -66,11 +67,11 @@ impl Auth {
                 self.cfg.api_base_url,
                 encode_uri_component(callback_url.unwrap_or("/"))
             );
-            self.mailer.send(Mail {
-                to: current.user.email.clone(),
-                subject: "Confirm deleting your account".into(),
-                text: format!("To delete your account and all its data, open:\n{link}\n\nIf it was not you, ignore this mail.\n"),
-            });
+            self.mailer.send(self.cfg.mail.render(
+                Kind::DeleteAccount,
+                &current.user.email,
+                context! { link },
+            ));
             return Ok(Deletion::VerificationSent);
         } else if !session::is_fresh(&self.cfg, current, self.clock.now()) {
             return Err(Error::SessionExpired);

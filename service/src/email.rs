@@ -12,11 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::clock::db_time;
 use crate::credentials::normalize_email;
 use crate::error::OnUnique;
-use crate::mail::Mail;
+use crate::mail::templates::Kind;
 use crate::session::Current;
 use crate::token::encode_uri_component;
 use crate::verification::{self, Check, Purpose};
 use crate::{Auth, Error, Result};
+use minijinja::context;
 
 /// What a verification secret proves: that `email` (or, for a change, `update_to`) reaches `user_id`.
 #[derive(Serialize, Deserialize)]
@@ -62,24 +63,15 @@ impl Auth {
             self.cfg.api_base_url,
             encode_uri_component(callback_url.unwrap_or("/"))
         );
-        let (subject, intro) = match claim.update_to {
-            Some(_) => (
-                "Confirm your new e-mail address",
-                "To make this your account's address, open:",
-            ),
-            None => (
-                "Verify your e-mail address",
-                "To verify your e-mail address, open:",
-            ),
+        let kind = match claim.update_to {
+            Some(_) => Kind::ConfirmNewEmail,
+            None => Kind::VerifyEmail,
         };
-        self.mailer.send(Mail {
-            to: to.to_owned(),
-            subject: subject.into(),
-            text: format!(
-                "{intro}\n{link}\n\nThe link works once, for {} minutes.\n",
-                lifetime.num_minutes()
-            ),
-        });
+        self.mailer.send(self.cfg.mail.render(
+            kind,
+            to,
+            context! { link, minutes => lifetime.num_minutes() },
+        ));
         Ok(())
     }
 
@@ -162,13 +154,11 @@ impl Auth {
             return Err(Error::EmailIsTheSame);
         }
         // The old address hears of it first: a stolen session cannot move the account silently.
-        self.mailer.send(Mail {
-            to: current.user.email.clone(),
-            subject: "A change of your e-mail address was requested".into(),
-            text: format!(
-                "Someone signed in to your account asked to change its e-mail address to {new_email}. The change happens when the link mailed there is opened.\n\nIf it was not you, change your password and end your other sessions now.\n"
-            ),
-        });
+        self.mailer.send(self.cfg.mail.render(
+            Kind::EmailChangeRequested,
+            &current.user.email,
+            context! { new_email => new_email.as_str() },
+        ));
         let taken = user::Entity::find()
             .filter(user::Column::Email.eq(&new_email))
             .one(&self.db)
@@ -230,14 +220,11 @@ impl Auth {
         txn.commit().await?;
         if let Verified::Changed(user) = &outcome {
             crate::audit::event("email_changed", &user.id, None);
-            self.mailer.send(Mail {
-                to: claim.email,
-                subject: "Your e-mail address was changed".into(),
-                text: format!(
-                    "The e-mail address of your account was changed to {}. Mail about the account goes there from now on.\n\nIf it was not you, contact us at once.\n",
-                    user.email
-                ),
-            });
+            self.mailer.send(self.cfg.mail.render(
+                Kind::EmailChanged,
+                &claim.email,
+                context! { new_email => user.email.as_str() },
+            ));
         }
         Ok(outcome)
     }

@@ -8,9 +8,10 @@ use sea_orm::{
 
 use crate::clock::db_time;
 use crate::credentials::{check_new_password, new_credential_account, normalize_email, CREDENTIAL};
-use crate::mail::Mail;
+use crate::mail::templates::Kind;
 use crate::verification::{self, Check, Purpose};
 use crate::{session, Auth, Error, Result};
+use minijinja::context;
 
 impl Auth {
     /// Mails a reset link when the address belongs to a user. The answer is the same either way,
@@ -74,14 +75,11 @@ impl Auth {
             self.cfg.api_base_url,
             crate::token::encode_uri_component(redirect_to.as_deref().unwrap_or(""))
         );
-        self.mailer.send(Mail {
-            to: user.email,
-            subject: "Reset your password".into(),
-            text: format!(
-                "Someone asked to reset the password of this account.\n\nTo choose a new password, open:\n{link}\n\nThe link works once, for {} minutes. If it was not you, ignore this mail.\n",
-                self.cfg.reset_password_expires_in.num_minutes()
-            ),
-        });
+        self.mailer.send(self.cfg.mail.render(
+            Kind::ResetPassword,
+            &user.email,
+            context! { link, minutes => self.cfg.reset_password_expires_in.num_minutes() },
+        ));
         Ok(())
     }
 
@@ -152,11 +150,11 @@ impl Auth {
         // Whoever completes a reset holds the mailbox: guesses at the old password stop mattering.
         self.guessing.clear(&user.email);
         crate::audit::event("password_reset", &user.id, None);
-        self.mailer.send(Mail {
-            to: user.email,
-            subject: "Your password was reset".into(),
-            text: "The password of your account was just reset with a link mailed to this address.\n\nIf it was not you, reset it again now.\n".into(),
-        });
+        self.mailer.send(
+            self.cfg
+                .mail
+                .render(Kind::PasswordReset, &user.email, context! {}),
+        );
         Ok(())
     }
 }

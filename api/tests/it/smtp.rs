@@ -12,6 +12,8 @@ pub struct Delivered {
     pub rcpt: Vec<String>,
     /// The message with quoted-printable soft breaks and escapes undone.
     pub text: String,
+    /// The message as delivered (headers and MIME parts).
+    pub raw: String,
 }
 
 #[derive(Clone)]
@@ -78,6 +80,7 @@ impl MailSink {
                             store.lock().unwrap().push(Delivered {
                                 rcpt: std::mem::take(&mut rcpt),
                                 text,
+                                raw: data,
                             });
                             b"250 queued\r\n"
                         } else if upper.starts_with("QUIT") {

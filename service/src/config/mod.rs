@@ -97,6 +97,8 @@ pub struct AuthConfig {
     pub org: OrgConfig,
     /// Social sign-in providers (none unless configured).
     pub social: Vec<social::ProviderConfig>,
+    /// What mails say (`ORGAUTH_APP_NAME`, `ORGAUTH_MAIL_TEMPLATES`).
+    pub mail: std::sync::Arc<crate::mail::templates::Templates>,
 }
 
 /// The organization plugin's options, with its defaults (`ORGAUTH_<NAME>` in the environment).
@@ -149,6 +151,10 @@ impl Default for OrgConfig {
     }
 }
 
+/// The built-in templates for the default name, compiled once.
+static DEFAULT_TEMPLATES: std::sync::LazyLock<std::sync::Arc<crate::mail::templates::Templates>> =
+    std::sync::LazyLock::new(Default::default);
+
 impl AuthConfig {
     /// Reads what the settings depend on in the database itself, once at start: Better Auth's
     /// optional columns, whether plain session tokens are stored, and whether scrypt hashes are.
@@ -189,6 +195,7 @@ impl AuthConfig {
             delete_token_expires_in: Duration::seconds(86_400),
             org: OrgConfig::default(),
             social: Vec::new(),
+            mail: DEFAULT_TEMPLATES.clone(),
         }
     }
 }

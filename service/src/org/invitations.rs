@@ -16,9 +16,10 @@ use super::organizations::{resolve, Target};
 use crate::clock::db_time;
 use crate::credentials::normalize_email;
 use crate::error::OrgError;
-use crate::mail::Mail;
+use crate::mail::templates::Kind;
 use crate::session::{self, Current};
 use crate::{token, Auth, Error, Result};
+use minijinja::context;
 
 pub struct NewInvitation {
     pub email: String,
@@ -109,18 +110,18 @@ impl Auth {
         inviter: &user::Model,
     ) {
         let link = self.cfg.org.invitation_url.replace("{id}", &inv.id);
-        self.mailer.send(Mail {
-            to: inv.email.clone(),
-            subject: format!("You are invited to join {}", org.name),
-            text: format!(
-                "{} ({}) invited you to join {} as {}.\n\nTo accept, open:\n{link}\n\nThe invitation expires in {} hours.\n",
-                inviter.name,
-                inviter.email,
-                org.name,
-                inv.role.as_deref().unwrap_or("member"),
-                self.cfg.org.invitation_expires_in.num_hours()
-            ),
-        });
+        self.mailer.send(self.cfg.mail.render(
+            Kind::Invitation,
+            &inv.email,
+            context! {
+                inviter_name => inviter.name.as_str(),
+                inviter_email => inviter.email.as_str(),
+                organization => org.name.as_str(),
+                role => inv.role.as_deref().unwrap_or("member"),
+                link,
+                hours => self.cfg.org.invitation_expires_in.num_hours(),
+            },
+        ));
     }
 
     /// `invite-member`, in the contract's order of checks.

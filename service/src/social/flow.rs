@@ -540,17 +540,15 @@ impl Auth {
         crate::audit::provider_linked(user_id, &provider.cfg.id);
         let name = provider.cfg.display_name();
         let revoked = match revoked {
-            Some(_) if linking => "\nThis was the first proof that the address is yours, so the other ways into the account set up before it (other sign-in methods, other sessions, pending links) were removed. Your password and this session were kept.\n",
-            Some(_) => "\nThis was the first proof that the address is yours, so the ways into the account set up before it (a password, other sign-in methods, every session, pending links) were removed. To use a password again, reset it.\n",
+            Some(_) if linking => "linking",
+            Some(_) => "sign-in",
             None => "",
         };
-        self.mailer.send(crate::mail::Mail {
-            to: email.to_owned(),
-            subject: "A new sign-in method was linked to your account".into(),
-            text: format!(
-                "A new sign-in method was linked to your account: {name}. You can now sign in with it.\n{revoked}\nIf it was not you, reset your password and unlink it from your account settings.\n"
-            ),
-        });
+        self.mailer.send(self.cfg.mail.render(
+            crate::mail::templates::Kind::ProviderLinked,
+            email,
+            minijinja::context! { provider => name, revoked },
+        ));
     }
 
     /// A new account row; the unique `(providerId, accountId)` index decides a race.

@@ -7,6 +7,7 @@ mod change_email;
 mod deletion;
 mod email_verification;
 mod reset;
+mod templates;
 
 /// A link from a mail, pointed at the test server (mails use the configured base URL).
 fn local(server: &TestServer, link: &str) -> String {

@@ -1,11 +1,13 @@
 //! Outgoing mail: SMTP through lettre, or, with no SMTP configured, a warning in the log: with
 //! the message's links on a local server (so a developer can follow them), with the links cut
-//! short anywhere else (a log is no place for sign-in secrets).
+//! short anywhere else (a log is no place for sign-in secrets). What a mail says comes from
+//! [`templates`].
+
+pub mod templates;
 
 use std::sync::Arc;
 
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[derive(Debug, thiserror::Error)]
@@ -14,14 +16,17 @@ pub enum MailError {
     InvalidUrl(String),
     #[error("invalid MAIL_FROM: {0}")]
     InvalidFrom(String),
+    #[error("ORGAUTH_MAIL_TEMPLATES: {0}")]
+    Template(String),
 }
 
-/// A message to one recipient.
+/// A message to one recipient, in plain text and HTML.
 #[derive(Clone, Debug)]
 pub struct Mail {
     pub to: String,
     pub subject: String,
     pub text: String,
+    pub html: String,
 }
 
 #[derive(Clone)]
@@ -79,8 +84,7 @@ impl Mailer {
                         .from(smtp.from.clone())
                         .to(to)
                         .subject(mail.subject)
-                        .header(ContentType::TEXT_PLAIN)
-                        .body(mail.text);
+                        .multipart(MultiPart::alternative_plain_html(mail.text, mail.html));
                     match message {
                         Ok(message) => {
                             if let Err(e) = smtp.transport.send(message).await {
