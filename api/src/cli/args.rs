@@ -3,31 +3,41 @@
 //! What the values become is [`super::settings`]; the rules they obey are the service's
 //! configuration's (`service::config`).
 
+use clap::builder::BoolishValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "orgauth",
     version,
-    about = "Authentication and organizations server, wire-compatible with Better Auth"
+    about = "Authentication and organizations server, wire-compatible with Better Auth",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(flatten)]
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    /// The server's settings when no command is given (`serve` takes the same).
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `serve` reads: where to listen, and the authentication settings.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
-    #[command(subcommand)]
-    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the HTTP server (what runs when no command is given).
-    Serve,
+    Serve(ServerArgs),
     /// Apply or inspect schema migrations.
     Migrate {
         #[command(subcommand)]
@@ -43,7 +53,10 @@ pub enum Command {
     /// with the row that breaks it and exits 1, or prints nothing and exits 0. Reads the
     /// configuration for the mode (coexistence and plain tokens relax the secrets' checks) and
     /// the creator role.
-    CheckInvariants,
+    CheckInvariants {
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
     /// Add an existing user to an organization without an invitation (the organization plugin's
     /// server-side `addMember`; deliberately not an HTTP route).
     AddMember {
@@ -56,6 +69,8 @@ pub enum Command {
         /// A role; repeat for several.
         #[arg(long = "role", default_value = "member")]
         member_roles: Vec<String>,
+        #[command(flatten)]
+        auth: AuthArgs,
     },
 }
 
@@ -79,6 +94,7 @@ pub enum MigrateAction {
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Database")]
 pub struct DatabaseArgs {
     /// sqlite://PATH?mode=rwc or postgres://… (POSTGRES_URL is read too, as the seed names it).
     #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
@@ -95,6 +111,7 @@ pub enum LogFormat {
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Logging")]
 pub struct LogArgs {
     /// Log lines as text or as JSON objects; the level comes from RUST_LOG (default info).
     #[arg(
@@ -107,23 +124,19 @@ pub struct LogArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Server")]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "HOST", global = true, default_value = "127.0.0.1")]
+    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on.
-    #[arg(long, env = "PORT", global = true, default_value_t = 3000)]
+    #[arg(long, env = "PORT", default_value_t = 3000)]
     pub port: u16,
     /// Apply pending migrations before serving.
-    #[arg(long, env = "ORGAUTH_AUTO_MIGRATE", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_AUTO_MIGRATE", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub auto_migrate: bool,
     /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
-    #[arg(
-        long,
-        env = "ORGAUTH_SHUTDOWN_TIMEOUT",
-        global = true,
-        default_value_t = 30
-    )]
+    #[arg(long, env = "ORGAUTH_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
 }
 
@@ -138,250 +151,168 @@ pub enum SessionTokens {
 /// Authentication settings: Better Auth's names where it has them, `ORGAUTH_<NAME>` otherwise.
 /// Durations are in seconds.
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Authentication and organizations")]
 pub struct AuthArgs {
     /// Signs session cookies; at least 32 characters. Without it a random one is made per start
     /// (sessions do not survive a restart), and an https base URL refuses to start.
-    #[arg(
-        long,
-        env = "BETTER_AUTH_SECRET",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "BETTER_AUTH_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
     /// The public origin of this server, e.g. https://auth.example.com (links in e-mails, cookie
     /// security). Default: http://HOST:PORT.
-    #[arg(long, env = "BETTER_AUTH_URL", global = true)]
+    #[arg(long, env = "BETTER_AUTH_URL")]
     pub base_url: Option<String>,
-    #[arg(
-        long,
-        env = "ORGAUTH_SESSION_EXPIRES_IN",
-        global = true,
-        default_value_t = 604_800
-    )]
+    #[arg(long, env = "ORGAUTH_SESSION_EXPIRES_IN", default_value_t = 604_800)]
     pub session_expires_in: i64,
-    #[arg(
-        long,
-        env = "ORGAUTH_SESSION_UPDATE_AGE",
-        global = true,
-        default_value_t = 86_400
-    )]
+    #[arg(long, env = "ORGAUTH_SESSION_UPDATE_AGE", default_value_t = 86_400)]
     pub session_update_age: i64,
     /// Sessions end this long after sign-in however often they are used (the sliding refresh
     /// stops there).
     #[arg(
         long,
         env = "ORGAUTH_SESSION_ABSOLUTE_LIFETIME",
-        global = true,
         default_value_t = 2_592_000
     )]
     pub session_absolute_lifetime: i64,
     /// 0 turns freshness checks off.
-    #[arg(
-        long,
-        env = "ORGAUTH_SESSION_FRESH_AGE",
-        global = true,
-        default_value_t = 86_400
-    )]
+    #[arg(long, env = "ORGAUTH_SESSION_FRESH_AGE", default_value_t = 86_400)]
     pub session_fresh_age: i64,
-    #[arg(
-        long,
-        env = "ORGAUTH_SESSION_TOKENS",
-        global = true,
-        default_value = "hashed"
-    )]
+    #[arg(long, env = "ORGAUTH_SESSION_TOKENS", default_value = "hashed")]
     pub session_tokens: SessionTokens,
     /// Share the database with a running Better Auth server: sessions (plain tokens), password
     /// hashes (scrypt), provider tokens and reset and deletion links are written so that Better
     /// Auth reads them. Implies ORGAUTH_SESSION_TOKENS=plain. See docs/migrating-from-better-auth.md.
-    #[arg(long, env = "ORGAUTH_COEXISTENCE", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_COEXISTENCE", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub coexistence: bool,
-    #[arg(
-        long,
-        env = "ORGAUTH_MIN_PASSWORD_LENGTH",
-        global = true,
-        default_value_t = 8
-    )]
+    #[arg(long, env = "ORGAUTH_MIN_PASSWORD_LENGTH", default_value_t = 8)]
     pub min_password_length: usize,
-    #[arg(
-        long,
-        env = "ORGAUTH_MAX_PASSWORD_LENGTH",
-        global = true,
-        default_value_t = 128
-    )]
+    #[arg(long, env = "ORGAUTH_MAX_PASSWORD_LENGTH", default_value_t = 128)]
     pub max_password_length: usize,
     /// Failed password checks an account (a submitted address) gets before its password checks
     /// must wait 30 s, doubled with each further failure; 0 switches this off.
-    #[arg(
-        long,
-        env = "ORGAUTH_ACCOUNT_GUESS_LIMIT",
-        global = true,
-        default_value_t = 5
-    )]
+    #[arg(long, env = "ORGAUTH_ACCOUNT_GUESS_LIMIT", default_value_t = 5)]
     pub account_guess_limit: u32,
     /// Seconds after its last failure that an account's failures are forgotten.
-    #[arg(
-        long,
-        env = "ORGAUTH_ACCOUNT_GUESS_WINDOW",
-        global = true,
-        default_value_t = 900
-    )]
+    #[arg(long, env = "ORGAUTH_ACCOUNT_GUESS_WINDOW", default_value_t = 900)]
     pub account_guess_window: i64,
     /// The longest wait, in seconds, of a throttled account's password checks.
-    #[arg(
-        long,
-        env = "ORGAUTH_ACCOUNT_GUESS_MAX_DELAY",
-        global = true,
-        default_value_t = 300
-    )]
+    #[arg(long, env = "ORGAUTH_ACCOUNT_GUESS_MAX_DELAY", default_value_t = 300)]
     pub account_guess_max_delay: i64,
-    #[arg(long, env = "ORGAUTH_REQUIRE_EMAIL_VERIFICATION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_REQUIRE_EMAIL_VERIFICATION", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub require_email_verification: bool,
-    #[arg(long, env = "ORGAUTH_AUTO_SIGN_IN", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_AUTO_SIGN_IN", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub auto_sign_in: bool,
     /// Origins trusted besides BETTER_AUTH_URL's, comma-separated; `*` and `?` wildcards
     /// (`https://*.example.com`) and custom schemes (`myapp://`) allowed.
-    #[arg(
-        long,
-        env = "BETTER_AUTH_TRUSTED_ORIGINS",
-        global = true,
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "BETTER_AUTH_TRUSTED_ORIGINS", value_delimiter = ',')]
     pub trusted_origins: Vec<String>,
     /// `off` switches rate limiting off (load tests, black-box suites from one address).
-    #[arg(long, env = "ORGAUTH_RATE_LIMIT", global = true, default_value = "on")]
+    #[arg(long, env = "ORGAUTH_RATE_LIMIT", default_value = "on")]
     pub rate_limit: Switch,
-    #[arg(
-        long,
-        env = "ORGAUTH_RATE_LIMIT_WINDOW",
-        global = true,
-        default_value_t = 10
-    )]
+    #[arg(long, env = "ORGAUTH_RATE_LIMIT_WINDOW", default_value_t = 10)]
     pub rate_limit_window: i64,
-    #[arg(
-        long,
-        env = "ORGAUTH_RATE_LIMIT_MAX",
-        global = true,
-        default_value_t = 100
-    )]
+    #[arg(long, env = "ORGAUTH_RATE_LIMIT_MAX", default_value_t = 100)]
     pub rate_limit_max: u32,
     /// The most (client, route) windows the rate limiter keeps; past it, the window that started
     /// first is dropped.
     #[arg(
         long,
         env = "ORGAUTH_RATE_LIMIT_MAX_ENTRIES",
-        global = true,
         default_value_t = crate::rate_limit::DEFAULT_MAX_ENTRIES
     )]
     pub rate_limit_max_entries: usize,
     /// A header a trusted proxy sets to the client address (e.g. `x-forwarded-for`); without it the
     /// socket address is used and client-sent headers cannot dodge the limits.
-    #[arg(long, env = "ORGAUTH_CLIENT_IP_HEADER", global = true)]
+    #[arg(long, env = "ORGAUTH_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
     /// `smtp://host:port` (plain local relay), `smtp://user:pass@host:587?tls=required` or
     /// `smtps://user:pass@host:465`. Unset: mails are written to the log (development only).
-    #[arg(long, env = "SMTP_URL", global = true, hide_env_values = true)]
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
     /// The sender of every mail.
     #[arg(
         long,
         env = "MAIL_FROM",
-        global = true,
         default_value = "orgauth <no-reply@localhost>"
     )]
     pub mail_from: String,
+    /// The product's name in mails (Better Auth's `appName`).
+    #[arg(long, env = "ORGAUTH_APP_NAME", default_value = "orgauth")]
+    pub app_name: String,
+    /// A directory of mail templates replacing the built-in ones of the same file name
+    /// (docs/configuration.md#mail).
+    #[arg(long, env = "ORGAUTH_MAIL_TEMPLATES")]
+    pub mail_templates: Option<std::path::PathBuf>,
     /// Send a verification mail on sign-up (default: when verification is required).
-    #[arg(long, env = "ORGAUTH_SEND_VERIFICATION_ON_SIGN_UP", global = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_SEND_VERIFICATION_ON_SIGN_UP", action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub send_verification_on_sign_up: Option<bool>,
     #[arg(
         long,
         env = "ORGAUTH_RESET_PASSWORD_TOKEN_EXPIRES_IN",
-        global = true,
         default_value_t = 3600
     )]
     pub reset_password_token_expires_in: i64,
     #[arg(
         long,
         env = "ORGAUTH_EMAIL_VERIFICATION_EXPIRES_IN",
-        global = true,
         default_value_t = 3600
     )]
     pub email_verification_expires_in: i64,
     /// A completed password reset ends every session of the user.
-    #[arg(long, env = "ORGAUTH_REVOKE_SESSIONS_ON_PASSWORD_RESET", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_REVOKE_SESSIONS_ON_PASSWORD_RESET", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub revoke_sessions_on_password_reset: bool,
     /// Allow `change-email`.
-    #[arg(long, env = "ORGAUTH_CHANGE_EMAIL", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_CHANGE_EMAIL", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub change_email: bool,
     /// Allow `delete-user`.
-    #[arg(long, env = "ORGAUTH_DELETE_USER", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_DELETE_USER", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub delete_user: bool,
     /// `delete-user` without a password mails a confirmation link instead of deleting at once.
-    #[arg(long, env = "ORGAUTH_DELETE_USER_VERIFICATION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_DELETE_USER_VERIFICATION", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub delete_user_verification: bool,
     /// Let any signed-in user create organizations.
-    #[arg(long, env = "ORGAUTH_ALLOW_USER_TO_CREATE_ORGANIZATION", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_ALLOW_USER_TO_CREATE_ORGANIZATION", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub allow_user_to_create_organization: bool,
     /// Memberships a user may have before creating another organization is refused (unset: no limit).
-    #[arg(long, env = "ORGAUTH_ORGANIZATION_LIMIT", global = true)]
+    #[arg(long, env = "ORGAUTH_ORGANIZATION_LIMIT")]
     pub organization_limit: Option<u64>,
     /// The role the creator of an organization gets.
-    #[arg(
-        long,
-        env = "ORGAUTH_CREATOR_ROLE",
-        global = true,
-        default_value = "owner"
-    )]
+    #[arg(long, env = "ORGAUTH_CREATOR_ROLE", default_value = "owner")]
     pub creator_role: String,
     /// More roles, as JSON: `{"billing":{"organization":["update"]}}` (a built-in name replaces it).
-    #[arg(long, env = "ORGAUTH_ROLES", global = true)]
+    #[arg(long, env = "ORGAUTH_ROLES")]
     pub roles: Option<String>,
     /// Create a team named after each new organization, with its creator in it.
-    #[arg(long, env = "ORGAUTH_DEFAULT_TEAM", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_DEFAULT_TEAM", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub default_team: bool,
-    #[arg(long, env = "ORGAUTH_DISABLE_ORGANIZATION_DELETION", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_DISABLE_ORGANIZATION_DELETION", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub disable_organization_deletion: bool,
     /// Members per organization at most; also the largest page of `list-members`.
-    #[arg(
-        long,
-        env = "ORGAUTH_MEMBERSHIP_LIMIT",
-        global = true,
-        default_value_t = 100
-    )]
+    #[arg(long, env = "ORGAUTH_MEMBERSHIP_LIMIT", default_value_t = 100)]
     pub membership_limit: u64,
     /// Seconds an invitation stays valid.
-    #[arg(
-        long,
-        env = "ORGAUTH_INVITATION_EXPIRES_IN",
-        global = true,
-        default_value_t = 172_800
-    )]
+    #[arg(long, env = "ORGAUTH_INVITATION_EXPIRES_IN", default_value_t = 172_800)]
     pub invitation_expires_in: i64,
     /// Pending invitations per organization at most.
-    #[arg(
-        long,
-        env = "ORGAUTH_INVITATION_LIMIT",
-        global = true,
-        default_value_t = 100
-    )]
+    #[arg(long, env = "ORGAUTH_INVITATION_LIMIT", default_value_t = 100)]
     pub invitation_limit: u64,
     /// Re-inviting an address cancels its pending invitation instead of failing.
-    #[arg(long, env = "ORGAUTH_CANCEL_PENDING_INVITATIONS_ON_RE_INVITE", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_CANCEL_PENDING_INVITATIONS_ON_RE_INVITE", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub cancel_pending_invitations_on_re_invite: bool,
     /// Only verified addresses may accept, reject or view invitations.
-    #[arg(long, env = "ORGAUTH_REQUIRE_EMAIL_VERIFICATION_ON_INVITATION", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_REQUIRE_EMAIL_VERIFICATION_ON_INVITATION", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub require_email_verification_on_invitation: bool,
     /// The link in invitation mails; `{id}` becomes the invitation id. Default:
     /// BETTER_AUTH_URL/accept-invitation/{id}.
-    #[arg(long, env = "ORGAUTH_INVITATION_URL", global = true)]
+    #[arg(long, env = "ORGAUTH_INVITATION_URL")]
     pub invitation_url: Option<String>,
     /// Teams per organization at most (unset: no limit).
-    #[arg(long, env = "ORGAUTH_MAXIMUM_TEAMS", global = true)]
+    #[arg(long, env = "ORGAUTH_MAXIMUM_TEAMS")]
     pub maximum_teams: Option<u64>,
     /// Members per team at most (unset: no limit).
-    #[arg(long, env = "ORGAUTH_MAXIMUM_MEMBERS_PER_TEAM", global = true)]
+    #[arg(long, env = "ORGAUTH_MAXIMUM_MEMBERS_PER_TEAM")]
     pub maximum_members_per_team: Option<u64>,
     /// Let the last team of an organization be removed.
-    #[arg(long, env = "ORGAUTH_ALLOW_REMOVING_ALL_TEAMS", global = true, default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_ALLOW_REMOVING_ALL_TEAMS", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub allow_removing_all_teams: bool,
     #[command(flatten)]
     pub social: SocialArgs,
@@ -389,22 +320,17 @@ pub struct AuthArgs {
 
 /// Social sign-in providers; each is enabled by its client id and secret (docs/social-sign-in.md).
 #[derive(Args, Debug)]
+#[command(next_help_heading = "Social sign-in")]
 pub struct SocialArgs {
     /// GitHub OAuth app client id; enables `github`.
-    #[arg(long, env = "GITHUB_CLIENT_ID", global = true)]
+    #[arg(long, env = "GITHUB_CLIENT_ID")]
     pub github_client_id: Option<String>,
-    #[arg(
-        long,
-        env = "GITHUB_CLIENT_SECRET",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "GITHUB_CLIENT_SECRET", hide_env_values = true)]
     pub github_client_secret: Option<String>,
     /// GitHub's authorization endpoint (GitHub Enterprise, tests).
     #[arg(
         long,
         env = "ORGAUTH_GITHUB_AUTHORIZE_URL",
-        global = true,
         default_value = "https://github.com/login/oauth/authorize"
     )]
     pub github_authorize_url: String,
@@ -412,7 +338,6 @@ pub struct SocialArgs {
     #[arg(
         long,
         env = "ORGAUTH_GITHUB_TOKEN_URL",
-        global = true,
         default_value = "https://github.com/login/oauth/access_token"
     )]
     pub github_token_url: String,
@@ -420,49 +345,39 @@ pub struct SocialArgs {
     #[arg(
         long,
         env = "ORGAUTH_GITHUB_API_URL",
-        global = true,
         default_value = "https://api.github.com"
     )]
     pub github_api_url: String,
     /// Sign a GitHub user into the existing user with the same address when GitHub marks the
     /// address verified (linking the account); off: such sign-ins are refused.
-    #[arg(long, env = "ORGAUTH_GITHUB_TRUST_EMAIL", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_GITHUB_TRUST_EMAIL", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub github_trust_email: bool,
     /// Google OAuth client id; enables `google`.
-    #[arg(long, env = "GOOGLE_CLIENT_ID", global = true)]
+    #[arg(long, env = "GOOGLE_CLIENT_ID")]
     pub google_client_id: Option<String>,
-    #[arg(
-        long,
-        env = "GOOGLE_CLIENT_SECRET",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "GOOGLE_CLIENT_SECRET", hide_env_values = true)]
     pub google_client_secret: Option<String>,
     /// Google's OpenID discovery document (tests point it elsewhere).
     #[arg(
         long,
         env = "ORGAUTH_GOOGLE_DISCOVERY_URL",
-        global = true,
         default_value = service::config::social::GOOGLE_DISCOVERY_URL
     )]
     pub google_discovery_url: String,
     /// As ORGAUTH_GITHUB_TRUST_EMAIL, with Google's `email_verified` claim.
-    #[arg(long, env = "ORGAUTH_GOOGLE_TRUST_EMAIL", global = true, default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "ORGAUTH_GOOGLE_TRUST_EMAIL", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub google_trust_email: bool,
     /// Generic OpenID Connect providers, as a JSON array of
     /// `{"id","discoveryUrl","clientId","clientSecret","scopes"?,"trustEmail"?}`.
-    #[arg(
-        long,
-        env = "ORGAUTH_OIDC_PROVIDERS",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "ORGAUTH_OIDC_PROVIDERS", hide_env_values = true)]
     pub oidc_providers: Option<String>,
 }
 
-/// `on` or `off` (`ORGAUTH_RATE_LIMIT`).
+/// `on` or `off` (`ORGAUTH_RATE_LIMIT`), or any other boolean spelling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Switch {
+    #[value(alias = "true", alias = "1", alias = "yes")]
     On,
+    #[value(alias = "false", alias = "0", alias = "no")]
     Off,
 }

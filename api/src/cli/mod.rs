@@ -2,9 +2,11 @@
 //! `convert-session-tokens`, `add-member`.
 //!
 //! - [`args`]: the arguments and their environment variables (see docs/configuration.md).
+//! - [`environment`]: that environment prepared (`.env`, empty = unset, `<NAME>_FILE`).
 //! - [`settings`]: the arguments turned into the service's configuration and the HTTP settings.
 
 mod args;
+mod environment;
 mod settings;
 
 pub use args::*;
@@ -14,7 +16,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use migration::{Migrator, MigratorTrait};
 
 use crate::state::AppState;
@@ -35,6 +37,10 @@ fn init_logging(format: LogFormat) {
 /// Parses the command line, runs the command, and turns any failure into one line on stderr and
 /// a non-zero exit code.
 pub fn main() -> ExitCode {
+    if let Err(e) = environment::prepare(&env_names(), std::path::Path::new(".")) {
+        eprintln!("orgauth: error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
         println!("{}", crate::server::openapi_json());
@@ -58,9 +64,27 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Every environment variable the command line reads, sorted.
+pub fn env_names() -> Vec<String> {
+    fn read_by(command: &clap::Command) -> Vec<String> {
+        let mut names: Vec<String> = command
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect();
+        names.extend(command.get_subcommands().flat_map(read_by));
+        names
+    }
+    let mut names = read_by(&Cli::command());
+    names.sort();
+    names.dedup();
+    names
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None | Some(Command::Serve) => serve(&cli.database, &cli.serve, &cli.auth).await,
+        None => serve(&cli.database, &cli.server).await,
+        Some(Command::Serve(server)) => serve(&cli.database, &server).await,
         Some(Command::Migrate { action }) => migrate(&cli.database, action).await,
         Some(Command::Openapi) => unreachable!("handled before the runtime starts"),
         Some(Command::ConvertSessionTokens) => {
@@ -69,10 +93,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("converted {converted} plain session token(s) to digests");
             Ok(())
         }
-        Some(Command::CheckInvariants) => {
+        Some(Command::CheckInvariants { auth }) => {
             let db = cli.database.connect().await?;
-            let base_url = cli.auth.base_url.clone().unwrap_or_default();
-            let cfg = cli.auth.config(&base_url)?;
+            let base_url = auth.base_url.clone().unwrap_or_default();
+            let cfg = auth.config(&base_url)?;
             let scope = service::invariants::Scope {
                 exclusive: !cfg.coexistence
                     && cfg.session_tokens == service::config::TokenStorage::Hashed,
@@ -89,10 +113,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             organization,
             email,
             member_roles,
+            auth,
         }) => {
             let db = cli.database.connect().await?;
-            let base_url = cli.auth.base_url.clone().unwrap_or_default();
-            let mut cfg = cli.auth.config(&base_url)?;
+            let base_url = auth.base_url.clone().unwrap_or_default();
+            let mut cfg = auth.config(&base_url)?;
             cfg.read_database(&db).await?;
             let auth = service::Auth::new(
                 db,
@@ -138,11 +163,11 @@ async fn print_status(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(
-    database: &DatabaseArgs,
-    args: &ServeArgs,
-    auth_args: &AuthArgs,
-) -> anyhow::Result<()> {
+async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<()> {
+    let ServerArgs {
+        serve: args,
+        auth: auth_args,
+    } = server;
     let base_url = auth_args.public_url(args);
     // The database first: a wrong DATABASE_URL is the one line printed, not preceded by warnings.
     let db = database.connect().await?;

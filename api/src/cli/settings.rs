@@ -111,6 +111,11 @@ impl AuthArgs {
             allow_removing_all_teams: self.allow_removing_all_teams,
         };
         cfg.social = social;
+        cfg.mail = std::sync::Arc::new(service::mail::templates::Templates::new(
+            &self.app_name,
+            base_url,
+            self.mail_templates.as_deref(),
+        )?);
         cfg.validate()?;
         Ok(cfg)
     }

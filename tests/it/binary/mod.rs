@@ -4,6 +4,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 mod commands;
+mod environment;
 mod failures;
 mod logging;
 mod memory;
