@@ -2,16 +2,19 @@
 
 - Sessions: every generated request carries a real session cookie and the `Origin` a browser on
   `BETTER_AUTH_URL` sends (api/src/origin.rs refuses a cookie-carrying POST without a trusted
-  Origin with 403 before any route runs, which would hide every route behind that one answer).
+  Origin with 403 before any route runs, which would hide every route behind that one answer;
+  run.sh also sends it as a session header, which survives cases whose headers are generated).
   The owner is a user this file signs up; when a generated request ends its session (sign-out,
-  revoke-sessions, delete-user, change-email), Schemathesis's reauth on 401 calls `get` again,
-  which signs in again or, when the user is gone, signs up a new owner.
+  revoke-sessions), Schemathesis's reauth on 401 calls `get` again, which signs in again or,
+  when that fails, signs up a new owner.
 - Actors: each request is sent by the user who would send it. `after_call` records the password
   of each user a 200 from sign-up created, who created each organization and team, and whom
   each invitation invites; `set` then sends accept-, reject- and get-invitation as the invitee
   (signed up first if nobody did), a request naming a known organization or team as its
-  creator, and a request whose link names a user (`fuzzActor`, removed before sending) as that
-  user. Anything else goes as the owner.
+  creator, a request whose link names a user (`fuzzActor`, removed before sending) as that user,
+  and delete-user as a user of its own. Anything else goes as the owner. In the stateful phase,
+  an invitation to a known organization goes to a new address and into no team
+  (`_fresh_invitee`), so that the invitee can accept it.
 - Verified addresses: invitations need them (Better Auth's default, kept), so every user this
   file signs in has its address verified the way a person would: send-verification-email, then
   the link from the mail, which the server writes to its log (ORGAUTH_FUZZ_LOG) without SMTP.
@@ -134,6 +137,7 @@ class OwnerSession:
         raise RuntimeError("could not sign up the owner")
 
     def set(self, case: Any, data: str, context: Any) -> None:
+        _fresh_invitee(case)
         actor = _actor(case)
         if actor == _owner["email"]:
             actor = None  # the owner's session is the one Schemathesis renews
@@ -154,6 +158,27 @@ def _operation_id(case: Any) -> str | None:
     return case.operation.definition.raw.get("operationId")
 
 
+def _fresh_invitee(case: Any) -> None:
+    """In the stateful phase, a valid invitation to a known organization goes to a new address of
+    this file's: a generated one is often an address someone signed up with a password nobody
+    knows (`0@0.com`), and its invitation could never be accepted. The fuzzing phase keeps the
+    generated addresses."""
+    body = case.body if isinstance(case.body, dict) else None
+    meta = getattr(case, "meta", None)
+    if (
+        body is None
+        or meta is None
+        or _operation_id(case) != "inviteMember"
+        or str(meta.phase.name) != "stateful"
+        or str(meta.generation.mode) != "positive"
+        or not isinstance(body.get("organizationId"), str)
+        or body["organizationId"] not in _creators
+    ):
+        return
+    body["email"] = f"invitee-{next(_counter)}@fuzz.example"
+    body.pop("teamId", None)  # a generated team id names no team of it
+
+
 def _actor(case: Any) -> str | None:
     """Who sends `case`: the user a link names, an invitation's invitee, the creator of the
     organization or team the request names, else the owner (None)."""
@@ -163,6 +188,10 @@ def _actor(case: Any) -> str | None:
     if isinstance(named, str):
         return named
     op = _operation_id(case)
+    if op == "deleteUser":
+        # A user of its own, so that a deletion that succeeds takes neither the owner nor the
+        # organizations the other requests work on.
+        return f"deleted-{next(_counter)}@fuzz.example"
     with _lock:
         if op in ("acceptInvitation", "rejectInvitation", "getInvitation"):
             invitation = body.get("invitationId", query.get("id"))

@@ -85,7 +85,7 @@ for db in ${FUZZ_DATABASES:-sqlite postgres}; do
   status=0
   (cd "$here" && ORGAUTH_FUZZ_URL=$base ORGAUTH_FUZZ_ORIGIN=$BETTER_AUTH_URL ORGAUTH_FUZZ_LOG=$out/$db/server.log \
     "$venv/bin/schemathesis" --config-file schemathesis.toml run "$base/openapi.json" \
-    --url "$base" --seed "$seed" --max-time "$budget" --max-examples "$examples" \
+    --url "$base" --header "Origin: $BETTER_AUTH_URL" --seed "$seed" --max-time "$budget" --max-examples "$examples" \
     --generation-database none --no-color --report junit,ndjson --report-dir "$out/$db") \
     >"$out/$db/schemathesis.txt" 2>&1 || status=$?
   sed -n '/ SUMMARY /,$p' "$out/$db/schemathesis.txt"
