@@ -84,7 +84,7 @@ def _verify(email: str, cookie: str) -> str:
     requests.post(f"{URL}/api/auth/send-verification-email", json=body, headers=headers, timeout=TIMEOUT)
     # The log holds each mail as its link, then a line ending `to=<address> subject=...`.
     pattern = re.compile(r"verify-email\?token=([A-Za-z0-9_.-]+)[^\n]*\n(?:(?!.*verify-email\?token=).*\n)*?.*\bto=" + re.escape(email) + r" subject=")
-    for _ in range(20):
+    for _ in range(100):  # the log can lag the answer by a second or more
         with open(LOG, encoding="utf-8", errors="replace") as log:
             tokens = pattern.findall(log.read())
         if tokens:
