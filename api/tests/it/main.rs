@@ -10,6 +10,7 @@ mod health;
 mod invitations;
 mod large;
 mod members;
+mod model;
 mod no_store;
 mod nul;
 mod numbers;
