@@ -14,6 +14,7 @@
 //! ORGAUTH_MODEL_CASES=1`).
 
 mod model;
+mod step;
 mod steps;
 mod store;
 
@@ -28,7 +29,7 @@ use service::invariants::{check, Scope};
 
 use crate::fixtures::User;
 use crate::harness::TestServer;
-use model::{Model, USERS};
+use model::{Model, Step, USERS};
 use steps::Cast;
 
 fn setting(name: &str, default: u64) -> u64 {
@@ -104,7 +105,7 @@ async fn sequence(
         let described = steps::describe(&model, &step);
         let expected = model.predict(&step);
         let clock = Instant::now();
-        let (status, body) = steps::send(&cast, &model, &step).await;
+        let (status, body) = steps::send(server, &cast, &model, &step).await;
         tally.seconds[0] += clock.elapsed().as_secs_f64();
         log.push(format!(
             "{n:>3} {described} → {status} {}",
@@ -133,7 +134,15 @@ async fn sequence(
         }
         tally.count(step.kind(), status == 200);
         let clock = Instant::now();
-        let differences = store::differences(&server.db, &model, &cast).await;
+        let mut differences = store::differences(&server.db, &model, &cast).await;
+        if let (Step::GetFullOrg { actor, org }, 200) = (&step, status) {
+            differences.extend(store::full_organization(
+                &model,
+                &cast,
+                (*actor, *org),
+                &body,
+            ));
+        }
         tally.seconds[1] += clock.elapsed().as_secs_f64();
         if !differences.is_empty() {
             return fail(format!(

@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use super::step::Step;
+
 /// Users in a sequence, each signed in in one browser (one session).
 pub const USERS: usize = 4;
 /// The invitee index of an address nobody signed up with.
@@ -62,6 +64,8 @@ pub struct Invitation {
     /// Index into the organization's teams.
     pub team: Option<usize>,
     pub status: Status,
+    /// The model's period it was sent (or last re-sent) in: it expires when the period ends.
+    pub epoch: u32,
 }
 
 /// A session's active organization and team (an index into that organization's teams).
@@ -69,129 +73,6 @@ pub struct Invitation {
 pub struct Active {
     pub org: Option<usize>,
     pub team: Option<usize>,
-}
-
-/// One request, by `actor` (a user index). Organizations, teams and invitations are indices
-/// into the model, including deleted ones: asking about those must fail.
-#[derive(Clone, Debug)]
-pub enum Step {
-    CreateOrg {
-        actor: usize,
-        keep_active: bool,
-    },
-    Invite {
-        actor: usize,
-        org: usize,
-        invitee: usize,
-        role: &'static str,
-        team: Option<usize>,
-        resend: bool,
-    },
-    Accept {
-        actor: usize,
-        invitation: usize,
-    },
-    Reject {
-        actor: usize,
-        invitation: usize,
-    },
-    Cancel {
-        actor: usize,
-        invitation: usize,
-    },
-    Leave {
-        actor: usize,
-        org: usize,
-    },
-    RemoveMember {
-        actor: usize,
-        org: usize,
-        target: usize,
-        by_email: bool,
-    },
-    UpdateRole {
-        actor: usize,
-        org: usize,
-        target: usize,
-        role: &'static str,
-    },
-    CreateTeam {
-        actor: usize,
-        org: usize,
-    },
-    RemoveTeam {
-        actor: usize,
-        org: usize,
-        team: usize,
-    },
-    AddTeamMember {
-        actor: usize,
-        org: usize,
-        team: usize,
-        target: usize,
-    },
-    RemoveTeamMember {
-        actor: usize,
-        org: usize,
-        team: usize,
-        target: usize,
-    },
-    SetActiveOrg {
-        actor: usize,
-        org: Option<usize>,
-    },
-    /// `team`: an organization and one of its teams, or `None` to clear.
-    SetActiveTeam {
-        actor: usize,
-        team: Option<(usize, usize)>,
-    },
-    DeleteOrg {
-        actor: usize,
-        org: usize,
-    },
-}
-
-impl Step {
-    pub fn actor(&self) -> usize {
-        match *self {
-            Step::CreateOrg { actor, .. }
-            | Step::Invite { actor, .. }
-            | Step::Accept { actor, .. }
-            | Step::Reject { actor, .. }
-            | Step::Cancel { actor, .. }
-            | Step::Leave { actor, .. }
-            | Step::RemoveMember { actor, .. }
-            | Step::UpdateRole { actor, .. }
-            | Step::CreateTeam { actor, .. }
-            | Step::RemoveTeam { actor, .. }
-            | Step::AddTeamMember { actor, .. }
-            | Step::RemoveTeamMember { actor, .. }
-            | Step::SetActiveOrg { actor, .. }
-            | Step::SetActiveTeam { actor, .. }
-            | Step::DeleteOrg { actor, .. } => actor,
-        }
-    }
-
-    /// The step's kind, for the run's tally.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Step::CreateOrg { .. } => "create",
-            Step::Invite { .. } => "invite",
-            Step::Accept { .. } => "accept",
-            Step::Reject { .. } => "reject",
-            Step::Cancel { .. } => "cancel",
-            Step::Leave { .. } => "leave",
-            Step::RemoveMember { .. } => "remove-member",
-            Step::UpdateRole { .. } => "update-role",
-            Step::CreateTeam { .. } => "create-team",
-            Step::RemoveTeam { .. } => "remove-team",
-            Step::AddTeamMember { .. } => "add-team-member",
-            Step::RemoveTeamMember { .. } => "remove-team-member",
-            Step::SetActiveOrg { .. } => "set-active",
-            Step::SetActiveTeam { .. } => "set-active-team",
-            Step::DeleteOrg { .. } => "delete",
-        }
-    }
 }
 
 pub fn is_owner(roles: &str) -> bool {
@@ -218,6 +99,8 @@ pub struct Model {
     pub active: [Active; USERS],
     /// Every member id each user has held (to ask about memberships that are gone).
     pub member_ids: [Vec<String>; USERS],
+    /// Periods of 49 hours passed (see [`Step::Wait`]).
+    pub epoch: u32,
 }
 
 impl Model {
@@ -235,16 +118,21 @@ impl Model {
         self.orgs[org].alive && self.orgs[org].teams[team].alive
     }
 
-    /// The pending invitation of `invitee` into `org`, if any (organizations that are gone took
-    /// their invitations with them).
+    /// The live invitation of `invitee` into `org`, if any.
     pub fn pending_for(&self, org: usize, invitee: usize) -> Option<usize> {
         self.invitations
             .iter()
-            .position(|i| i.org == org && i.invitee == invitee && self.is_pending(i))
+            .position(|i| i.org == org && i.invitee == invitee && self.is_live(i))
     }
 
+    /// Pending, in an organization that exists (which took its invitations with it).
     pub fn is_pending(&self, i: &Invitation) -> bool {
         i.status == Status::Pending && self.orgs[i.org].alive
+    }
+
+    /// Pending and not expired: what can be answered (and blocks a second invitation).
+    pub fn is_live(&self, i: &Invitation) -> bool {
+        self.is_pending(i) && i.epoch == self.epoch
     }
 
     /// Whether the server should carry `step` out (else refuse it with a 4xx).
@@ -252,7 +140,7 @@ impl Model {
         let manager =
             |org: usize, user: usize| self.member(org, user).is_some_and(|m| manages(&m.role));
         match *step {
-            Step::CreateOrg { .. } | Step::SetActiveOrg { org: None, .. } => true,
+            Step::CreateOrg { .. } | Step::SetActiveOrg { org: None, .. } | Step::Wait => true,
             Step::SetActiveTeam { team: None, .. } => true,
             Step::Invite {
                 actor,
@@ -280,14 +168,14 @@ impl Model {
             }
             Step::Accept { actor, invitation } => {
                 let inv = &self.invitations[invitation];
-                self.is_pending(inv)
+                self.is_live(inv)
                     && inv.invitee == actor
                     && self.member(inv.org, actor).is_none()
                     && inv.team.is_none_or(|t| self.team_alive(inv.org, t))
             }
             Step::Reject { actor, invitation } => {
                 let inv = &self.invitations[invitation];
-                self.is_pending(inv) && inv.invitee == actor
+                self.is_live(inv) && inv.invitee == actor
             }
             Step::Cancel { actor, invitation } => {
                 let inv = &self.invitations[invitation];
@@ -361,7 +249,8 @@ impl Model {
             Step::SetActiveOrg {
                 actor,
                 org: Some(org),
-            } => self.member(org, actor).is_some(),
+            }
+            | Step::GetFullOrg { actor, org } => self.member(org, actor).is_some(),
             Step::SetActiveTeam {
                 actor,
                 team: Some((org, team)),
@@ -376,13 +265,14 @@ impl Model {
         }
     }
 
-    /// What a refused step still changes: a refused switch to an organization the caller is not a
-    /// member of clears the session's active organization and team.
+    /// What a refused step still changes: naming an organization the caller is not a member of
+    /// (to switch to it or read it) clears the session's active organization and team.
     pub fn refused(&mut self, step: &Step) {
         if let Step::SetActiveOrg {
             actor,
             org: Some(org),
-        } = *step
+        }
+        | Step::GetFullOrg { actor, org } = *step
         {
             if self.orgs[org].alive {
                 self.active[actor] = Active::default();
@@ -442,7 +332,10 @@ impl Model {
                 team,
                 ..
             } => {
-                if self.pending_for(org, invitee).is_none() {
+                let epoch = self.epoch;
+                if let Some(resent) = self.pending_for(org, invitee) {
+                    self.invitations[resent].epoch = epoch;
+                } else {
                     self.invitations.push(Invitation {
                         id: created.id.expect("invitation id"),
                         org,
@@ -451,6 +344,7 @@ impl Model {
                         role: role.into(),
                         team,
                         status: Status::Pending,
+                        epoch,
                     });
                 }
             }
@@ -532,6 +426,8 @@ impl Model {
                 a.org = org;
             }
             Step::SetActiveTeam { actor, team } => self.active[actor].team = team.map(|(_, t)| t),
+            Step::GetFullOrg { .. } => {}
+            Step::Wait => self.epoch += 1,
             Step::DeleteOrg { org, .. } => {
                 let o = &mut self.orgs[org];
                 o.alive = false;

@@ -31,13 +31,15 @@ const KINDS: &[(&str, u32)] = &[
     ("leave", 1),
     ("remove-member", 2),
     ("update-role", 2),
-    ("create-team", 1),
-    ("remove-team", 1),
+    ("create-team", 2),
+    ("remove-team", 2),
     ("add-team-member", 2),
     ("remove-team-member", 1),
     ("set-active", 2),
     ("set-active-team", 2),
     ("delete", 1),
+    ("get-full-organization", 2),
+    ("wait", 1),
 ];
 
 fn weighted<T: Copy>(rng: &mut StdRng, choices: &[(T, u32)]) -> T {
@@ -111,6 +113,17 @@ pub fn generate(model: &Model, rng: &mut StdRng) -> Step {
         kind = "create";
     }
     if model.invitations.is_empty() && ["accept", "reject", "cancel"].contains(&kind) {
+        kind = "invite";
+    }
+    // Sessions last 7 days from their last renewal: three waits of 49 hours at most.
+    if kind == "wait" && model.epoch < 3 {
+        return Step::Wait;
+    }
+    if kind == "wait" {
+        kind = "get-full-organization";
+    }
+    // Deleting is half as likely again, so that organizations grow.
+    if kind == "delete" && rng.gen_bool(0.5) {
         kind = "invite";
     }
     if kind == "create" {
@@ -218,6 +231,7 @@ pub fn generate(model: &Model, rng: &mut StdRng) -> Step {
             }
         }
         "delete" => Step::DeleteOrg { actor, org },
+        "get-full-organization" => Step::GetFullOrg { actor, org },
         other => unreachable!("{other}"),
     }
 }
@@ -243,13 +257,25 @@ fn member_id(model: &Model, org: usize, target: usize) -> String {
     }
 }
 
-/// Sends `step` as its actor; the answer's status and body.
-pub async fn send(cast: &Cast, model: &Model, step: &Step) -> (u16, Value) {
+/// Sends `step` as its actor; the answer's status and body. Waiting moves the server's clock.
+pub async fn send(server: &TestServer, cast: &Cast, model: &Model, step: &Step) -> (u16, Value) {
     let org_id = |o: usize| model.orgs[o].id.clone();
     let team_id = |o: usize, t: usize| model.orgs[o].teams[t].id.clone();
     let inv_id = |i: usize| model.invitations[i].id.clone();
     let role_list = |role: &str| json!(role.split(',').collect::<Vec<_>>());
+    let actor = &cast.users[step.actor()];
     let (path, body) = match *step {
+        Step::Wait => {
+            server.clock.advance(chrono::Duration::hours(49));
+            return (200, Value::Null);
+        }
+        Step::GetFullOrg { org, .. } => {
+            let path = format!(
+                "/organization/get-full-organization?organizationId={}",
+                org_id(org)
+            );
+            return parts(actor.get(&path).await).await;
+        }
         Step::CreateOrg { keep_active, .. } => {
             let n = model.orgs.len();
             let body = json!({
@@ -361,7 +387,7 @@ pub async fn send(cast: &Cast, model: &Model, step: &Step) -> (u16, Value) {
             json!({"organizationId": org_id(org)}),
         ),
     };
-    parts(cast.users[step.actor()].post(path, body).await).await
+    parts(actor.post(path, body).await).await
 }
 
 /// What a successful step created, from its answer (and the new organization's default team

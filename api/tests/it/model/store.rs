@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use entity::{invitation, member, organization, session, team, team_member};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
-use super::model::Model;
+use serde_json::Value;
+
+use super::model::{is_owner, manages, Model};
 use super::steps::Cast;
 
 /// The differences between the store and the model, in words (none when they agree).
@@ -148,6 +150,86 @@ pub async fn differences(db: &DatabaseConnection, model: &Model, cast: &Cast) ->
                 "user{u} session: store org {org:?} team {team:?}, model {active:?}"
             ));
         }
+    }
+    found
+}
+
+/// The differences between `get-full-organization`'s answer to `actor` about `org` and the
+/// model: members with their roles, teams with their member counts, and the invitations the
+/// caller may see (all of them for owners and admins, those for the owner role only for owners).
+pub fn full_organization(
+    model: &Model,
+    cast: &Cast,
+    (actor, org): (usize, usize),
+    body: &Value,
+) -> Vec<String> {
+    let o = &model.orgs[org];
+    let mut found = Vec::new();
+    let user_of = |id: &Value| {
+        cast.users
+            .iter()
+            .position(|u| id.as_str() == Some(u.id.as_str()))
+    };
+    let list = |key: &str| body[key].as_array().cloned().unwrap_or_default();
+    let members: BTreeMap<Option<usize>, (Value, Value)> = list("members")
+        .iter()
+        .map(|m| (user_of(&m["userId"]), (m["id"].clone(), m["role"].clone())))
+        .collect();
+    let expected: BTreeMap<Option<usize>, (Value, Value)> = o
+        .members
+        .iter()
+        .map(|(u, m)| {
+            (
+                Some(*u),
+                (Value::from(m.id.clone()), Value::from(m.role.clone())),
+            )
+        })
+        .collect();
+    if body["id"].as_str() != Some(o.id.as_str()) || members != expected {
+        found.push(format!(
+            "get-full-organization of org{org}: members {members:?}, model {expected:?}"
+        ));
+    }
+    let teams: BTreeMap<String, Value> = list("teams")
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap_or_default().to_owned(),
+                t["memberCount"].clone(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, Value> = o
+        .teams
+        .iter()
+        .filter(|t| t.alive)
+        .map(|t| (t.id.clone(), Value::from(t.members.len())))
+        .collect();
+    if teams != expected {
+        found.push(format!(
+            "get-full-organization of org{org}: teams {teams:?}, model {expected:?}"
+        ));
+    }
+    let role = &o.members[&actor].role;
+    let invitations: BTreeMap<String, Value> = list("invitations")
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap_or_default().to_owned(),
+                i["status"].clone(),
+            )
+        })
+        .collect();
+    let expected: BTreeMap<String, Value> = model
+        .invitations
+        .iter()
+        .filter(|i| i.org == org && manages(role) && (is_owner(role) || !is_owner(&i.role)))
+        .map(|i| (i.id.clone(), Value::from(i.status.as_str())))
+        .collect();
+    if invitations != expected {
+        found.push(format!(
+            "get-full-organization of org{org} for user{actor}: invitations {invitations:?}, model {expected:?}"
+        ));
     }
     found
 }
