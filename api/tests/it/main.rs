@@ -17,6 +17,7 @@ mod numbers;
 mod org_domain;
 mod organization;
 mod origin;
+mod paging;
 mod resilience;
 mod security;
 mod smtp;
