@@ -260,7 +260,9 @@ async fn pages_are_the_stored_rows_or_a_validation_error(db: TestDb) {
         ..Config::default()
     });
     let outcome = tokio::task::block_in_place(|| {
-        runner.run(&pages(), |p| handle.block_on(one_page(&server, &o, &p)))
+        runner
+            .run(&pages(), |p| handle.block_on(one_page(&server, &o, &p)))
+            .map_err(|e| e.to_string())
     });
     if let Err(e) = outcome {
         panic!("{e}");

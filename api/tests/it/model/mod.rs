@@ -13,7 +13,7 @@
 //! a failure names the seed that repeats it alone (`ORGAUTH_MODEL_SEED=<seed>
 //! ORGAUTH_MODEL_CASES=1`).
 
-mod model;
+mod state;
 mod step;
 mod steps;
 mod store;
@@ -29,7 +29,7 @@ use service::invariants::{check, Scope};
 
 use crate::fixtures::User;
 use crate::harness::TestServer;
-use model::{Model, Step, USERS};
+use state::{Model, Step, USERS};
 use steps::Cast;
 
 fn setting(name: &str, default: u64) -> u64 {

@@ -9,7 +9,7 @@ use rand::Rng;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use super::model::{Created, Model, Step, OUTSIDER, USERS};
+use super::state::{Created, Model, Step, OUTSIDER, USERS};
 use crate::fixtures::User;
 use crate::harness::{parts, TestServer};
 

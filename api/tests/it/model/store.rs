@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use serde_json::Value;
 
-use super::model::{is_owner, manages, Model};
+use super::state::{is_owner, manages, Model};
 use super::steps::Cast;
 
 /// The differences between the store and the model, in words (none when they agree).
