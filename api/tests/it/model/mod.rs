@@ -71,7 +71,11 @@ impl std::fmt::Display for Tally {
             write!(f, " {kind} {o}/{r}")?;
         }
         let [requests, store, invariants] = self.seconds;
-        write!(f, "); {requests:.1} s in requests, {store:.1} s comparing the store, {invariants:.1} s checking invariants")
+        write!(
+            f,
+            "); {requests:.1} s in requests, {store:.1} s comparing the store, \
+             {invariants:.1} s checking invariants"
+        )
     }
 }
 
@@ -174,7 +178,10 @@ async fn organization_model(db: TestDb) {
         .as_nanos() as u64;
     let base = setting("ORGAUTH_MODEL_SEED", drawn % 1_000_000_000);
     let backend = db.backend;
-    eprintln!("organization model, {backend:?}: {cases} sequences × {steps} steps, ORGAUTH_MODEL_SEED={base}");
+    eprintln!(
+        "organization model, {backend:?}: {cases} sequences × {steps} steps, \
+         ORGAUTH_MODEL_SEED={base}"
+    );
     let server = TestServer::start(&db).await;
     let started = Instant::now();
     let mut tally = Tally::default();

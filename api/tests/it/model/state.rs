@@ -1,8 +1,9 @@
 //! The model's state: what the organization plugin's state should be after each step
 //! (organizations, members and roles, teams and their members, invitations, each user's active
-//! organization and team), and whether a step should succeed. Its rules are the contract's (§9.4–9.8) as orgauth
-//! documents them (docs/organizations.md, the organization rows of docs/compatibility.md): where
-//! orgauth deliberately differs from Better Auth, the model follows orgauth.
+//! organization and team), and whether a step should succeed. Its rules are the contract's
+//! (§9.4–9.8) as orgauth documents them (docs/organizations.md, the organization rows of
+//! docs/compatibility.md): where orgauth deliberately differs from Better Auth, the model follows
+//! orgauth.
 
 use std::collections::{BTreeMap, BTreeSet};
 
