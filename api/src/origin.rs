@@ -387,7 +387,7 @@ mod props {
             scheme in "(http|https|HTTPS|ftp|ws|myapp|javascript)",
             host in host(),
             port in proptest::option::of(prop_oneof![Just(80u16), Just(443), Just(3000), Just(8443), any::<u16>()]),
-            userinfo in "(|user@|localhost:3000@|app.example.org@)",
+            userinfo in "(|user@|localhost:3000@|app\\.example\\.org@)",
             rest in "(/[a-zA-Z0-9._~@:-]{0,12}){0,3}(\\?[a-z=&@/.]{0,12})?(#[a-z@/.]{0,8})?",
         ) {
             let port_part = port.map(|p| format!(":{p}")).unwrap_or_default();
