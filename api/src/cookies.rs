@@ -184,3 +184,100 @@ mod tests {
         assert_eq!(verify(secret, "abc.short="), None);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use service::config::Secret;
+
+    use super::*;
+
+    fn settings(secret: &str) -> CookieSettings {
+        CookieSettings {
+            secure: false,
+            secret: Secret::new(secret),
+        }
+    }
+
+    proptest! {
+        /// What the server signs (tokens, states: letters and digits) verifies, raw or
+        /// percent-encoded as the cookie carries it, and only under the same secret.
+        #[test]
+        fn signed_values_verify_under_their_secret_only(
+            secret in "\\PC{1,64}",
+            other in "\\PC{1,64}",
+            value in "[A-Za-z0-9]{0,64}",
+        ) {
+            let signed = sign(&secret, &value);
+            prop_assert_eq!(verify(&secret, &signed), Some(value.clone()));
+            prop_assert_eq!(verify(&secret, &encode_uri_component(&signed)), Some(value.clone()));
+            if other != secret {
+                prop_assert_eq!(verify(&other, &signed), None);
+            }
+        }
+
+        /// Any value survives the percent-encoded form the cookie carries, except one starting
+        /// with `"` (quotes around a cookie value are taken off before the check).
+        #[test]
+        fn any_value_round_trips_encoded(value in "\\PC{0,64}") {
+            prop_assume!(!value.starts_with('"'));
+            let signed = encode_uri_component(&sign("k", &value));
+            prop_assert_eq!(verify("k", &signed), Some(value));
+        }
+
+        /// Changing one character of the token, the dot or the signature is refused.
+        #[test]
+        fn one_changed_character_is_refused(
+            value in "[A-Za-z0-9]{1,64}",
+            at in any::<prop::sample::Index>(),
+            by in "[A-Za-z0-9+/=.%_\"-]",
+        ) {
+            let signed = sign("k", &value);
+            let i = at.index(signed.len());
+            prop_assume!(signed[i..=i] != by);
+            let mut tampered = signed.clone();
+            tampered.replace_range(i..=i, &by);
+            prop_assert_eq!(verify("k", &tampered), None, "{}", tampered);
+            prop_assert_eq!(verify("k", &encode_uri_component(&tampered)), None);
+        }
+
+        /// Cutting the signed text short, or appending a character other than a closing quote,
+        /// is refused.
+        #[test]
+        fn cut_or_extended_is_refused(
+            value in "[A-Za-z0-9]{1,64}",
+            keep in any::<prop::sample::Index>(),
+            extra in "[A-Za-z0-9+/=.]{1,4}",
+        ) {
+            let signed = sign("k", &value);
+            let cut = &signed[..keep.index(signed.len())];
+            prop_assert_eq!(verify("k", cut), None);
+            prop_assert_eq!(verify("k", &format!("{signed}{extra}")), None);
+        }
+
+        /// Arbitrary text never panics and never verifies (a signature cannot be guessed).
+        #[test]
+        fn arbitrary_text_never_verifies(raw in "\\PC{0,120}|[A-Za-z0-9%.=+/\"]{40,60}") {
+            prop_assert_eq!(verify("k", &raw), None);
+        }
+
+        /// Any `Cookie` header: no panic, and a session token only from a validly signed cookie.
+        #[test]
+        fn any_cookie_header_is_read_safely(
+            header in "\\PC{0,160}",
+            token in "[A-Za-z0-9]{32}",
+            before in "\\PC{0,20}",
+        ) {
+            let s = settings("k");
+            prop_assert_eq!(s.session_token(Some(&header)), None);
+            prop_assert!(!s.dont_remember(Some(&header)));
+            prop_assert_eq!(s.state(Some(&header)), None);
+            // A real cookie after arbitrary other pairs is still found (when the junk before it
+            // does not itself name the session cookie).
+            prop_assume!(!before.contains(SESSION_TOKEN));
+            let signed = encode_uri_component(&sign("k", &token));
+            let header = format!("{}; {SESSION_TOKEN}={signed}", before.replace(';', ","));
+            prop_assert_eq!(s.session_token(Some(&header)), Some(token));
+        }
+    }
+}

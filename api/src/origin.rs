@@ -320,3 +320,107 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use url::Url;
+
+    use super::TrustedOrigins;
+
+    const BASE: &str = "http://localhost:3000";
+
+    fn trusted() -> TrustedOrigins {
+        TrustedOrigins::new(
+            BASE,
+            &[
+                "https://app.example.org".into(),
+                "https://*.example.com".into(),
+                "myapp://".into(),
+            ],
+        )
+    }
+
+    /// The trust list above, decided from a URL's parts as the browser's origin has them.
+    fn expected(scheme: &str, host: &str, port: Option<u16>) -> bool {
+        let default = match scheme {
+            "http" => Some(80),
+            "https" => Some(443),
+            _ => None,
+        };
+        let port = port.filter(|p| Some(*p) != default);
+        match (scheme, port) {
+            ("myapp", _) => true,
+            ("http", Some(3000)) => host == "localhost",
+            ("https", None) => {
+                host == "app.example.org"
+                    || host
+                        .strip_suffix(".example.com")
+                        .is_some_and(|sub| !sub.is_empty())
+            }
+            _ => false,
+        }
+    }
+
+    fn host() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("localhost".to_owned()),
+            Just("LocalHost".to_owned()),
+            Just("app.example.org".to_owned()),
+            Just("example.com".to_owned()),
+            Just("evil.com".to_owned()),
+            Just("localhost.evil.com".to_owned()),
+            Just("app.example.org.evil.com".to_owned()),
+            Just("example.com.evil.com".to_owned()),
+            Just("evilexample.com".to_owned()),
+            Just("127.0.0.1".to_owned()),
+            "[a-z0-9-]{1,8}(\\.[a-z0-9-]{1,8}){0,2}\\.example\\.com",
+            "[a-z0-9]{1,8}(\\.[a-z]{1,8}){0,3}",
+        ]
+    }
+
+    proptest! {
+        /// A generated URL — any scheme, host, port, user info, path, query and fragment — is
+        /// trusted exactly when its origin is on the list.
+        #[test]
+        fn urls_are_trusted_exactly_when_their_origin_is_listed(
+            scheme in "(http|https|HTTPS|ftp|ws|myapp|javascript)",
+            host in host(),
+            port in proptest::option::of(prop_oneof![Just(80u16), Just(443), Just(3000), Just(8443), any::<u16>()]),
+            userinfo in "(|user@|localhost:3000@|app\\.example\\.org@)",
+            rest in "(/[a-zA-Z0-9._~@:-]{0,12}){0,3}(\\?[a-z=&@/.]{0,12})?(#[a-z@/.]{0,8})?",
+        ) {
+            let port_part = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let raw = format!("{scheme}://{userinfo}{host}{port_part}{rest}");
+            let (scheme, host) = (scheme.to_ascii_lowercase(), host.to_ascii_lowercase());
+            prop_assert_eq!(trusted().trusts_url(&raw), expected(&scheme, &host, port), "{}", raw);
+        }
+
+        /// Any text: no panic, and what is trusted has a listed origin as a browser parses it.
+        #[test]
+        fn trusted_text_has_a_listed_origin(raw in "\\PC{0,80}|(https?|myapp)://[a-zA-Z0-9.:@/\\\\%*?#-]{0,40}") {
+            if trusted().trusts_url(&raw) {
+                let url = Url::parse(&raw).expect("only a URL is trusted");
+                let host = url.host_str().unwrap_or_default();
+                prop_assert!(expected(url.scheme(), host, url.port()), "{} trusted", raw);
+            }
+        }
+
+        /// A callback that is accepted either has a listed origin or, taken relative to this
+        /// site, stays on it — however it mixes slashes, backslashes, escapes and control
+        /// characters.
+        #[test]
+        fn accepted_callbacks_stay_on_listed_origins(
+            raw in "/[/\\\\%2fFcC5:@.a-z\t\n\r ]{0,24}|\\PC{0,60}",
+        ) {
+            let t = trusted();
+            if t.trusts_callback(&raw) {
+                let resolved = Url::parse(&format!("{BASE}/")).unwrap().join(&raw);
+                if let Ok(url) = resolved {
+                    let host = url.host_str().unwrap_or_default();
+                    prop_assert!(expected(url.scheme(), host, url.port()), "{:?} leads to {}", raw, url);
+                }
+            }
+        }
+    }
+}

@@ -559,3 +559,6 @@ macro_rules! success {
 }
 
 pub(crate) use success;
+
+#[cfg(test)]
+mod props;

@@ -385,6 +385,14 @@ fn scrypt_params() -> scrypt::Params {
     scrypt::Params::new(14, 16, 1, 64).expect("valid scrypt parameters")
 }
 
+/// The heaviest Argon2 parameters a stored hash may ask for: RFC 9106's first recommendation
+/// (2 GiB, 4 lanes) and a few more passes. A stored string asking for more (Argon2 accepts up to
+/// 4 TiB and 2^32 passes) would abort the process on allocation or hold a worker for hours, so it
+/// fails like an unreadable hash.
+fn within_stored_limits(params: &Params) -> bool {
+    params.m_cost() <= 2 * 1024 * 1024 && params.t_cost() <= 16 && params.p_cost() <= 16
+}
+
 fn verify_blocking(
     current: &Params,
     password: &str,
@@ -394,6 +402,9 @@ fn verify_blocking(
     if stored.starts_with('$') {
         let parsed = PasswordHash::new(stored).map_err(|_| PasswordError::Malformed)?;
         let params = Params::try_from(&parsed).map_err(|_| PasswordError::Malformed)?;
+        if !within_stored_limits(&params) {
+            return Err(PasswordError::Malformed);
+        }
         let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
             return Err(PasswordError::Malformed);
         };
@@ -448,3 +459,6 @@ fn verify_blocking(
         Ok(Verified::No)
     }
 }
+
+#[cfg(test)]
+mod props;
