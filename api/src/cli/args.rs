@@ -125,6 +125,34 @@ pub struct ServeArgs {
         default_value_t = 30
     )]
     pub shutdown_timeout: u64,
+    /// Seconds a client gets to send a whole request head: from connecting, or from the first
+    /// byte of its next request on a kept-alive connection. Slower ones are disconnected.
+    #[arg(
+        long,
+        env = "ORGAUTH_HEADER_READ_TIMEOUT",
+        global = true,
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_read_timeout: u64,
+    /// Seconds a kept-alive connection may wait, idle, for its next request.
+    #[arg(
+        long,
+        env = "ORGAUTH_IDLE_TIMEOUT",
+        global = true,
+        default_value_t = 75,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub idle_timeout: u64,
+    /// Connections served at once; further ones wait in the kernel's accept queue.
+    #[arg(
+        long,
+        env = "ORGAUTH_MAX_CONNECTIONS",
+        global = true,
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_connections: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

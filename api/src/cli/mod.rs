@@ -11,7 +11,6 @@ pub use args::*;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -169,11 +168,11 @@ async fn serve(
     if let Some(addr) = crate::server::local_addr(&acceptor) {
         tracing::info!("orgauth listening on http://{addr} (Swagger UI: http://{addr}/docs)");
     }
-    crate::server::run(
+    crate::server::run_with_limits(
         acceptor,
         crate::server::app(AppState::new(auth, auth_args.web(base_url))),
         crate::server::shutdown_signal(),
-        Duration::from_secs(args.shutdown_timeout),
+        args.limits(),
     )
     .await
     .context("server failed")?;

@@ -26,6 +26,19 @@ impl DatabaseArgs {
     }
 }
 
+impl ServeArgs {
+    /// The connections' deadlines and cap, and the stop's grace period.
+    pub fn limits(&self) -> crate::server::Limits {
+        use std::time::Duration;
+        crate::server::Limits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+        }
+    }
+}
+
 impl AuthArgs {
     /// `BETTER_AUTH_URL` without a trailing slash, or the address served.
     pub fn public_url(&self, serve: &ServeArgs) -> String {
