@@ -486,6 +486,16 @@ pub struct SocialArgs {
         hide_env_values = true
     )]
     pub oidc_providers: Option<String>,
+    /// Seconds a request to a provider (discovery, token, user API) may take, connecting
+    /// included (at most 5 s of it).
+    #[arg(
+        long,
+        env = "ORGAUTH_PROVIDER_TIMEOUT",
+        global = true,
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub provider_timeout: u64,
 }
 
 /// `on` or `off` (`ORGAUTH_RATE_LIMIT`).

@@ -162,6 +162,7 @@ async fn serve(
     let clock = std::sync::Arc::new(service::clock::SystemClock);
     let auth = service::Auth::new(db.clone(), hasher, cfg, clock, mailer);
     tokio::spawn(service::maintenance::sweep_periodically(auth.clone()));
+    auth.social.warm();
     let acceptor = crate::server::bind(&args.host, args.port)
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;

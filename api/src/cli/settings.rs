@@ -124,6 +124,7 @@ impl AuthArgs {
             allow_removing_all_teams: self.allow_removing_all_teams,
         };
         cfg.social = social;
+        cfg.provider_timeout = std::time::Duration::from_secs(self.social.provider_timeout);
         cfg.validate()?;
         Ok(cfg)
     }
@@ -158,9 +159,13 @@ impl SocialArgs {
         );
         if let Some((id, secret)) = social::client("GOOGLE", google.0, google.1)? {
             let mut google = ProviderConfig::google(id, secret);
-            google.kind = ProviderKind::Oidc {
-                discovery_url: self.google_discovery_url.clone(),
-            };
+            // Google's published authorization endpoint holds only for Google's own document.
+            if self.google_discovery_url != social::GOOGLE_DISCOVERY_URL {
+                google.kind = ProviderKind::Oidc {
+                    discovery_url: self.google_discovery_url.clone(),
+                    authorize_url: None,
+                };
+            }
             google.trust_email = self.google_trust_email;
             providers.push(google);
         }

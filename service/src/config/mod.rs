@@ -97,6 +97,11 @@ pub struct AuthConfig {
     pub org: OrgConfig,
     /// Social sign-in providers (none unless configured).
     pub social: Vec<social::ProviderConfig>,
+    /// The longest a request to a provider may take, connection included: a provider that is
+    /// down or stalls fails the sign-in after this, instead of holding it.
+    pub provider_timeout: std::time::Duration,
+    /// How long an OpenID discovery document is used before it is refreshed (in the background).
+    pub discovery_ttl: std::time::Duration,
 }
 
 /// The organization plugin's options, with its defaults (`ORGAUTH_<NAME>` in the environment).
@@ -189,6 +194,8 @@ impl AuthConfig {
             delete_token_expires_in: Duration::seconds(86_400),
             org: OrgConfig::default(),
             social: Vec::new(),
+            provider_timeout: std::time::Duration::from_secs(10),
+            discovery_ttl: crate::social::discovery::TTL,
         }
     }
 }
