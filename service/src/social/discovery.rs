@@ -4,8 +4,8 @@
 //! - a document older than its time to live ([`TTL`] by default) is still used while a background task fetches the next one,
 //!   and kept when that fetch fails (the provider's keys rarely change within hours);
 //! - only a provider with no document yet is fetched from within a request, one request at a
-//!   time; after a failure, requests fail at once for [`RETRY_AFTER_FAILURE`] instead of each
-//!   waiting for the provider's timeout;
+//!   time; once that has failed, requests fail at once while a background fetch retries (every
+//!   [`RETRY_AFTER_FAILURE`] at most) instead of each waiting for the provider's timeout;
 //! - [`Cache::warm`] fetches at start-up, so the first sign-in does not wait either.
 
 use std::sync::{Arc, Mutex};
@@ -90,7 +90,7 @@ impl Cache {
     }
 
     /// What the cache can answer without waiting: a document (starting a refresh if it is old),
-    /// a recent failure, or nothing (the caller fetches).
+    /// a failure (starting a retry if due), or nothing (the caller fetches).
     fn cached(
         &self,
         cfg: &ProviderConfig,
@@ -113,7 +113,18 @@ impl Cache {
             }
             return Some(Ok(doc));
         }
-        state.recently_failed().then_some(Err(Failure::Unavailable))
+        // Once a fetch has failed, requests no longer wait on the provider: they fail at once
+        // while a background fetch retries (every RETRY_AFTER_FAILURE at most).
+        state.failed_at?;
+        if !state.refreshing && !state.recently_failed() {
+            state.refreshing = true;
+            let (cache, cfg, http) = (self.clone(), cfg.clone(), http.clone());
+            let redirect_uri = redirect_uri.to_owned();
+            tokio::spawn(async move {
+                let _ = cache.fetch_and_store(&cfg, &http, &redirect_uri).await;
+            });
+        }
+        Some(Err(Failure::Unavailable))
     }
 
     async fn fetch_and_store(
