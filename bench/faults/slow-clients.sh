@@ -6,21 +6,22 @@
 # server cut each kind (seconds after the answer, after connecting), whether any outlived the
 # run, the probe's answers and latency, and the server's memory (RSS) and open descriptors
 # before, at the peak and after. Deadlines: ORGAUTH_HEADER_READ_TIMEOUT (10 s) and
-# ORGAUTH_IDLE_TIMEOUT (75 s; 15 s with QUICK=1), overridable as HEADER_TIMEOUT / IDLE_TIMEOUT.
-#   bench/faults/slow-clients.sh            # about 100 s
-#   QUICK=1 bench/faults/slow-clients.sh    # about 35 s
+# ORGAUTH_IDLE_TIMEOUT (75 s; 12 s with QUICK=1), overridable as HEADER_TIMEOUT / IDLE_TIMEOUT.
+# ROUNDS (2; 1 with QUICK=1) times over, to show the second round reuses the first one's memory.
+#   bench/faults/slow-clients.sh            # about 200 s
+#   QUICK=1 bench/faults/slow-clients.sh    # about 40 s
 source "$(dirname "$0")/net-lib.sh"
 if [[ ${QUICK:-0} == 1 ]]; then
-  idle=${IDLE:-5000} slow=${SLOW:-200} silent=${SILENT:-200} idle_timeout=${IDLE_TIMEOUT:-15}
+  idle=${IDLE:-5000} slow=${SLOW:-200} silent=${SILENT:-200} idle_timeout=${IDLE_TIMEOUT:-12} rounds=${ROUNDS:-1}
 else
-  idle=${IDLE:-10000} slow=${SLOW:-1000} silent=${SILENT:-1000} idle_timeout=${IDLE_TIMEOUT:-75}
+  idle=${IDLE:-10000} slow=${SLOW:-1000} silent=${SILENT:-1000} idle_timeout=${IDLE_TIMEOUT:-75} rounds=${ROUNDS:-2}
 fi
 header_timeout=${HEADER_TIMEOUT:-10}
 RUST_LOG=warn net_start slow ORGAUTH_HEADER_READ_TIMEOUT="$header_timeout" ORGAUTH_IDLE_TIMEOUT="$idle_timeout"
 echo "slow-clients: idle=$idle slow=$slow silent=$silent header_timeout=${header_timeout}s idle_timeout=${idle_timeout}s"
-python3 - "$PID" "${BASE#http://}" "$idle" "$slow" "$silent" "$header_timeout" "$idle_timeout" <<'PY'
+python3 - "$PID" "${BASE#http://}" "$idle" "$slow" "$silent" "$header_timeout" "$idle_timeout" "$rounds" <<'PY'
 import asyncio, os, statistics, sys, time
-pid, hostport, n_idle, n_slow, n_silent, header_t, idle_t = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+pid, hostport, n_idle, n_slow, n_silent, header_t, idle_t, rounds = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
 host, port = hostport.split(":"); port = int(port)
 REQ = b"GET /api/auth/ok HTTP/1.1\r\nHost: x\r\nUser-Agent: faults\r\n\r\n"
 limit = max(header_t, idle_t) + 20          # a connection open this long was not cut
@@ -97,7 +98,7 @@ async def sample(stop, out):
 
 def kinds(): return {"served": 0, "bad": 0, "failed": 0, "cut": [], "open": [0], "bytes": []}
 
-async def main():
+async def round_(n):
     before = (rss(), fds())
     stop, peak, pr = asyncio.Event(), {"rss": 0, "fds": 0}, {"ok": 0, "bad": 0, "failed": 0, "ms": []}
     bg = [asyncio.ensure_future(probe(stop, pr)), asyncio.ensure_future(sample(stop, peak))]
@@ -113,7 +114,7 @@ async def main():
     stop.set(); await asyncio.gather(*bg)
     await asyncio.sleep(2)
     after = (rss(), fds())
-    print(f"opened {len(plan)} connections in {opened:.1f}s; all ended after {time.monotonic() - t0:.1f}s")
+    print(f"round {n}: opened {len(plan)} connections in {opened:.1f}s; all ended after {time.monotonic() - t0:.1f}s")
     for kind, r in res.items():
         cut = sorted(r["cut"])
         line = f"{kind}: cut {len(cut)}, still open at {limit}s {r['open'][0]}, failed to connect/answer {r['failed'] + r['bad']}"
@@ -124,5 +125,8 @@ async def main():
     ms = sorted(pr["ms"]) or [0]
     print(f"probe: ok {pr['ok']}, not ok {pr['bad']}, failed {pr['failed']}; latency ms median {statistics.median(ms):.1f} max {ms[-1]:.1f}")
     print(f"server RSS KiB: before {before[0]}, peak {peak['rss']}, after {after[0]}; open fds: before {before[1]}, peak {peak['fds']}, after {after[1]}")
+async def main():
+    for n in range(1, rounds + 1):
+        await round_(n)
 asyncio.run(main())
 PY
