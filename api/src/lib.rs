@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body_limit;
 pub mod cli;
 pub mod client_ip;
+pub mod connections;
 pub mod cookies;
 pub mod error;
 pub mod health;

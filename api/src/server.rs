@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+
+pub use crate::connections::Limits;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
@@ -134,16 +136,29 @@ pub fn local_addr(acceptor: &TcpAcceptor) -> Option<std::net::SocketAddr> {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests up to
-/// `grace` to finish.
+/// `grace` to finish; connections are bounded by the default [`Limits`].
 pub async fn run(
     acceptor: TcpAcceptor,
     app: impl Endpoint + 'static,
     shutdown: impl std::future::Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
-    poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown, Some(grace))
-        .await
+    let limits = Limits {
+        shutdown_timeout: grace,
+        ..Limits::default()
+    };
+    run_with_limits(acceptor, app, shutdown, limits).await
+}
+
+/// As [`run`], with the connections' deadlines and cap given.
+pub async fn run_with_limits(
+    acceptor: TcpAcceptor,
+    app: impl Endpoint + 'static,
+    shutdown: impl std::future::Future<Output = ()>,
+    limits: Limits,
+) -> std::io::Result<()> {
+    tracing::info!("server started");
+    crate::connections::serve(acceptor, app, shutdown, limits).await
 }
 
 /// Resolves on SIGINT or SIGTERM.

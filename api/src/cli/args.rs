@@ -138,6 +138,31 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGINT or SIGTERM.
     #[arg(long, env = "ORGAUTH_SHUTDOWN_TIMEOUT", default_value_t = 30)]
     pub shutdown_timeout: u64,
+    /// Seconds a client gets to send a whole request head: from connecting, or from the first
+    /// byte of its next request on a kept-alive connection. Slower ones are disconnected.
+    #[arg(
+        long,
+        env = "ORGAUTH_HEADER_READ_TIMEOUT",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub header_read_timeout: u64,
+    /// Seconds a kept-alive connection may wait, idle, for its next request.
+    #[arg(
+        long,
+        env = "ORGAUTH_IDLE_TIMEOUT",
+        default_value_t = 75,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub idle_timeout: u64,
+    /// Connections served at once; further ones wait in the kernel's accept queue.
+    #[arg(
+        long,
+        env = "ORGAUTH_MAX_CONNECTIONS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub max_connections: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -371,6 +396,15 @@ pub struct SocialArgs {
     /// `{"id","discoveryUrl","clientId","clientSecret","scopes"?,"trustEmail"?}`.
     #[arg(long, env = "ORGAUTH_OIDC_PROVIDERS", hide_env_values = true)]
     pub oidc_providers: Option<String>,
+    /// Seconds a request to a provider (discovery, token, user API) may take, connecting
+    /// included (at most 5 s of it).
+    #[arg(
+        long,
+        env = "ORGAUTH_PROVIDER_TIMEOUT",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub provider_timeout: u64,
 }
 
 /// `on` or `off` (`ORGAUTH_RATE_LIMIT`), or any other boolean spelling.

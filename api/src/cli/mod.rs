@@ -13,7 +13,6 @@ pub use args::*;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
@@ -188,17 +187,18 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     let clock = std::sync::Arc::new(service::clock::SystemClock);
     let auth = service::Auth::new(db.clone(), hasher, cfg, clock, mailer);
     tokio::spawn(service::maintenance::sweep_periodically(auth.clone()));
+    auth.social.warm();
     let acceptor = crate::server::bind(&args.host, args.port)
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
     if let Some(addr) = crate::server::local_addr(&acceptor) {
         tracing::info!("orgauth listening on http://{addr} (Swagger UI: http://{addr}/docs)");
     }
-    crate::server::run(
+    crate::server::run_with_limits(
         acceptor,
         crate::server::app(AppState::new(auth, auth_args.web(base_url))),
         crate::server::shutdown_signal(),
-        Duration::from_secs(args.shutdown_timeout),
+        args.limits(),
     )
     .await
     .context("server failed")?;

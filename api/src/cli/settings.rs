@@ -26,6 +26,19 @@ impl DatabaseArgs {
     }
 }
 
+impl ServeArgs {
+    /// The connections' deadlines and cap, and the stop's grace period.
+    pub fn limits(&self) -> crate::server::Limits {
+        use std::time::Duration;
+        crate::server::Limits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout),
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+        }
+    }
+}
+
 impl AuthArgs {
     /// `BETTER_AUTH_URL` without a trailing slash, or the address served.
     pub fn public_url(&self, serve: &ServeArgs) -> String {
@@ -116,6 +129,7 @@ impl AuthArgs {
             base_url,
             self.mail_templates.as_deref(),
         )?);
+        cfg.provider_timeout = std::time::Duration::from_secs(self.social.provider_timeout);
         cfg.validate()?;
         Ok(cfg)
     }
@@ -150,9 +164,13 @@ impl SocialArgs {
         );
         if let Some((id, secret)) = social::client("GOOGLE", google.0, google.1)? {
             let mut google = ProviderConfig::google(id, secret);
-            google.kind = ProviderKind::Oidc {
-                discovery_url: self.google_discovery_url.clone(),
-            };
+            // Google's published authorization endpoint holds only for Google's own document.
+            if self.google_discovery_url != social::GOOGLE_DISCOVERY_URL {
+                google.kind = ProviderKind::Oidc {
+                    discovery_url: self.google_discovery_url.clone(),
+                    authorize_url: None,
+                };
+            }
             google.trust_email = self.google_trust_email;
             providers.push(google);
         }

@@ -2,6 +2,7 @@
 
 mod adoption;
 mod auth;
+mod connections;
 mod fixtures;
 mod flows;
 mod guessing;

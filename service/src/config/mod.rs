@@ -99,6 +99,11 @@ pub struct AuthConfig {
     pub social: Vec<social::ProviderConfig>,
     /// What mails say (`ORGAUTH_APP_NAME`, `ORGAUTH_MAIL_TEMPLATES`).
     pub mail: std::sync::Arc<crate::mail::templates::Templates>,
+    /// The longest a request to a provider may take, connection included: a provider that is
+    /// down or stalls fails the sign-in after this, instead of holding it.
+    pub provider_timeout: std::time::Duration,
+    /// How long an OpenID discovery document is used before it is refreshed (in the background).
+    pub discovery_ttl: std::time::Duration,
 }
 
 /// The organization plugin's options, with its defaults (`ORGAUTH_<NAME>` in the environment).
@@ -196,6 +201,8 @@ impl AuthConfig {
             org: OrgConfig::default(),
             social: Vec::new(),
             mail: DEFAULT_TEMPLATES.clone(),
+            provider_timeout: std::time::Duration::from_secs(10),
+            discovery_ttl: crate::social::discovery::TTL,
         }
     }
 }

@@ -7,6 +7,9 @@ pub const GITHUB: &str = "github";
 pub const GOOGLE: &str = "google";
 pub const GOOGLE_DISCOVERY_URL: &str =
     "https://accounts.google.com/.well-known/openid-configuration";
+/// Google's authorization endpoint, as its discovery document publishes it: a sign-in starts
+/// without fetching the document.
+pub const GOOGLE_AUTHORIZE_URL: &str = "https://accounts.google.com/o/oauth2/v2/auth";
 
 /// One provider's settings.
 #[derive(Clone, Debug)]
@@ -31,8 +34,12 @@ pub enum ProviderKind {
         token_url: String,
         api_url: String,
     },
-    /// An OpenID Connect provider, found through its discovery document.
-    Oidc { discovery_url: String },
+    /// An OpenID Connect provider, found through its discovery document; `authorize_url` when
+    /// its authorization endpoint is published (Google's), so a sign-in starts without it.
+    Oidc {
+        discovery_url: String,
+        authorize_url: Option<String>,
+    },
 }
 
 impl ProviderConfig {
@@ -61,7 +68,12 @@ impl ProviderConfig {
     }
 
     pub fn google(client_id: &str, client_secret: &str) -> Self {
-        Self::oidc(GOOGLE, GOOGLE_DISCOVERY_URL, client_id, client_secret)
+        let mut google = Self::oidc(GOOGLE, GOOGLE_DISCOVERY_URL, client_id, client_secret);
+        google.kind = ProviderKind::Oidc {
+            discovery_url: GOOGLE_DISCOVERY_URL.into(),
+            authorize_url: Some(GOOGLE_AUTHORIZE_URL.into()),
+        };
+        google
     }
 
     pub fn oidc(id: &str, discovery_url: &str, client_id: &str, client_secret: &str) -> Self {
@@ -69,6 +81,7 @@ impl ProviderConfig {
             id: id.into(),
             kind: ProviderKind::Oidc {
                 discovery_url: discovery_url.into(),
+                authorize_url: None,
             },
             client_id: client_id.into(),
             client_secret: Secret::new(client_secret),

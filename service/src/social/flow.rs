@@ -207,6 +207,12 @@ impl Auth {
             .social
             .provider(&req.provider)
             .ok_or(Error::ProviderNotFound)?;
+        // Before anything is stored: a provider that cannot be reached leaves no state behind.
+        let redirect_uri = self.social.redirect_uri(&provider.cfg.id);
+        provider
+            .ready(&self.social_http(), &redirect_uri)
+            .await
+            .map_err(|_| Error::ProviderUnavailable)?;
         let flow = FlowState {
             provider: provider.cfg.id.clone(),
             // RFC 7636: 43 to 128 characters; 64 alphanumerics carry 381 bits.
@@ -237,7 +243,6 @@ impl Auth {
                 scopes.push(s);
             }
         }
-        let redirect_uri = self.social.redirect_uri(&provider.cfg.id);
         let url = provider
             .authorization_url(
                 &self.social_http(),

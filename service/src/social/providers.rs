@@ -3,38 +3,25 @@
 //! protocol work: PKCE, the code exchange, and the ID token's signature (JWKS), issuer, audience,
 //! expiry and nonce.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use oauth2::basic::BasicClient;
 use oauth2::AuthType;
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreTokenResponse,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreTokenResponse};
 use openidconnect::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse, TokenUrl,
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    EndpointState, IssuerUrl, JsonWebKeySet, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
 };
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::sync::Mutex;
 
+use super::discovery::Cache;
 use super::{Failure, ProviderConfig, ProviderKind};
 
-/// How long a discovery document (with its JWKS) is reused before it is fetched again.
-const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
 const USER_AGENT: &str = "orgauth";
 
-type OidcClient = CoreClient<
-    EndpointSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointNotSet,
-    EndpointMaybeSet,
-    EndpointMaybeSet,
->;
 type GithubClient =
     BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
@@ -75,12 +62,47 @@ pub struct Authorize<'a> {
 /// One configured provider, with its cached discovery document.
 pub struct Provider {
     pub cfg: ProviderConfig,
-    discovered: Mutex<Option<(Instant, Arc<Discovered>)>>,
+    discovery: Cache,
 }
 
-struct Discovered {
-    client: OidcClient,
-    userinfo: Option<String>,
+/// A failed token request: the provider unreachable (or too slow) is not a refused code.
+fn token_failure<RE: std::error::Error, T: oauth2::ErrorResponse>(
+    provider: &str,
+    e: &RequestTokenError<RE, T>,
+) -> Failure {
+    tracing::warn!(provider, error = %e, "code exchange failed");
+    match e {
+        RequestTokenError::Request(_) => Failure::Unavailable,
+        _ => Failure::InvalidCode,
+    }
+}
+
+/// The authorization URL of an OpenID provider, whichever endpoints its client knows besides.
+fn oidc_authorize_url<DA, IU, RU, TU, UU>(
+    client: &CoreClient<EndpointSet, DA, IU, RU, TU, UU>,
+    a: &Authorize<'_>,
+    challenge: PkceCodeChallenge,
+) -> openidconnect::url::Url
+where
+    DA: EndpointState,
+    IU: EndpointState,
+    RU: EndpointState,
+    TU: EndpointState,
+    UU: EndpointState,
+{
+    let (state, nonce) = (a.state.to_owned(), a.nonce.to_owned());
+    let mut req = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            move || CsrfToken::new(state),
+            move || Nonce::new(nonce),
+        )
+        .add_scopes(a.scopes.iter().map(|s| Scope::new(s.clone())))
+        .set_pkce_challenge(challenge);
+    if let Some(hint) = a.login_hint {
+        req = req.add_extra_param("login_hint", hint.to_owned());
+    }
+    req.url().0
 }
 
 fn github_client(cfg: &ProviderConfig, redirect_uri: &str) -> Result<GithubClient, Failure> {
@@ -130,52 +152,38 @@ fn oidc_tokens(resp: &CoreTokenResponse, now: DateTime<Utc>, requested: &[String
 }
 
 impl Provider {
-    pub fn new(cfg: ProviderConfig) -> Self {
+    pub fn new(cfg: ProviderConfig, discovery_ttl: Duration) -> Self {
         Self {
             cfg,
-            discovered: Mutex::new(None),
+            discovery: Cache::new(discovery_ttl),
         }
     }
 
-    /// The discovery document and JWKS, fetched at most once an hour.
+    /// Whether a sign-in can start: an OpenID provider without a published authorization
+    /// endpoint needs its discovery document (cached, or fetched now).
+    pub async fn ready(&self, http: &reqwest::Client, redirect_uri: &str) -> Result<(), Failure> {
+        match &self.cfg.kind {
+            ProviderKind::Oidc {
+                authorize_url: None,
+                ..
+            } => self.discover(http, redirect_uri).await.map(drop),
+            _ => Ok(()),
+        }
+    }
+
+    /// Fetches the discovery document in the background, so the first sign-in need not wait.
+    pub fn warm(&self, http: &reqwest::Client, redirect_uri: &str) {
+        if let ProviderKind::Oidc { .. } = self.cfg.kind {
+            self.discovery.warm(&self.cfg, http, redirect_uri);
+        }
+    }
+
     async fn discover(
         &self,
         http: &reqwest::Client,
         redirect_uri: &str,
-    ) -> Result<Arc<Discovered>, Failure> {
-        let ProviderKind::Oidc { discovery_url } = &self.cfg.kind else {
-            unreachable!("only called for OpenID Connect providers");
-        };
-        let mut cached = self.discovered.lock().await;
-        if let Some((at, d)) = cached.as_ref() {
-            if at.elapsed() < DISCOVERY_TTL {
-                return Ok(d.clone());
-            }
-        }
-        let issuer = discovery_url
-            .trim_end_matches('/')
-            .trim_end_matches("/.well-known/openid-configuration");
-        let issuer = IssuerUrl::new(issuer.to_owned()).map_err(|_| Failure::Unavailable)?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, http)
-            .await
-            .map_err(|e| {
-                tracing::warn!(provider = %self.cfg.id, error = %e, "OpenID discovery failed");
-                Failure::Unavailable
-            })?;
-        let userinfo = metadata.userinfo_endpoint().map(|u| u.as_str().to_owned());
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(self.cfg.client_id.clone()),
-            Some(ClientSecret::new(
-                self.cfg.client_secret.expose().to_owned(),
-            )),
-        )
-        .set_redirect_uri(
-            RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| Failure::Unavailable)?,
-        );
-        let d = Arc::new(Discovered { client, userinfo });
-        *cached = Some((Instant::now(), d.clone()));
-        Ok(d)
+    ) -> Result<std::sync::Arc<super::discovery::Discovered>, Failure> {
+        self.discovery.get(&self.cfg, http, redirect_uri).await
     }
 
     /// The provider's authorization URL for this request (PKCE S256, state, and for OpenID
@@ -188,10 +196,10 @@ impl Provider {
         let challenge = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(
             a.code_verifier.to_owned(),
         ));
-        let state = a.state.to_owned();
-        let scopes = a.scopes.iter().map(|s| Scope::new(s.clone()));
         let url = match &self.cfg.kind {
             ProviderKind::Github { .. } => {
+                let state = a.state.to_owned();
+                let scopes = a.scopes.iter().map(|s| Scope::new(s.clone()));
                 let client = github_client(&self.cfg, a.redirect_uri)?;
                 let mut req = client
                     .authorize_url(move || CsrfToken::new(state))
@@ -202,22 +210,28 @@ impl Provider {
                 }
                 req.url().0
             }
+            // A published authorization endpoint (Google's) needs no discovery to start.
+            ProviderKind::Oidc {
+                authorize_url: Some(authorize_url),
+                ..
+            } => {
+                let client = CoreClient::new(
+                    ClientId::new(self.cfg.client_id.clone()),
+                    IssuerUrl::new(authorize_url.clone()).map_err(|_| Failure::Unavailable)?,
+                    JsonWebKeySet::new(Vec::new()),
+                )
+                .set_auth_uri(
+                    AuthUrl::new(authorize_url.clone()).map_err(|_| Failure::Unavailable)?,
+                )
+                .set_redirect_uri(
+                    RedirectUrl::new(a.redirect_uri.to_owned())
+                        .map_err(|_| Failure::Unavailable)?,
+                );
+                oidc_authorize_url(&client, &a, challenge)
+            }
             ProviderKind::Oidc { .. } => {
                 let d = self.discover(http, a.redirect_uri).await?;
-                let nonce = a.nonce.to_owned();
-                let mut req = d
-                    .client
-                    .authorize_url(
-                        CoreAuthenticationFlow::AuthorizationCode,
-                        move || CsrfToken::new(state),
-                        move || Nonce::new(nonce),
-                    )
-                    .add_scopes(scopes)
-                    .set_pkce_challenge(challenge);
-                if let Some(hint) = a.login_hint {
-                    req = req.add_extra_param("login_hint", hint.to_owned());
-                }
-                req.url().0
+                oidc_authorize_url(&d.client, &a, challenge)
             }
         };
         Ok(url.to_string())
@@ -244,10 +258,7 @@ impl Provider {
                     .set_pkce_verifier(verifier)
                     .request_async(http)
                     .await
-                    .map_err(|e| {
-                        tracing::warn!(provider = %self.cfg.id, error = %e, "code exchange failed");
-                        Failure::InvalidCode
-                    })?;
+                    .map_err(|e| token_failure(&self.cfg.id, &e))?;
                 let tokens = Tokens {
                     access_token: resp.access_token().secret().clone(),
                     refresh_token: resp.refresh_token().map(|t| t.secret().clone()),
@@ -269,16 +280,15 @@ impl Provider {
                     .set_pkce_verifier(verifier)
                     .request_async(http)
                     .await
-                    .map_err(|e| {
-                        tracing::warn!(provider = %self.cfg.id, error = %e, "code exchange failed");
-                        Failure::InvalidCode
-                    })?;
+                    .map_err(|e| token_failure(&self.cfg.id, &e))?;
                 let id_token = resp.id_token().ok_or(Failure::InvalidIdToken)?;
                 let verifier = d.client.id_token_verifier().set_time_fn(move || now);
                 let claims = id_token
                     .claims(&verifier, &Nonce::new(nonce.to_owned()))
                     .map_err(|e| {
                         tracing::warn!(provider = %self.cfg.id, error = %e, "ID token rejected");
+                        // Perhaps signed with a key newer than the cached JWKS.
+                        self.discovery.mark_stale();
                         Failure::InvalidIdToken
                     })?;
                 let profile = Profile {
@@ -425,7 +435,7 @@ async fn get_json<T: serde::de::DeserializeOwned>(
         .await
         .map_err(|e| {
             tracing::warn!(error = %e.without_url(), "provider API unreachable");
-            Failure::UserInfo
+            Failure::Unavailable
         })?;
     if !resp.status().is_success() {
         tracing::warn!(status = %resp.status(), "provider API refused");

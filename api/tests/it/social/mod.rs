@@ -31,6 +31,7 @@ mod checks;
 mod github;
 mod linking;
 mod oidc;
+mod outage;
 mod tokens;
 
 // ---------------------------------------------------------------------------------------------
@@ -410,6 +411,7 @@ fn google(provider: &OidcProvider) -> ProviderConfig {
     let mut cfg = ProviderConfig::google("google-client", "google-secret");
     cfg.kind = service::social::ProviderKind::Oidc {
         discovery_url: provider.discovery_url(),
+        authorize_url: None,
     };
     cfg
 }
