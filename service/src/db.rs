@@ -24,11 +24,14 @@ pub enum ConnectError {
     Unreachable(String),
 }
 
-/// Pool sizing; everything else follows the seed.
+/// Pool sizing and waiting; everything else follows the seed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PoolSize {
     /// Connections at most; `None` picks the backend's default (see [`connect`]).
     pub max_connections: Option<u32>,
+    /// How long a request waits for a free connection, and on PostgreSQL for a lock, before it
+    /// fails (the API answers 503); `None`: the connect timeout (10 s), and no lock timeout.
+    pub acquire_timeout: Option<Duration>,
 }
 
 /// Which backend a URL names, checked before anything is opened.
@@ -53,6 +56,9 @@ pub fn backend_of(url: &str) -> Result<DbBackend, ConnectError> {
 /// PostgreSQL, as the seed configures Bun's client: 10 s to connect, idle connections closed after
 /// 30 s, no maximum lifetime; TLS as the URL's `sslmode` asks (with `verify-full`, the certificate
 /// and host name are verified; `sslrootcert` names a CA file). Pool of 10 unless told otherwise.
+/// With an acquire timeout, `lock_timeout` is set to it too: a request blocked behind a lock
+/// someone holds (another client's `LOCK TABLE`, a stuck transaction) fails in that time instead
+/// of holding its connection, and the pool with it, for as long as the lock lasts.
 ///
 /// SQLite: `foreign_keys=ON` (the cascades depend on it), WAL, `synchronous=NORMAL` (durable with
 /// WAL), and a busy timeout. One connection unless told otherwise: SQLite has a single writer, and a
@@ -79,7 +85,14 @@ pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, Co
         }
         _ => {
             options.max_connections(size.max_connections.unwrap_or(10));
+            if let Some(timeout) = size.acquire_timeout {
+                let millis = timeout.as_millis().max(1).to_string();
+                options.map_sqlx_postgres_opts(move |o| o.options([("lock_timeout", &millis)]));
+            }
         }
+    }
+    if let Some(timeout) = size.acquire_timeout {
+        options.acquire_timeout(timeout);
     }
     let db = Database::connect(options)
         .await

@@ -2,6 +2,7 @@
 
 mod adoption;
 mod auth;
+mod db_faults;
 mod fixtures;
 mod flows;
 mod guessing;

@@ -46,11 +46,18 @@ async fn nul_is_refused_everywhere_and_changes_nothing(db: TestDb) {
     assert_eq!(session["user"]["name"], "Test");
     refused(
         owner
-            .get(&format!("/organization/get-full-organization?organizationId={id}%00"))
+            .get(&format!(
+                "/organization/get-full-organization?organizationId={id}%00"
+            ))
             .await,
     )
     .await;
-    refused(owner.get("/organization/list-members?organizationId=a%00b").await).await;
+    refused(
+        owner
+            .get("/organization/list-members?organizationId=a%00b")
+            .await,
+    )
+    .await;
     // The same text with the escape itself escaped is the six characters `\u0000`, not NUL.
     let r = owner
         .http
@@ -76,7 +83,9 @@ async fn nul_is_refused_everywhere_and_changes_nothing(db: TestDb) {
     refused(r).await;
     // An ordinary refusal still reads as before.
     assert_error(
-        anonymous.post("/sign-up/email", json!({"email": "x"})).await,
+        anonymous
+            .post("/sign-up/email", json!({"email": "x"}))
+            .await,
         400,
         "VALIDATION_ERROR",
     )

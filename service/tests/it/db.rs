@@ -44,6 +44,7 @@ async fn postgres_pool_follows_the_seed() {
             &t.url,
             PoolSize {
                 max_connections: Some(7),
+                ..PoolSize::default()
             },
         )
         .await
@@ -53,6 +54,29 @@ async fn postgres_pool_follows_the_seed() {
         assert_eq!(options.get_idle_timeout(), Some(Duration::from_secs(30)));
         assert_eq!(options.get_max_lifetime(), None);
         assert_eq!(options.get_max_connections(), 7);
+    })
+    .await;
+}
+
+/// An acquire timeout bounds both waits a request can meet: for a pooled connection, and for a
+/// lock another client holds (`lock_timeout`), so a blocked query gives its connection back.
+#[tokio::test]
+async fn postgres_acquire_timeout_bounds_lock_waits() {
+    testing::run(Backend::Postgres, |t: TestDb| async move {
+        let db = connect(
+            &t.url,
+            PoolSize {
+                acquire_timeout: Some(Duration::from_secs(3)),
+                ..PoolSize::default()
+            },
+        )
+        .await
+        .unwrap();
+        let options = db.get_postgres_connection_pool().options();
+        assert_eq!(options.get_acquire_timeout(), Duration::from_secs(3));
+        assert_eq!(scalar(&db, "SHOW lock_timeout").await, "3s");
+        let unbounded = connect(&t.url, PoolSize::default()).await.unwrap();
+        assert_eq!(scalar(&unbounded, "SHOW lock_timeout").await, "0");
     })
     .await;
 }
@@ -85,6 +109,7 @@ async fn postgres_tls_follows_sslmode() {
             &format!("{}{sep}sslmode=verify-full", t.url),
             PoolSize {
                 max_connections: Some(1),
+                ..PoolSize::default()
             },
         )
         .await;
