@@ -82,6 +82,11 @@ pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, Co
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
             });
+            options.map_sqlx_sqlite_pool_opts(|pool| {
+                pool.after_release(|conn, _| {
+                    Box::pin(async move { Ok(!in_transaction(conn).await) })
+                })
+            });
         }
         _ => {
             options.max_connections(size.max_connections.unwrap_or(10));
@@ -101,6 +106,41 @@ pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, Co
         .await
         .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
     Ok(db)
+}
+
+/// Whether a SQLite connection handed back to the pool is still inside a transaction, by SQLite's
+/// account or by the driver's; if so the pool closes it (which rolls back whatever is open) and
+/// opens a fresh one.
+///
+/// Every transaction ends before its connection is released, but SQLite ends one by itself on
+/// some errors (`SQLITE_FULL`, `SQLITE_IOERR`: "the transaction may or may not be rolled back
+/// automatically"), and the driver's count of open transactions then stays one too high: its
+/// next `BEGIN` is a `SAVEPOINT`, and after one more failed statement its rollback is `ROLLBACK
+/// TO`, which leaves a transaction open that every later commit only nests in. Seen with the disk
+/// full: later sign-ups were answered 200, never committed, lost when the process ended, and the
+/// write lock stayed held (bench/faults/sqlite-faults.sh).
+async fn in_transaction(conn: &mut sea_orm::sqlx::SqliteConnection) -> bool {
+    use sea_orm::sqlx::sqlite::SqliteTransactionManager;
+    use sqlx_core::transaction::TransactionManager;
+    // Locking the handle waits for the rollbacks the connection still has queued.
+    let sqlite_open = match conn.lock_handle().await {
+        // SAFETY: the handle is valid and used by no one else while locked; the call only reads
+        // the connection's autocommit flag.
+        Ok(mut handle) => unsafe {
+            libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) == 0
+        },
+        Err(_) => true,
+    };
+    let depth = SqliteTransactionManager::get_transaction_depth(conn);
+    if sqlite_open || depth != 0 {
+        tracing::warn!(
+            sqlite_open,
+            depth,
+            "closing a SQLite connection left inside a transaction"
+        );
+        return true;
+    }
+    false
 }
 
 /// One round trip to the database; what readiness means.

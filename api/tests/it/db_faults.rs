@@ -93,6 +93,60 @@ async fn a_held_sqlite_write_lock_answers_503(db: TestDb) {
     assert_eq!(parts(b.post("/sign-up/email", sign_up).await).await.0, 200);
 }
 
+/// The database full (its size capped on the server's only connection, as a full disk does): the
+/// sign-up that meets `SQLITE_FULL` gets 503 (it got 500); every sign-up answered 200 is committed
+/// (another connection sees it) and the write lock is free. (The real disk full also ended
+/// transactions behind the driver's back; service/tests/it/db.rs has that case.)
+async fn a_full_sqlite_database_loses_nothing(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let b = server.browser();
+    b.sign_up("ann@example.com", "password123").await;
+    // Packed, then capped at its size (a cap is never below the file's size): the first write
+    // that needs a new page is full.
+    server.db.execute_unprepared("VACUUM").await.unwrap();
+    server
+        .db
+        .execute_unprepared("PRAGMA max_page_count = 1")
+        .await
+        .unwrap();
+    let sign_up = |n: usize| json!({"name": "N", "email": format!("n{n}@example.com"), "password": "password123"});
+    let (mut answered, mut full) = (1, None);
+    for n in 0..60 {
+        let (status, body) = parts(b.post("/sign-up/email", sign_up(n)).await).await;
+        match status {
+            200 => answered += 1,
+            503 => {
+                assert_eq!(body["code"], "SERVICE_UNAVAILABLE");
+                full.get_or_insert(n);
+            }
+            other => panic!("sign-up {n}: {other} {body}"),
+        }
+        if full.is_some_and(|f| n >= f + 3) {
+            break;
+        }
+    }
+    assert!(full.is_some(), "the capped database never filled");
+    let mut other = SqliteConnection::connect(&db.url).await.unwrap();
+    other
+        .execute("BEGIN IMMEDIATE")
+        .await
+        .expect("the write lock was left held");
+    other.execute("ROLLBACK").await.unwrap();
+    let stored: i64 = sea_orm::sqlx::query_scalar("SELECT COUNT(*) FROM \"user\"")
+        .fetch_one(&mut other)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored, answered,
+        "sign-ups answered 200 that are not in the database"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_sqlite_database() {
+    testing::run(Backend::Sqlite, a_full_sqlite_database_loses_nothing).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminated_postgres_connection() {
     testing::run(Backend::Postgres, a_terminated_connection_answers_503).await
