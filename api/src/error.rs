@@ -226,10 +226,7 @@ impl ApiError {
             E::Overloaded => ApiError::Unavailable(body, 1),
             E::Database(ref db) => {
                 tracing::error!(error = %db, "database error");
-                if matches!(
-                    db,
-                    sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_)
-                ) {
+                if service::error::unavailable(db) {
                     ApiError::Unavailable(
                         Json(ErrorBody::new(
                             "SERVICE_UNAVAILABLE",

@@ -24,11 +24,14 @@ pub enum ConnectError {
     Unreachable(String),
 }
 
-/// Pool sizing; everything else follows the seed.
+/// Pool sizing and waiting; everything else follows the seed.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PoolSize {
     /// Connections at most; `None` picks the backend's default (see [`connect`]).
     pub max_connections: Option<u32>,
+    /// How long a request waits for a free connection, and on PostgreSQL for a lock, before it
+    /// fails (the API answers 503); `None`: the connect timeout (10 s), and no lock timeout.
+    pub acquire_timeout: Option<Duration>,
 }
 
 /// Which backend a URL names, checked before anything is opened.
@@ -53,6 +56,9 @@ pub fn backend_of(url: &str) -> Result<DbBackend, ConnectError> {
 /// PostgreSQL, as the seed configures Bun's client: 10 s to connect, idle connections closed after
 /// 30 s, no maximum lifetime; TLS as the URL's `sslmode` asks (with `verify-full`, the certificate
 /// and host name are verified; `sslrootcert` names a CA file). Pool of 10 unless told otherwise.
+/// With an acquire timeout, `lock_timeout` is set to it too: a request blocked behind a lock
+/// someone holds (another client's `LOCK TABLE`, a stuck transaction) fails in that time instead
+/// of holding its connection, and the pool with it, for as long as the lock lasts.
 ///
 /// SQLite: `foreign_keys=ON` (the cascades depend on it), WAL, `synchronous=NORMAL` (durable with
 /// WAL), and a busy timeout. One connection unless told otherwise: SQLite has a single writer, and a
@@ -76,10 +82,22 @@ pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, Co
                     .synchronous(SqliteSynchronous::Normal)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
             });
+            options.map_sqlx_sqlite_pool_opts(|pool| {
+                pool.after_release(|conn, _| {
+                    Box::pin(async move { Ok(!in_transaction(conn).await) })
+                })
+            });
         }
         _ => {
             options.max_connections(size.max_connections.unwrap_or(10));
+            if let Some(timeout) = size.acquire_timeout {
+                let millis = timeout.as_millis().max(1).to_string();
+                options.map_sqlx_postgres_opts(move |o| o.options([("lock_timeout", &millis)]));
+            }
         }
+    }
+    if let Some(timeout) = size.acquire_timeout {
+        options.acquire_timeout(timeout);
     }
     let db = Database::connect(options)
         .await
@@ -88,6 +106,41 @@ pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, Co
         .await
         .map_err(|e| ConnectError::Unreachable(e.to_string()))?;
     Ok(db)
+}
+
+/// Whether a SQLite connection handed back to the pool is still inside a transaction, by SQLite's
+/// account or by the driver's; if so the pool closes it (which rolls back whatever is open) and
+/// opens a fresh one.
+///
+/// Every transaction ends before its connection is released, but SQLite ends one by itself on
+/// some errors (`SQLITE_FULL`, `SQLITE_IOERR`: "the transaction may or may not be rolled back
+/// automatically"), and the driver's count of open transactions then stays one too high: its
+/// next `BEGIN` is a `SAVEPOINT`, and after one more failed statement its rollback is `ROLLBACK
+/// TO`, which leaves a transaction open that every later commit only nests in. Seen with the disk
+/// full: later sign-ups were answered 200, never committed, lost when the process ended, and the
+/// write lock stayed held (bench/faults/sqlite-faults.sh).
+async fn in_transaction(conn: &mut sea_orm::sqlx::SqliteConnection) -> bool {
+    use sea_orm::sqlx::sqlite::SqliteTransactionManager;
+    use sqlx_core::transaction::TransactionManager;
+    // Locking the handle waits for the rollbacks the connection still has queued.
+    let sqlite_open = match conn.lock_handle().await {
+        // SAFETY: the handle is valid and used by no one else while locked; the call only reads
+        // the connection's autocommit flag.
+        Ok(mut handle) => unsafe {
+            libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) == 0
+        },
+        Err(_) => true,
+    };
+    let depth = SqliteTransactionManager::get_transaction_depth(conn);
+    if sqlite_open || depth != 0 {
+        tracing::warn!(
+            sqlite_open,
+            depth,
+            "closing a SQLite connection left inside a transaction"
+        );
+        return true;
+    }
+    false
 }
 
 /// One round trip to the database; what readiness means.

@@ -202,6 +202,47 @@ impl Error {
     }
 }
 
+/// Whether `e` says the database cannot serve just now, rather than that the statement is wrong:
+/// no connection (refused, reset, closed by a restart or `pg_terminate_backend`, none free in
+/// time), PostgreSQL shutting down or out of resources, SQLite full, busy or locked. The request
+/// may succeed if retried, so the API answers 503 with `Retry-After` instead of 500.
+pub fn unavailable(e: &DbErr) -> bool {
+    use sea_orm::sqlx::{postgres::PgDatabaseError, sqlite::SqliteError, Error as Sqlx};
+    let e = match e {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match &**e {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        Sqlx::Database(d) => {
+            if let Some(pg) = d.try_downcast_ref::<PgDatabaseError>() {
+                // 08: connection exception; 53: insufficient resources (disk full, out of memory,
+                // too many connections); 57P01-57P03: terminated by an administrator or a shutdown,
+                // or starting up; 55P03: a lock not granted within `lock_timeout`.
+                let code = pg.code();
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || matches!(code, "57P01" | "57P02" | "57P03" | "55P03")
+            } else if d.try_downcast_ref::<SqliteError>().is_some() {
+                // The primary result code: SQLITE_BUSY (5), SQLITE_LOCKED (6), SQLITE_FULL (13).
+                let code = d.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+                matches!(code & 0xff, 5 | 6 | 13)
+            } else {
+                false
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Which of the schema's unique constraints `e` broke, if it is a unique violation.
 pub fn violated(e: &DbErr) -> Option<&'static Unique> {
     let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else {

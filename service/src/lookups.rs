@@ -436,10 +436,9 @@ async fn answer<L: Load>(db: &DatabaseConnection, batch: Vec<Pending<L>>) {
 /// The same kind of error for each waiting lookup (`DbErr` is not `Clone`): a connection failure
 /// stays a connection failure, which the API answers with 503.
 fn copy(error: &DbErr) -> DbErr {
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-            DbErr::Conn(RuntimeErr::Internal(error.to_string()))
-        }
-        _ => DbErr::Custom(error.to_string()),
+    if crate::error::unavailable(error) {
+        DbErr::Conn(RuntimeErr::Internal(error.to_string()))
+    } else {
+        DbErr::Custom(error.to_string())
     }
 }

@@ -3,6 +3,7 @@
 mod adoption;
 mod auth;
 mod connections;
+mod db_faults;
 mod fixtures;
 mod flows;
 mod guessing;

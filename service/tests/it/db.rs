@@ -44,6 +44,7 @@ async fn postgres_pool_follows_the_seed() {
             &t.url,
             PoolSize {
                 max_connections: Some(7),
+                ..PoolSize::default()
             },
         )
         .await
@@ -53,6 +54,79 @@ async fn postgres_pool_follows_the_seed() {
         assert_eq!(options.get_idle_timeout(), Some(Duration::from_secs(30)));
         assert_eq!(options.get_max_lifetime(), None);
         assert_eq!(options.get_max_connections(), 7);
+    })
+    .await;
+}
+
+/// SQLite ends a transaction by itself on some errors (a full disk), behind the driver's back;
+/// here a raw `ROLLBACK` does the same. The pool must not hand that connection out again: with
+/// the driver's count of transactions off by one, a later failed statement left a transaction
+/// open, and every commit after it only released a savepoint inside it, so nothing was
+/// committed and the write lock stayed held.
+#[tokio::test]
+async fn sqlite_drops_a_connection_whose_transaction_ended_underneath() {
+    testing::run(Backend::Sqlite, |t: TestDb| async move {
+        use sea_orm::sqlx::{Connection, Executor, SqliteConnection};
+        use sea_orm::TransactionTrait;
+        let db = connect(&t.url, PoolSize::default()).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (v TEXT PRIMARY KEY)")
+            .await
+            .unwrap();
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("ROLLBACK").await.unwrap();
+        drop(txn);
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("INSERT INTO t VALUES ('a')")
+            .await
+            .unwrap();
+        assert!(txn
+            .execute_unprepared("INSERT INTO t VALUES ('a')")
+            .await
+            .is_err());
+        drop(txn);
+        let txn = db.begin().await.unwrap();
+        txn.execute_unprepared("INSERT INTO t VALUES ('b')")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        let mut other = SqliteConnection::connect(&t.url).await.unwrap();
+        other
+            .execute("BEGIN IMMEDIATE")
+            .await
+            .expect("the write lock is still held");
+        other.execute("ROLLBACK").await.unwrap();
+        let committed: Vec<String> = sea_orm::sqlx::query_scalar("SELECT v FROM t")
+            .fetch_all(&mut other)
+            .await
+            .unwrap();
+        assert_eq!(
+            committed,
+            ["b"],
+            "the committed write is not in the database"
+        );
+    })
+    .await;
+}
+
+/// An acquire timeout bounds both waits a request can meet: for a pooled connection, and for a
+/// lock another client holds (`lock_timeout`), so a blocked query gives its connection back.
+#[tokio::test]
+async fn postgres_acquire_timeout_bounds_lock_waits() {
+    testing::run(Backend::Postgres, |t: TestDb| async move {
+        let db = connect(
+            &t.url,
+            PoolSize {
+                acquire_timeout: Some(Duration::from_secs(3)),
+                ..PoolSize::default()
+            },
+        )
+        .await
+        .unwrap();
+        let options = db.get_postgres_connection_pool().options();
+        assert_eq!(options.get_acquire_timeout(), Duration::from_secs(3));
+        assert_eq!(scalar(&db, "SHOW lock_timeout").await, "3s");
+        let unbounded = connect(&t.url, PoolSize::default()).await.unwrap();
+        assert_eq!(scalar(&unbounded, "SHOW lock_timeout").await, "0");
     })
     .await;
 }
@@ -85,6 +159,7 @@ async fn postgres_tls_follows_sslmode() {
             &format!("{}{sep}sslmode=verify-full", t.url),
             PoolSize {
                 max_connections: Some(1),
+                ..PoolSize::default()
             },
         )
         .await;
