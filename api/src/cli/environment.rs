@@ -6,7 +6,6 @@
 //! - `<NAME>_FILE` supplies any setting from a file (container secrets), its trailing newline cut;
 //! - `AUTH_SECRET` stands in for `BETTER_AUTH_SECRET`, as in Better Auth.
 
-use std::ffi::OsString;
 use std::path::Path;
 
 /// The variables read besides the arguments' own.
@@ -31,6 +30,13 @@ pub fn prepare(names: &[String], dir: &Path) -> Result<(), String> {
     match dotenvy::from_path(dir.join(".env")) {
         Ok(()) => every().for_each(unset_if_empty),
         Err(dotenvy::Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // The line itself may hold a secret: name only its variable.
+        Err(dotenvy::Error::LineParse(line, _)) => {
+            let name = line.split('=').next().unwrap_or("").trim();
+            return Err(format!(
+                "cannot read .env: the line of {name} does not parse (its value is not shown)"
+            ));
+        }
         Err(e) => return Err(format!("cannot read .env: {e}")),
     }
     for name in &names {
@@ -57,7 +63,7 @@ pub fn prepare(names: &[String], dir: &Path) -> Result<(), String> {
 }
 
 fn unset_if_empty(name: &str) {
-    if std::env::var_os(name).is_some_and(|v| v == OsString::new()) {
+    if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
         std::env::remove_var(name);
     }
 }

@@ -140,6 +140,24 @@ fn secret_file_mistakes_are_one_line() {
     );
 }
 
+/// A `.env` that does not parse stops the server with one line that names the variable and not
+/// its value, which may be a secret.
+#[test]
+fn a_broken_dot_env_is_one_line_without_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "PORT=3000\nBETTER_AUTH_SECRET=\"hunter2-unterminated\n",
+    )
+    .unwrap();
+    let out = run(orgauth().current_dir(dir.path()));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        ["orgauth: error: cannot read .env: the line of BETTER_AUTH_SECRET does not parse (its value is not shown)"]
+    );
+}
+
 /// Booleans read `no`, `off`, `0` and `false` in any case as false: on a new database the server
 /// does not migrate (and stops, since it cannot read the schema); `on` migrates and serves.
 #[tokio::test]
