@@ -182,8 +182,7 @@ impl Templates {
         }
         let templates = Templates { env, built_in };
         for kind in Kind::ALL {
-            templates
-                .render_with(&templates.env, kind, "sample@example.com", kind.sample())
+            render_with(&templates.env, kind, "sample@example.com", kind.sample())
                 .map_err(|e| MailError::Template(format!("{}: {e:#}", kind.name())))?;
         }
         Ok(templates)
@@ -192,36 +191,36 @@ impl Templates {
     /// The mail `kind` to `to`, with `values`. An override that fails here (it passed the start-up
     /// check) is logged and the built-in template is used: the mail still goes out.
     pub fn render(&self, kind: Kind, to: &str, values: Value) -> Mail {
-        match self.render_with(&self.env, kind, to, values.clone()) {
+        match render_with(&self.env, kind, to, values.clone()) {
             Ok(mail) => mail,
             Err(e) => {
                 tracing::error!(template = kind.name(), error = %e, "a mail template failed; the built-in one is used");
-                self.render_with(&self.built_in, kind, to, values)
+                render_with(&self.built_in, kind, to, values)
                     .expect("the built-in templates render")
             }
         }
     }
+}
 
-    fn render_with(
-        &self,
-        env: &Environment<'static>,
-        kind: Kind,
-        to: &str,
-        values: Value,
-    ) -> Result<Mail, minijinja::Error> {
-        let text = env.get_template(&format!("{}.txt.jinja", kind.name()))?;
-        let mut captured = text.render_captured(values.clone())?;
-        let subject = captured.with_state_mut(|state| state.render_block("subject"))?;
-        let html = env
-            .get_template(&format!("{}.html.jinja", kind.name()))?
-            .render(values)?;
-        Ok(Mail {
-            to: to.to_owned(),
-            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
-            text: captured.into_output().trim().to_owned() + "\n",
-            html,
-        })
-    }
+/// `kind` rendered by `env`: the subject block and body of the text template, and the HTML one.
+fn render_with(
+    env: &Environment<'static>,
+    kind: Kind,
+    to: &str,
+    values: Value,
+) -> Result<Mail, minijinja::Error> {
+    let text = env.get_template(&format!("{}.txt.jinja", kind.name()))?;
+    let mut captured = text.render_captured(values.clone())?;
+    let subject = captured.with_state_mut(|state| state.render_block("subject"))?;
+    let html = env
+        .get_template(&format!("{}.html.jinja", kind.name()))?
+        .render(values)?;
+    Ok(Mail {
+        to: to.to_owned(),
+        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        text: captured.into_output().trim().to_owned() + "\n",
+        html,
+    })
 }
 
 #[cfg(test)]
