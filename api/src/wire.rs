@@ -2,7 +2,8 @@
 //! sent, may be `null`), [`Checked`] (a required query parameter the handler checks itself),
 //! [`Count`] (a bounded count or offset in a query), [`JsonObject`] (an object of any shape),
 //! [`Record`] (a body Better Auth reads as a record), [`Refined`] (a body read under a rule of
-//! its own), [`OptionalJson`] (a body that may be absent),
+//! its own), [`Body`] (a request body read as strictly as it is documented), [`OptionalJson`] (a
+//! body that may be absent),
 //! `string_enum!` (a string documented as one of a few values) and `success!`, which declares an
 //! operation's success response.
 
@@ -431,14 +432,7 @@ impl<'a, T: ParseFromJSON> ApiExtractor<'a> for OptionalJson<T> {
             }
             .into());
         }
-        T::parse_from_json(Some(value))
-            .map(|v| Self(Some(v)))
-            .map_err(|e| {
-                ParseRequestPayloadError {
-                    reason: e.into_message(),
-                }
-                .into()
-            })
+        body::parse(value).map(|v| Self(Some(v)))
     }
 }
 
@@ -560,5 +554,8 @@ macro_rules! success {
 
 pub(crate) use success;
 
+mod body;
 #[cfg(test)]
 mod props;
+
+pub use body::Body;

@@ -15,7 +15,7 @@ use super::{
 use crate::error::{ApiError, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
-use crate::wire::{Checked, Nullable};
+use crate::wire::{Body, Checked, Nullable};
 
 pub struct FlowsApi {
     pub state: AppState,
@@ -64,7 +64,7 @@ impl FlowsApi {
     async fn request_password_reset(
         &self,
         _auth: NoSession,
-        body: Json<RequestPasswordResetBody>,
+        body: Body<RequestPasswordResetBody>,
     ) -> Result<ResetMailed, Errors<JsonBody>> {
         self.state
             .auth
@@ -125,7 +125,7 @@ impl FlowsApi {
     async fn reset_password(
         &self,
         _auth: NoSession,
-        body: Json<ResetPasswordBody>,
+        body: Body<ResetPasswordBody>,
         /// The token, when the body has none.
         token: Query<Option<String>>,
     ) -> Result<PasswordReset, Errors<JsonBody>> {
@@ -152,7 +152,7 @@ impl FlowsApi {
         &self,
         req: &Request,
         _auth: OptionalSession,
-        body: Json<SendVerificationEmailBody>,
+        body: Body<SendVerificationEmailBody>,
     ) -> Result<Done, Errors<JsonBody>> {
         let current = self.state.resolve(req, true).await?;
         self.state
@@ -229,7 +229,7 @@ impl FlowsApi {
     )]
     async fn change_email(
         &self,
-        body: Json<ChangeEmailBody>,
+        body: Body<ChangeEmailBody>,
         caller: FreshCaller,
     ) -> Result<Done, Errors<JsonBody>> {
         self.state
@@ -252,7 +252,7 @@ impl FlowsApi {
     async fn delete_user(
         &self,
         req: &Request,
-        body: Json<Option<DeleteUserBody>>,
+        body: Body<Option<DeleteUserBody>>,
         _enabled: DeletionEnabled,
         caller: Caller,
     ) -> Result<UserDeletion, Errors<JsonBody, 404>> {

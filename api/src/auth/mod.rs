@@ -23,7 +23,7 @@ use service::credentials::{NewUser, PasswordChange, ProfileUpdate};
 use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
-use crate::wire::{is_truthy, Nullable, OptionalJson, Record};
+use crate::wire::{is_truthy, Body, Nullable, OptionalJson, Record};
 use dto::*;
 
 #[derive(Tags)]
@@ -103,7 +103,7 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: NoSession,
-        body: Json<SignUpBody>,
+        body: Body<SignUpBody>,
     ) -> Result<SignedUp, Errors<JsonBody, 422>> {
         Outbox::of(req).no_store();
         let body = body.0;
@@ -150,7 +150,7 @@ impl AuthApi {
         &self,
         req: &Request,
         _auth: NoSession,
-        body: Json<SignInBody>,
+        body: Body<SignInBody>,
     ) -> Result<SignedIn, Errors<JsonBody>> {
         Outbox::of(req).no_store();
         let body = body.0;
@@ -289,7 +289,7 @@ impl AuthApi {
     async fn revoke_session(
         &self,
         req: &Request,
-        body: Json<RevokeSessionBody>,
+        body: Body<RevokeSessionBody>,
         caller: Caller,
     ) -> Result<Done, Errors<JsonBody>> {
         let revoked = self.state.auth.revoke_session(&caller, &body.token).await?;
@@ -336,7 +336,7 @@ impl AuthApi {
     async fn update_user(
         &self,
         req: &Request,
-        body: Json<Record<UpdateUserBody>>,
+        body: Body<Record<UpdateUserBody>>,
         caller: Caller,
     ) -> Result<Done, Errors<JsonBody>> {
         let body = body.0 .0;
@@ -376,7 +376,7 @@ impl AuthApi {
     )]
     async fn update_session(
         &self,
-        body: Json<Record<UpdateSessionBody>>,
+        body: Body<Record<UpdateSessionBody>>,
         _caller: Caller,
     ) -> Result<SessionUpdated, Errors<JsonBody>> {
         let body = body.0 .0;
@@ -403,7 +403,7 @@ impl AuthApi {
     )]
     async fn verify_password(
         &self,
-        body: Json<VerifyPasswordBody>,
+        body: Body<VerifyPasswordBody>,
         caller: Caller,
     ) -> Result<Done, Errors<JsonBody>> {
         self.state
@@ -426,7 +426,7 @@ impl AuthApi {
     async fn change_password(
         &self,
         req: &Request,
-        body: Json<ChangePasswordBody>,
+        body: Body<ChangePasswordBody>,
         caller: Caller,
     ) -> Result<PasswordChanged, Errors<JsonBody>> {
         let body = body.0;
@@ -481,7 +481,7 @@ impl AuthApi {
     )]
     async fn unlink_account(
         &self,
-        body: Json<UnlinkAccountBody>,
+        body: Body<UnlinkAccountBody>,
         caller: FreshCaller,
     ) -> Result<Done, Errors<JsonBody>> {
         self.state

@@ -14,7 +14,7 @@ use crate::auth::dto::Timestamp;
 use crate::auth::Caller;
 use crate::error::{Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{string_enum, success, Count, Nullable};
+use crate::wire::{string_enum, success, Body, Count, Nullable};
 
 /// An invitation to join an organization.
 #[derive(Object, Debug)]
@@ -201,7 +201,7 @@ impl InvitationsApi {
     )]
     async fn invite_member(
         &self,
-        body: Json<InviteMemberBody>,
+        body: Body<InviteMemberBody>,
         caller: Caller,
     ) -> Result<InvitationSent, Errors<JsonBody>> {
         let body = body.0;
@@ -228,7 +228,7 @@ impl InvitationsApi {
     async fn accept(
         &self,
         req: &Request,
-        body: Json<InvitationIdBody>,
+        body: Body<InvitationIdBody>,
         caller: Caller,
     ) -> Result<InvitationAccepted, Errors<JsonBody>> {
         let (inv, m) = self
@@ -255,7 +255,7 @@ impl InvitationsApi {
     )]
     async fn reject(
         &self,
-        body: Json<InvitationIdBody>,
+        body: Body<InvitationIdBody>,
         caller: Caller,
     ) -> Result<InvitationRejected, Errors<JsonBody>> {
         let inv = self
@@ -280,7 +280,7 @@ impl InvitationsApi {
     )]
     async fn cancel(
         &self,
-        body: Json<InvitationIdBody>,
+        body: Body<InvitationIdBody>,
         caller: Caller,
     ) -> Result<InvitationCanceled, Errors<JsonBody>> {
         let inv = self

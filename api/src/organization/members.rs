@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use service::error::OrgError;
 use service::org::members::MemberPage;
@@ -15,7 +14,7 @@ use crate::auth::dto::Timestamp;
 use crate::auth::Caller;
 use crate::error::{ApiError, Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{string_enum, success, Count, Nullable};
+use crate::wire::{string_enum, success, Body, Count, Nullable};
 
 /// A membership. `role` is comma-joined when a member holds several.
 #[derive(Object, Debug)]
@@ -336,7 +335,7 @@ impl MembersApi {
     )]
     async fn has_permission(
         &self,
-        body: Json<HasPermissionBody>,
+        body: Body<HasPermissionBody>,
         caller: Caller,
     ) -> Result<PermissionCheck, Errors<JsonBody>> {
         let body = body.0;
@@ -377,7 +376,7 @@ impl MembersApi {
     #[oai(path = "/leave", method = "post", operation_id = "leaveOrganization")]
     async fn leave(
         &self,
-        body: Json<LeaveBody>,
+        body: Body<LeaveBody>,
         caller: Caller,
     ) -> Result<LeftOrganization, Errors<JsonBody>> {
         let m = self
@@ -399,7 +398,7 @@ impl MembersApi {
     )]
     async fn remove_member(
         &self,
-        body: Json<RemoveMemberBody>,
+        body: Body<RemoveMemberBody>,
         caller: Caller,
     ) -> Result<MemberRemoved, Errors<JsonBody>> {
         let body = body.0;
@@ -425,7 +424,7 @@ impl MembersApi {
     )]
     async fn update_member_role(
         &self,
-        body: Json<UpdateMemberRoleBody>,
+        body: Body<UpdateMemberRoleBody>,
         caller: Caller,
     ) -> Result<MemberUpdated, Errors<JsonBody>> {
         let body = body.0;

@@ -3,7 +3,6 @@
 
 use poem::Request;
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use serde_json::Value;
@@ -17,7 +16,7 @@ use crate::auth::dto::{StatusTrue, Timestamp};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{success, Count, JsonObject, Nullable};
+use crate::wire::{success, Body, Count, JsonObject, Nullable};
 
 /// An organization; `metadata` as stored (a JSON string), as Better Auth returns it from reads.
 #[derive(Object, Debug)]
@@ -280,7 +279,7 @@ impl OrganizationApi {
     #[oai(path = "/create", method = "post", operation_id = "createOrganization")]
     async fn create(
         &self,
-        body: Json<CreateOrganizationBody>,
+        body: Body<CreateOrganizationBody>,
         caller: Caller,
     ) -> Result<OrganizationCreated, Errors<JsonBody>> {
         let body = body.0;
@@ -310,7 +309,7 @@ impl OrganizationApi {
     )]
     async fn check_slug(
         &self,
-        body: Json<CheckSlugBody>,
+        body: Body<CheckSlugBody>,
         _caller: Caller,
     ) -> Result<SlugFree, Errors<JsonBody>> {
         self.state.auth.check_slug(&body.slug).await?;
@@ -341,7 +340,7 @@ impl OrganizationApi {
     async fn set_active(
         &self,
         req: &Request,
-        body: Json<SetActiveBody>,
+        body: Body<SetActiveBody>,
         caller: Caller,
     ) -> Result<ActiveOrganization, Errors<JsonBody>> {
         let body = body.0;
@@ -424,7 +423,7 @@ impl OrganizationApi {
     #[oai(path = "/update", method = "post", operation_id = "updateOrganization")]
     async fn update(
         &self,
-        body: Json<UpdateOrganizationBody>,
+        body: Body<UpdateOrganizationBody>,
         caller: Caller,
     ) -> Result<OrganizationUpdated, Errors<JsonBody>> {
         let body = body.0;
@@ -455,7 +454,7 @@ impl OrganizationApi {
     #[oai(path = "/delete", method = "post", operation_id = "deleteOrganization")]
     async fn delete(
         &self,
-        body: Json<DeleteOrganizationBody>,
+        body: Body<DeleteOrganizationBody>,
         caller: Caller,
     ) -> Result<OrganizationDeleted, Errors<JsonBody, 404>> {
         let org = self

@@ -3,7 +3,6 @@
 
 use poem::Request;
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use service::error::OrgError;
@@ -12,7 +11,7 @@ use crate::auth::dto::Timestamp;
 use crate::auth::Caller;
 use crate::error::{Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{success, Nullable};
+use crate::wire::{success, Body, Nullable};
 
 /// A team (without its member count, as Better Auth returns teams outside `get-full-organization`).
 #[derive(Object, Debug)]
@@ -206,7 +205,7 @@ impl TeamsApi {
     #[oai(path = "/create-team", method = "post", operation_id = "createTeam")]
     async fn create_team(
         &self,
-        body: Json<CreateTeamBody>,
+        body: Body<CreateTeamBody>,
         caller: Caller,
     ) -> Result<TeamCreated, Errors<JsonBody>> {
         let body = body.0;
@@ -241,7 +240,7 @@ impl TeamsApi {
     #[oai(path = "/update-team", method = "post", operation_id = "updateTeam")]
     async fn update_team(
         &self,
-        body: Json<UpdateTeamBody>,
+        body: Body<UpdateTeamBody>,
         caller: Caller,
     ) -> Result<TeamUpdated, Errors<JsonBody>> {
         let body = body.0;
@@ -266,7 +265,7 @@ impl TeamsApi {
     #[oai(path = "/remove-team", method = "post", operation_id = "removeTeam")]
     async fn remove_team(
         &self,
-        body: Json<TeamIdBody>,
+        body: Body<TeamIdBody>,
         caller: Caller,
     ) -> Result<TeamRemoved, Errors<JsonBody>> {
         let body = body.0;
@@ -291,7 +290,7 @@ impl TeamsApi {
     async fn set_active_team(
         &self,
         req: &Request,
-        body: Json<SetActiveTeamBody>,
+        body: Body<SetActiveTeamBody>,
         caller: Caller,
     ) -> Result<ActiveTeam, Errors<JsonBody>> {
         let team_id = match body.0.team_id {
@@ -373,7 +372,7 @@ impl TeamsApi {
     )]
     async fn add_team_member(
         &self,
-        body: Json<TeamMemberBody>,
+        body: Body<TeamMemberBody>,
         caller: Caller,
     ) -> Result<TeamMemberAdded, Errors<JsonBody>> {
         let body = body.0;
@@ -396,7 +395,7 @@ impl TeamsApi {
     )]
     async fn remove_team_member(
         &self,
-        body: Json<TeamMemberBody>,
+        body: Body<TeamMemberBody>,
         caller: Caller,
     ) -> Result<TeamMemberRemoved, Errors<JsonBody>> {
         let body = body.0;

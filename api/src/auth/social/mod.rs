@@ -19,7 +19,7 @@ use super::{Caller, FreshCaller, NoSession, NoStore, Tag, With};
 use crate::error::{ApiError, ApiResult, ErrorBody, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
-use crate::wire::{success, JsonObject, Refined};
+use crate::wire::{success, Body, JsonObject, Refined};
 
 mod tokens;
 
@@ -133,7 +133,7 @@ pub struct CallbackForm {
 #[derive(ApiRequest)]
 pub enum CallbackBody {
     Form(Form<CallbackForm>),
-    Json(Json<CallbackForm>),
+    Json(Body<CallbackForm>),
 }
 
 /// The provider's callback always redirects.
@@ -228,7 +228,7 @@ impl SocialApi {
         &self,
         req: &Request,
         _auth: NoSession,
-        body: Json<SignInSocialBody>,
+        body: Body<SignInSocialBody>,
     ) -> Result<SocialSignInStarted, Errors<JsonBody, 404>> {
         let body = body.0;
         if body.id_token.is_some() {
@@ -262,7 +262,7 @@ impl SocialApi {
     async fn link_social(
         &self,
         req: &Request,
-        body: Json<LinkSocialBody>,
+        body: Body<LinkSocialBody>,
         caller: FreshCaller,
     ) -> Result<LinkStarted, Errors<JsonBody, 404>> {
         let body = body.0;
@@ -394,7 +394,7 @@ impl SocialApi {
     async fn get_access_token(
         &self,
         _no_store: With<NoStore>,
-        body: Json<Refined<AccountBody, Selection>>,
+        body: Body<Refined<AccountBody, Selection>>,
         caller: Caller,
     ) -> Result<AccessToken, Errors<JsonBody, 404>> {
         let (user_id, selector) = selected(&caller, body.0 .0)?;
@@ -414,7 +414,7 @@ impl SocialApi {
     async fn refresh_token(
         &self,
         _no_store: With<NoStore>,
-        body: Json<Refined<AccountBody, Selection>>,
+        body: Body<Refined<AccountBody, Selection>>,
         caller: Caller,
     ) -> Result<RefreshedTokens, Errors<JsonBody, 404>> {
         let (user_id, selector) = selected(&caller, body.0 .0)?;

@@ -163,7 +163,96 @@ async fn a_missing_body_is_undefined_not_the_wrong_type(db: TestDb) {
     assert!(signed_in(&user).await);
 }
 
+/// A property of another JSON type than documented, or `null` where the document does not allow
+/// it, is zod's 400 naming the property, as Better Auth answers, and nothing is written: poem-openapi
+/// alone read `false` as the string `"false"` and `null` as the property left out.
+async fn properties_of_the_wrong_type_are_refused(db: TestDb) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    let server = TestServer::start(&db).await;
+    let Org { owner, id: org, .. } = organization(&server, "strict@example.com", "strict").await;
+    let teams_before = entity::team::Entity::find()
+        .count(&server.db)
+        .await
+        .unwrap();
+    let cases = [
+        (
+            "/organization/check-slug",
+            json!({"slug": false}),
+            "[body.slug] Invalid input: expected string, received boolean",
+        ),
+        (
+            "/organization/create-team",
+            json!({"name": 7, "organizationId": org}),
+            "[body.name] Invalid input: expected string, received number",
+        ),
+        (
+            "/organization/set-active",
+            json!({"organizationId": org, "organizationSlug": null}),
+            "[body.organizationSlug] Invalid input: expected string, received null",
+        ),
+        (
+            "/sign-up/email",
+            json!({"email": "strict-new@example.com", "password": "password123", "name": "N", "rememberMe": null}),
+            "[body.rememberMe] Invalid input: expected boolean, received null",
+        ),
+        (
+            "/organization/invite-member",
+            json!({"email": "strict-invitee@example.com", "role": "member", "resend": "yes"}),
+            "[body.resend] Invalid input: expected boolean, received string",
+        ),
+    ];
+    for (path, body, message) in cases {
+        let (s, answer) = parts(owner.post(path, body.clone()).await).await;
+        assert_eq!(
+            (s, answer),
+            (400, json!({"message": message, "code": "VALIDATION_ERROR"})),
+            "{path} {body}"
+        );
+    }
+    let (s, answer) = post_raw(&owner, "/delete-user", "application/json", "null").await;
+    assert_eq!(
+        (s, answer),
+        (
+            400,
+            json!({"message": "[body] Invalid input: expected object, received null", "code": "VALIDATION_ERROR"})
+        )
+    );
+    // Nothing was written: no team, no user, no invitation, the owner still signed in.
+    assert_eq!(
+        entity::team::Entity::find()
+            .count(&server.db)
+            .await
+            .unwrap(),
+        teams_before
+    );
+    assert_eq!(
+        entity::user::Entity::find()
+            .count(&server.db)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        entity::invitation::Entity::find()
+            .count(&server.db)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(signed_in(&owner).await);
+    // The documented types still pass.
+    let (s, answer) = parts(
+        owner
+            .post("/organization/check-slug", json!({"slug": "free-slug"}))
+            .await,
+    )
+    .await;
+    assert_eq!((s, answer), (200, json!({"status": true})));
+}
+
 db_tests!(
+    properties_of_the_wrong_type_are_refused,
     a_missing_body_is_undefined_not_the_wrong_type,
     update_session_sets_nothing_the_server_manages,
     sign_out_refuses_a_malformed_body_first,
