@@ -18,7 +18,8 @@
 source "$(dirname "$0")/lib.sh"
 
 if [[ $QUICK == 1 ]]; then FILL=10 HOLD=8 AFTER=6 LEAVE=512; else FILL=25 HOLD=20 AFTER=15 LEAVE=2048; fi
-HUNG=${HUNG:-15} RECOVERY=${RECOVERY:-7}
+# The longest wait: the default 5 s for the connection, then 5 s of busy timeout, + 1 s.
+HUNG=${HUNG:-11} RECOVERY=${RECOVERY:-7}
 
 disk=$SCRATCH/disk
 mkdir -p "$disk"

@@ -10,8 +10,11 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 /// The default: a SQLite file in the working directory, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://orgauth.db?mode=rwc";
 
-/// How long a SQLite connection waits for another writer before giving up.
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a pooled connection, and then for a lock, unless
+/// `PoolSize::acquire_timeout` says otherwise. SQLite's is shorter: a request queued behind its
+/// single connection may meet both waits in full (see [`connect`]).
+const POSTGRES_WAIT: Duration = Duration::from_secs(10);
+const SQLITE_WAIT: Duration = Duration::from_secs(5);
 
 /// Why the database could not be opened. Messages never repeat the URL, which may hold a password.
 #[derive(Debug, thiserror::Error)]
@@ -29,8 +32,9 @@ pub enum ConnectError {
 pub struct PoolSize {
     /// Connections at most; `None` picks the backend's default (see [`connect`]).
     pub max_connections: Option<u32>,
-    /// How long a request waits for a free connection, and on PostgreSQL for a lock, before it
-    /// fails (the API answers 503); `None`: the connect timeout (10 s), and no lock timeout.
+    /// How long a request waits for a free connection, and then for a lock (PostgreSQL's
+    /// `lock_timeout`, SQLite's busy timeout), before it fails (the API answers 503). `None`: 10 s
+    /// on PostgreSQL, 5 s on SQLite.
     pub acquire_timeout: Option<Duration>,
 }
 
@@ -56,13 +60,17 @@ pub fn backend_of(url: &str) -> Result<DbBackend, ConnectError> {
 /// PostgreSQL, as the seed configures Bun's client: 10 s to connect, idle connections closed after
 /// 30 s, no maximum lifetime; TLS as the URL's `sslmode` asks (with `verify-full`, the certificate
 /// and host name are verified; `sslrootcert` names a CA file). Pool of 10 unless told otherwise.
-/// With an acquire timeout, `lock_timeout` is set to it too: a request blocked behind a lock
-/// someone holds (another client's `LOCK TABLE`, a stuck transaction) fails in that time instead
-/// of holding its connection, and the pool with it, for as long as the lock lasts.
+/// `lock_timeout` is the acquire timeout too: a request blocked behind a lock someone holds
+/// (another client's `LOCK TABLE`, a stuck transaction) fails in that time instead of holding its
+/// connection, and the pool with it, for as long as the lock lasts.
 ///
 /// SQLite: `foreign_keys=ON` (the cascades depend on it), WAL, `synchronous=NORMAL` (durable with
-/// WAL), and a busy timeout. One connection unless told otherwise: SQLite has a single writer, and a
-/// lone connection never meets `SQLITE_BUSY` when a read transaction turns into a write.
+/// WAL), and a busy timeout equal to the acquire timeout. One connection unless told otherwise:
+/// SQLite has a single writer, and a lone connection never meets `SQLITE_BUSY` when a read
+/// transaction turns into a write. While another process holds the write lock, the request holding
+/// the connection fails after the busy timeout and those queued behind it after their acquire
+/// timeout, or after the busy timeout if the connection reaches them first: no request waits longer
+/// than the two together (10 s by default).
 pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, ConnectError> {
     let backend = backend_of(url)?;
     let mut options = ConnectOptions::new(url);
@@ -75,12 +83,15 @@ pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, Co
         .sqlx_logging(false);
     match backend {
         DbBackend::Sqlite => {
-            options.max_connections(size.max_connections.unwrap_or(1));
-            options.map_sqlx_sqlite_opts(|o| {
+            let wait = size.acquire_timeout.unwrap_or(SQLITE_WAIT);
+            options
+                .max_connections(size.max_connections.unwrap_or(1))
+                .acquire_timeout(wait);
+            options.map_sqlx_sqlite_opts(move |o| {
                 o.foreign_keys(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .busy_timeout(wait)
             });
             options.map_sqlx_sqlite_pool_opts(|pool| {
                 pool.after_release(|conn, _| {
@@ -89,15 +100,13 @@ pub async fn connect(url: &str, size: PoolSize) -> Result<DatabaseConnection, Co
             });
         }
         _ => {
-            options.max_connections(size.max_connections.unwrap_or(10));
-            if let Some(timeout) = size.acquire_timeout {
-                let millis = timeout.as_millis().max(1).to_string();
-                options.map_sqlx_postgres_opts(move |o| o.options([("lock_timeout", &millis)]));
-            }
+            let wait = size.acquire_timeout.unwrap_or(POSTGRES_WAIT);
+            let millis = wait.as_millis().max(1).to_string();
+            options
+                .max_connections(size.max_connections.unwrap_or(10))
+                .acquire_timeout(wait)
+                .map_sqlx_postgres_opts(move |o| o.options([("lock_timeout", &millis)]));
         }
-    }
-    if let Some(timeout) = size.acquire_timeout {
-        options.acquire_timeout(timeout);
     }
     let db = Database::connect(options)
         .await

@@ -102,15 +102,10 @@ pub struct DatabaseArgs {
     /// Pool size; defaults to 1 on SQLite (one writer) and 10 on PostgreSQL.
     #[arg(long, env = "ORGAUTH_DATABASE_MAX_CONNECTIONS", global = true)]
     pub database_max_connections: Option<u32>,
-    /// Seconds a request waits for a free database connection (and, on PostgreSQL, for a lock)
-    /// before it is answered 503 with Retry-After.
-    #[arg(
-        long,
-        env = "ORGAUTH_DATABASE_ACQUIRE_TIMEOUT",
-        global = true,
-        default_value_t = 10
-    )]
-    pub database_acquire_timeout: u64,
+    /// Seconds a request waits for a free database connection, and then for a lock, before it is
+    /// answered 503 with Retry-After [default: 10 on PostgreSQL, 5 on SQLite].
+    #[arg(long, env = "ORGAUTH_DATABASE_ACQUIRE_TIMEOUT", global = true)]
+    pub database_acquire_timeout: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -21,9 +21,9 @@ impl DatabaseArgs {
     pub async fn connect(&self) -> anyhow::Result<sea_orm::DatabaseConnection> {
         let size = PoolSize {
             max_connections: self.database_max_connections,
-            acquire_timeout: Some(std::time::Duration::from_secs(
-                self.database_acquire_timeout.max(1),
-            )),
+            acquire_timeout: self
+                .database_acquire_timeout
+                .map(|secs| std::time::Duration::from_secs(secs.max(1))),
         };
         Ok(db::connect(&self.url(), size).await?)
     }
