@@ -14,7 +14,8 @@ FROM ${RUST_IMAGE} AS builder
 WORKDIR /src
 COPY . .
 # The registry and target directory are cache mounts: a rebuild after a source change compiles
-# the workspace's crates, not its few hundred dependencies. The binary is copied out of the mount.
+# the workspace's crates, not its few hundred dependencies. The binary is copied out of the
+# mount.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked -p orgauth \

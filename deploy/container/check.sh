@@ -14,7 +14,7 @@
 #   ORGAUTH_BIN=target/release/orgauth deploy/container/check.sh
 #
 # TEST_POSTGRES_URL names the PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres).
-# The base rootfs is cached under ~/.cache/orgauth-container for a week. Takes about 30 s warm.
+# The base rootfs is cached under ~/.cache/orgauth-container for a week. Takes 30 to 40 s warm.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${ORGAUTH_BIN:?ORGAUTH_BIN must name the release binary (cargo build -p orgauth --release)}"
