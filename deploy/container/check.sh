@@ -61,7 +61,7 @@ sink_pid=""
 cleanup() {
   [ -z "$sink_pid" ] || kill "$sink_pid" 2>/dev/null || true
   for c in $(podman ps -a --filter "name=orgauth-$run_id" --format '{{.Names}}' 2>/dev/null); do
-    podman rm -f -t 0 "$c" >/dev/null 2>&1 || true
+    podman rm -f -v -t 0 "$c" >/dev/null 2>&1 || true
   done
   podman volume rm -f "$volume" >/dev/null 2>&1 || true
   podman rmi -f "$image" "$base_image" >/dev/null 2>&1 || true
