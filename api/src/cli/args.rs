@@ -45,6 +45,17 @@ pub enum Command {
     },
     /// Print the OpenAPI document as JSON, without starting a server or opening a database.
     Openapi,
+    /// Ask the server on HOST:PORT for /readyz and exit 0 when it answers 200, 1 otherwise (a
+    /// container's HEALTHCHECK: the image has no shell or curl). An unspecified HOST (0.0.0.0,
+    /// ::) is reached on the loopback.
+    Healthcheck {
+        /// The address the server listens on.
+        #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+        host: String,
+        /// The port the server listens on.
+        #[arg(long, env = "PORT", default_value_t = 3000)]
+        port: u16,
+    },
     /// Replace plain session tokens (Better Auth's, or orgauth's in plain or coexistence mode)
     /// with their SHA-256 digests, in place. Nobody is signed out; safe while servers run;
     /// idempotent. Afterwards a Better Auth server can no longer read those sessions.

@@ -1,5 +1,5 @@
 //! The `orgauth` command line: `serve` (the default), `migrate up|down|status|fresh`, `openapi`,
-//! `convert-session-tokens`, `add-member`.
+//! `healthcheck`, `convert-session-tokens`, `add-member`.
 //!
 //! - [`args`]: the arguments and their environment variables (see docs/configuration.md).
 //! - [`environment`]: that environment prepared (`.env`, empty = unset, `<NAME>_FILE`).
@@ -7,6 +7,7 @@
 
 mod args;
 mod environment;
+mod healthcheck;
 mod settings;
 
 pub use args::*;
@@ -44,6 +45,15 @@ pub fn main() -> ExitCode {
     if let Some(Command::Openapi) = cli.command {
         println!("{}", crate::server::openapi_json());
         return ExitCode::SUCCESS;
+    }
+    if let Some(Command::Healthcheck { host, port }) = &cli.command {
+        return match healthcheck::check(host, *port) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("orgauth: error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     init_logging(cli.log.log_format);
     crate::panic::install_hook();
@@ -85,7 +95,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         None => serve(&cli.database, &cli.server).await,
         Some(Command::Serve(server)) => serve(&cli.database, &server).await,
         Some(Command::Migrate { action }) => migrate(&cli.database, action).await,
-        Some(Command::Openapi) => unreachable!("handled before the runtime starts"),
+        Some(Command::Openapi | Command::Healthcheck { .. }) => {
+            unreachable!("handled before the runtime starts")
+        }
         Some(Command::ConvertSessionTokens) => {
             let db = cli.database.connect().await?;
             let converted = service::session::convert_plain_tokens(&db).await?;

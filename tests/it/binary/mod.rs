@@ -6,6 +6,7 @@ use std::time::Duration;
 mod commands;
 mod environment;
 mod failures;
+mod healthcheck;
 mod logging;
 mod memory;
 mod serve;
