@@ -91,7 +91,7 @@ pub fn openapi_json() -> String {
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
     let request_log = RequestLog {
-        client_ip_header: state.client_ip_header.clone(),
+        client_ip: state.client_ip.clone(),
     };
     let known_paths: Vec<String> = <Apis as poem_openapi::OpenApi>::meta()
         .into_iter()
@@ -99,7 +99,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         .collect();
     let limiter = RateLimit::new(
         state.rate_limit.clone(),
-        state.client_ip_header.clone(),
+        state.client_ip.clone(),
         state.auth.clock.clone(),
         &known_paths,
     );

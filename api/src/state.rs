@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::client_ip::ClientIp;
 use crate::cookies::CookieSettings;
 use crate::origin::TrustedOrigins;
 use crate::rate_limit::RateLimitConfig;
@@ -15,8 +16,8 @@ pub struct WebSettings {
     pub trusted_origins: Vec<String>,
     /// `None` turns rate limiting off (`ORGAUTH_RATE_LIMIT=off`).
     pub rate_limit: Option<RateLimitConfig>,
-    /// `ORGAUTH_CLIENT_IP_HEADER`: the header a trusted proxy sets to the client address.
-    pub client_ip_header: Option<String>,
+    /// `ORGAUTH_CLIENT_IP_HEADER` and `ORGAUTH_TRUSTED_PROXIES`: how the client address is read.
+    pub client_ip: ClientIp,
 }
 
 #[derive(Clone)]
@@ -29,7 +30,7 @@ pub struct Inner {
     pub base_url: String,
     pub trusted: Arc<TrustedOrigins>,
     pub rate_limit: Option<RateLimitConfig>,
-    pub client_ip_header: Option<String>,
+    pub client_ip: ClientIp,
 }
 
 impl AppState {
@@ -46,7 +47,7 @@ impl AppState {
             base_url: web.base_url,
             trusted,
             rate_limit: web.rate_limit,
-            client_ip_header: web.client_ip_header,
+            client_ip: web.client_ip,
         }))
     }
 }

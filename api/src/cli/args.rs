@@ -254,10 +254,16 @@ pub struct AuthArgs {
         default_value_t = crate::rate_limit::DEFAULT_MAX_ENTRIES
     )]
     pub rate_limit_max_entries: usize,
-    /// A header a trusted proxy sets to the client address (e.g. `x-forwarded-for`); without it the
-    /// socket address is used and client-sent headers cannot dodge the limits.
+    /// The header proxies set to the client address. Alone: trusted from any peer when it holds
+    /// one address. With `ORGAUTH_TRUSTED_PROXIES`: read only from those proxies, walked from the
+    /// right (default `x-forwarded-for`; `forwarded` is read as RFC 7239).
     #[arg(long, env = "ORGAUTH_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// The reverse proxies in front of the server, by address or CIDR network, comma-separated
+    /// (`127.0.0.1,10.0.0.0/8`); forwarding headers are read only from them
+    /// (docs/configuration.md#behind-a-proxy).
+    #[arg(long, env = "ORGAUTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
     /// `smtp://host:port` (plain local relay), `smtp://user:pass@host:587?tls=required` or
     /// `smtps://user:pass@host:465`. Unset: mails are written to the log (development only).
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]

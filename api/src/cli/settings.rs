@@ -6,6 +6,7 @@ use service::config::{self, AuthConfig, ConfigError, OrgConfig, Secret, TokenSto
 use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
 
 use super::args::{AuthArgs, DatabaseArgs, ServeArgs, SessionTokens, SocialArgs, Switch};
+use crate::client_ip::ClientIp;
 use crate::rate_limit::RateLimitConfig;
 use crate::state::WebSettings;
 
@@ -52,22 +53,21 @@ impl AuthArgs {
             .to_owned()
     }
 
-    /// The HTTP-facing settings for `base_url`.
-    pub fn web(&self, base_url: String) -> WebSettings {
+    /// The HTTP-facing settings for `base_url`, or the first rule they break.
+    pub fn web(&self, base_url: String) -> Result<WebSettings, ConfigError> {
         let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
             window: chrono::Duration::seconds(self.rate_limit_window.max(1)),
             max: self.rate_limit_max,
             max_entries: self.rate_limit_max_entries.max(1),
         });
-        WebSettings {
+        let proxies = crate::client_ip::parse_trusted_proxies(&self.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
+        Ok(WebSettings {
             base_url,
             trusted_origins: self.trusted_origins.clone(),
             rate_limit,
-            client_ip_header: self
-                .client_ip_header
-                .as_ref()
-                .map(|h| h.to_ascii_lowercase()),
-        }
+            client_ip: ClientIp::new(self.client_ip_header.as_deref(), proxies),
+        })
     }
 
     /// The service's settings, or the first rule they break.

@@ -2,6 +2,7 @@
 
 mod adoption;
 mod auth;
+mod client_address;
 mod connections;
 mod db_faults;
 mod fixtures;
