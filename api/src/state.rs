@@ -18,6 +18,12 @@ pub struct WebSettings {
     pub rate_limit: Option<RateLimitConfig>,
     /// `ORGAUTH_CLIENT_IP_HEADER` and `ORGAUTH_TRUSTED_PROXIES`: how the client address is read.
     pub client_ip: ClientIp,
+    /// `ORGAUTH_CORS`: CORS with credentials for the trusted origins on the auth routes.
+    pub cors: bool,
+    /// `ORGAUTH_COOKIE_PREFIX`; `None`: Better Auth's `better-auth`.
+    pub cookie_prefix: Option<String>,
+    /// The cookies' `Domain` when they are shared across subdomains.
+    pub cookie_domain: Option<String>,
 }
 
 #[derive(Clone)]
@@ -31,6 +37,7 @@ pub struct Inner {
     pub trusted: Arc<TrustedOrigins>,
     pub rate_limit: Option<RateLimitConfig>,
     pub client_ip: ClientIp,
+    pub cors: bool,
 }
 
 impl AppState {
@@ -39,6 +46,10 @@ impl AppState {
         let cookies = CookieSettings {
             secure,
             secret: auth.cfg.secret.clone(),
+            prefix: web
+                .cookie_prefix
+                .unwrap_or_else(|| crate::cookies::DEFAULT_PREFIX.to_owned()),
+            domain: web.cookie_domain,
         };
         let trusted = Arc::new(TrustedOrigins::new(&web.base_url, &web.trusted_origins));
         Self(Arc::new(Inner {
@@ -48,6 +59,7 @@ impl AppState {
             trusted,
             rate_limit: web.rate_limit,
             client_ip: web.client_ip,
+            cors: web.cors,
         }))
     }
 }

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::harness::{parts, TestServer};
 
-/// A client of `server` whose connections come from `source` (any 127/8 address reaches the
-/// server on 127.0.0.1), sending `header: value` on every request.
+/// A client whose connections come from `source` (any 127/8 address reaches the server on
+/// 127.0.0.1).
 fn client_from(source: &str) -> reqwest::Client {
     reqwest::Client::builder()
         .local_address(source.parse::<IpAddr>().unwrap())

@@ -26,6 +26,7 @@ mod security;
 mod smtp;
 mod social;
 mod teams;
+mod topologies;
 mod wire;
 
 /// Better Auth's scrypt hash of `password123` (the contract's example, §6).
