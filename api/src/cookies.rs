@@ -1,6 +1,7 @@
 //! Better Auth's session cookie: `<token>.<base64 HMAC-SHA256(secret, token)>`, percent-encoded as
 //! `encodeURIComponent` does, named `better-auth.session_token` (with `__Secure-` before it when
-//! the base URL is https), `HttpOnly; SameSite=Lax; Path=/`.
+//! the base URL is https; `better-auth` is Better Auth's `cookiePrefix`), `HttpOnly; SameSite=Lax;
+//! Path=/`, with `Domain=` only for cookies shared across subdomains (`crossSubDomainCookies`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -13,11 +14,13 @@ use sha2::Sha256;
 
 use crate::outbox::Outbox;
 
-const SESSION_TOKEN: &str = "better-auth.session_token";
-const SESSION_DATA: &str = "better-auth.session_data";
-const DONT_REMEMBER: &str = "better-auth.dont_remember";
+/// Better Auth's default `cookiePrefix`.
+pub const DEFAULT_PREFIX: &str = "better-auth";
+const SESSION_TOKEN: &str = "session_token";
+const SESSION_DATA: &str = "session_data";
+const DONT_REMEMBER: &str = "dont_remember";
 /// Binds a started social sign-in to the browser that started it (signed `state`).
-const STATE: &str = "better-auth.state";
+const STATE: &str = "state";
 
 /// The HMAC signature of `value`: standard base64 with padding (44 characters).
 pub fn signature(secret: &str, value: &str) -> String {
@@ -57,15 +60,18 @@ pub struct CookieSettings {
     /// `__Secure-` names and the `Secure` attribute (when the base URL is https).
     pub secure: bool,
     pub secret: service::config::Secret,
+    /// `ORGAUTH_COOKIE_PREFIX` (Better Auth's `advanced.cookiePrefix`): names are
+    /// `<prefix>.session_token` and so on.
+    pub prefix: String,
+    /// The `Domain` attribute, set only when cookies are shared across subdomains
+    /// (`ORGAUTH_CROSS_SUB_DOMAIN_COOKIES`).
+    pub domain: Option<String>,
 }
 
 impl CookieSettings {
     fn name(&self, base: &str) -> String {
-        if self.secure {
-            format!("__Secure-{base}")
-        } else {
-            base.to_owned()
-        }
+        let secure = if self.secure { "__Secure-" } else { "" };
+        format!("{secure}{}.{base}", self.prefix)
     }
 
     /// The first cookie named `name` in the `Cookie` header, as Better Auth reads it.
@@ -115,6 +121,9 @@ impl CookieSettings {
         cookie.set_path("/");
         cookie.set_http_only(true);
         cookie.set_same_site(SameSite::Lax);
+        if let Some(domain) = &self.domain {
+            cookie.set_domain(domain.clone());
+        }
         if self.secure {
             cookie.set_secure(true);
         }
@@ -196,6 +205,8 @@ mod props {
         CookieSettings {
             secure: false,
             secret: Secret::new(secret),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            domain: None,
         }
     }
 
@@ -276,7 +287,7 @@ mod props {
             // does not itself name the session cookie).
             prop_assume!(!before.contains(SESSION_TOKEN));
             let signed = encode_uri_component(&sign("k", &token));
-            let header = format!("{}; {SESSION_TOKEN}={signed}", before.replace(';', ","));
+            let header = format!("{}; better-auth.{SESSION_TOKEN}={signed}", before.replace(';', ","));
             prop_assert_eq!(s.session_token(Some(&header)), Some(token));
         }
     }

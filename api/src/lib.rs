@@ -10,6 +10,7 @@ pub mod cli;
 pub mod client_ip;
 pub mod connections;
 pub mod cookies;
+pub mod cors;
 pub mod error;
 pub mod health;
 pub mod nul;

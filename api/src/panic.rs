@@ -93,7 +93,7 @@ mod tests {
     /// As the server stacks them: the request log outside, the panic catcher inside it.
     fn app() -> impl poem::Endpoint {
         super::catch_panics(Route::new().at("/boom", boom).at("/fine", fine)).with(RequestLog {
-            client_ip_header: None,
+            client_ip: Default::default(),
         })
     }
 

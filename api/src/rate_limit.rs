@@ -20,7 +20,7 @@ use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use service::clock::Clock;
 
-use crate::client_ip::client_ip;
+use crate::client_ip::ClientIp;
 
 #[derive(Clone, Debug)]
 pub struct RateLimitConfig {
@@ -306,7 +306,7 @@ impl Table {
 struct Limiter {
     cfg: RateLimitConfig,
     routes: Routes,
-    client_ip_header: Option<String>,
+    client_ip: ClientIp,
     clock: Arc<dyn Clock>,
     table: Mutex<Table>,
 }
@@ -320,7 +320,7 @@ impl RateLimit {
     /// `{parameter}` segments).
     pub fn new<S: AsRef<str>>(
         cfg: Option<RateLimitConfig>,
-        client_ip_header: Option<String>,
+        client_ip: ClientIp,
         clock: Arc<dyn Clock>,
         known_paths: &[S],
     ) -> Self {
@@ -330,7 +330,7 @@ impl RateLimit {
                 table: Mutex::new(Table::new(cfg.max_entries, &windows)),
                 routes: Routes::new(known_paths),
                 cfg,
-                client_ip_header,
+                client_ip,
                 clock,
             })
         }))
@@ -358,7 +358,7 @@ impl Limiter {
     fn check(&self, req: &Request, path: &str) -> Option<i64> {
         let (bucket, rule) = self.routes.bucket(path);
         let (window, max) = limits(&self.cfg, rule);
-        let client = Client::from(client_ip(req, self.client_ip_header.as_deref()));
+        let client = Client::from(self.client_ip.of(req));
         let now = self.clock.now().timestamp_millis();
         let left =
             self.table

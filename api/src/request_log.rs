@@ -9,11 +9,13 @@ use poem::http::HeaderValue;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use tracing::Instrument;
 
+use crate::client_ip::ClientIp;
+
 pub const REQUEST_ID: &str = "x-request-id";
 
 pub struct RequestLog {
-    /// The header a trusted proxy sets to the client address (see `client_ip`).
-    pub client_ip_header: Option<String>,
+    /// How the client address is read.
+    pub client_ip: ClientIp,
 }
 
 impl<E: Endpoint> Middleware<E> for RequestLog {
@@ -22,14 +24,14 @@ impl<E: Endpoint> Middleware<E> for RequestLog {
     fn transform(&self, next: E) -> Self::Output {
         RequestLogEndpoint {
             next,
-            client_ip_header: self.client_ip_header.clone(),
+            client_ip: self.client_ip.clone(),
         }
     }
 }
 
 pub struct RequestLogEndpoint<E> {
     next: E,
-    client_ip_header: Option<String>,
+    client_ip: ClientIp,
 }
 
 /// An incoming id is kept when it is short and plain (so a proxy's id follows the request);
@@ -65,7 +67,9 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
 
     async fn call(&self, req: Request) -> Result<Self::Output> {
         let id = request_id(&req);
-        let client = crate::client_ip::client_ip(&req, self.client_ip_header.as_deref())
+        let client = self
+            .client_ip
+            .of(&req)
             .map(|ip| ip.to_string())
             .unwrap_or_default();
         let span = tracing::info_span!(

@@ -14,6 +14,7 @@ use crate::auth::flows::FlowsApi;
 use crate::auth::social::SocialApi;
 use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
+use crate::cors::Cors;
 use crate::error::with_contract_fallbacks;
 use crate::health::HealthApi;
 use crate::organization::{InvitationsApi, MembersApi, OrganizationApi, TeamsApi};
@@ -91,7 +92,7 @@ pub fn openapi_json() -> String {
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
     let request_log = RequestLog {
-        client_ip_header: state.client_ip_header.clone(),
+        client_ip: state.client_ip.clone(),
     };
     let known_paths: Vec<String> = <Apis as poem_openapi::OpenApi>::meta()
         .into_iter()
@@ -99,24 +100,27 @@ pub fn app(state: AppState) -> impl Endpoint {
         .collect();
     let limiter = RateLimit::new(
         state.rate_limit.clone(),
-        state.client_ip_header.clone(),
+        state.client_ip.clone(),
         state.auth.clock.clone(),
         &known_paths,
     );
     let api = openapi(state.clone());
+    let state_cors = state.cors;
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
         .nest("/", api)
         // For the extractors that find the caller (see `auth::Caller`).
         .data(state);
-    // Outermost first: log, answer a panic with a 500, collect headers, rate-limit, read the
-    // body, check origins, route.
+    // Outermost first: log, answer a panic with a 500, CORS (preflights answered here), collect
+    // headers, rate-limit, read the body, check origins, route.
+    let cors = Cors(trusted.clone());
     let inner = with_contract_fallbacks(routes)
         .with(OriginCheck(trusted))
         .with(BodyLimit(MAX_BODY_BYTES))
         .with(limiter)
-        .with(WithOutbox);
+        .with(WithOutbox)
+        .with_if(state_cors, cors);
     catch_panics(inner).with(request_log)
 }
 

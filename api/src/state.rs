@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::client_ip::ClientIp;
 use crate::cookies::CookieSettings;
 use crate::origin::TrustedOrigins;
 use crate::rate_limit::RateLimitConfig;
@@ -15,8 +16,14 @@ pub struct WebSettings {
     pub trusted_origins: Vec<String>,
     /// `None` turns rate limiting off (`ORGAUTH_RATE_LIMIT=off`).
     pub rate_limit: Option<RateLimitConfig>,
-    /// `ORGAUTH_CLIENT_IP_HEADER`: the header a trusted proxy sets to the client address.
-    pub client_ip_header: Option<String>,
+    /// `ORGAUTH_CLIENT_IP_HEADER` and `ORGAUTH_TRUSTED_PROXIES`: how the client address is read.
+    pub client_ip: ClientIp,
+    /// `ORGAUTH_CORS`: CORS with credentials for the trusted origins on the auth routes.
+    pub cors: bool,
+    /// `ORGAUTH_COOKIE_PREFIX`; `None`: Better Auth's `better-auth`.
+    pub cookie_prefix: Option<String>,
+    /// The cookies' `Domain` when they are shared across subdomains.
+    pub cookie_domain: Option<String>,
 }
 
 #[derive(Clone)]
@@ -29,7 +36,8 @@ pub struct Inner {
     pub base_url: String,
     pub trusted: Arc<TrustedOrigins>,
     pub rate_limit: Option<RateLimitConfig>,
-    pub client_ip_header: Option<String>,
+    pub client_ip: ClientIp,
+    pub cors: bool,
 }
 
 impl AppState {
@@ -38,6 +46,10 @@ impl AppState {
         let cookies = CookieSettings {
             secure,
             secret: auth.cfg.secret.clone(),
+            prefix: web
+                .cookie_prefix
+                .unwrap_or_else(|| crate::cookies::DEFAULT_PREFIX.to_owned()),
+            domain: web.cookie_domain,
         };
         let trusted = Arc::new(TrustedOrigins::new(&web.base_url, &web.trusted_origins));
         Self(Arc::new(Inner {
@@ -46,7 +58,8 @@ impl AppState {
             base_url: web.base_url,
             trusted,
             rate_limit: web.rate_limit,
-            client_ip_header: web.client_ip_header,
+            client_ip: web.client_ip,
+            cors: web.cors,
         }))
     }
 }

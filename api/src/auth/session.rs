@@ -5,7 +5,6 @@ use poem::http::header::{AUTHORIZATION, COOKIE, USER_AGENT};
 use poem::Request;
 use service::session::{ClientInfo, Current, Lookup};
 
-use crate::client_ip::client_ip;
 use crate::cookies::verify;
 use crate::error::ApiResult;
 use crate::outbox::Outbox;
@@ -15,7 +14,9 @@ impl AppState {
     /// The client's address (as the rate limiter sees it) and user agent, kept on new sessions.
     pub fn client_info(&self, req: &Request) -> ClientInfo {
         ClientInfo {
-            ip_address: client_ip(req, self.client_ip_header.as_deref())
+            ip_address: self
+                .client_ip
+                .of(req)
                 .map(|ip| ip.to_string())
                 .unwrap_or_default(),
             user_agent: req.header(USER_AGENT).unwrap_or_default().to_owned(),

@@ -260,10 +260,32 @@ pub struct AuthArgs {
         default_value_t = crate::rate_limit::DEFAULT_MAX_ENTRIES
     )]
     pub rate_limit_max_entries: usize,
-    /// A header a trusted proxy sets to the client address (e.g. `x-forwarded-for`); without it the
-    /// socket address is used and client-sent headers cannot dodge the limits.
+    /// The header proxies set to the client address. Alone: trusted from any peer when it holds
+    /// one address. With `ORGAUTH_TRUSTED_PROXIES`: read only from those proxies, walked from the
+    /// right (default `x-forwarded-for`; `forwarded` is read as RFC 7239).
     #[arg(long, env = "ORGAUTH_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// The reverse proxies in front of the server, by address or CIDR network, comma-separated
+    /// (`127.0.0.1,10.0.0.0/8`); forwarding headers are read only from them
+    /// (docs/configuration.md#behind-a-proxy).
+    #[arg(long, env = "ORGAUTH_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+    /// CORS with credentials for the trusted origins (`BETTER_AUTH_TRUSTED_ORIGINS`) on the auth
+    /// routes, for a web app on another origin; `off` when a proxy in front answers CORS.
+    #[arg(long, env = "ORGAUTH_CORS", default_value = "on")]
+    pub cors: Switch,
+    /// The first part of every cookie's name (Better Auth's `advanced.cookiePrefix`):
+    /// `<prefix>.session_token`.
+    #[arg(long, env = "ORGAUTH_COOKIE_PREFIX", default_value = crate::cookies::DEFAULT_PREFIX)]
+    pub cookie_prefix: String,
+    /// Share the cookies with every subdomain of `ORGAUTH_CROSS_SUB_DOMAIN_COOKIES_DOMAIN`
+    /// (Better Auth's `advanced.crossSubDomainCookies.enabled`).
+    #[arg(long, env = "ORGAUTH_CROSS_SUB_DOMAIN_COOKIES", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub cross_sub_domain_cookies: bool,
+    /// The cookies' `Domain` when shared (`crossSubDomainCookies.domain`); default: the host of
+    /// `BETTER_AUTH_URL`.
+    #[arg(long, env = "ORGAUTH_CROSS_SUB_DOMAIN_COOKIES_DOMAIN")]
+    pub cross_sub_domain_cookies_domain: Option<String>,
     /// `smtp://host:port` (plain local relay), `smtp://user:pass@host:587?tls=required` or
     /// `smtps://user:pass@host:465`. Unset: mails are written to the log (development only).
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]

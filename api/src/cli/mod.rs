@@ -184,6 +184,7 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     let db = database.connect().await?;
     let mut cfg = auth_args.config(&base_url)?;
     let mailer = auth_args.mailer(&base_url)?;
+    let web = auth_args.web(base_url)?;
     if args.auto_migrate {
         Migrator::up(&db, None)
             .await
@@ -208,7 +209,7 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     }
     crate::server::run_with_limits(
         acceptor,
-        crate::server::app(AppState::new(auth, auth_args.web(base_url))),
+        crate::server::app(AppState::new(auth, web)),
         crate::server::shutdown_signal(),
         args.limits(),
     )

@@ -6,6 +6,7 @@ use service::config::{self, AuthConfig, ConfigError, OrgConfig, Secret, TokenSto
 use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
 
 use super::args::{AuthArgs, DatabaseArgs, ServeArgs, SessionTokens, SocialArgs, Switch};
+use crate::client_ip::ClientIp;
 use crate::rate_limit::RateLimitConfig;
 use crate::state::WebSettings;
 
@@ -52,22 +53,53 @@ impl AuthArgs {
             .to_owned()
     }
 
-    /// The HTTP-facing settings for `base_url`.
-    pub fn web(&self, base_url: String) -> WebSettings {
+    /// The HTTP-facing settings for `base_url`, or the first rule they break.
+    pub fn web(&self, base_url: String) -> Result<WebSettings, ConfigError> {
         let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
             window: chrono::Duration::seconds(self.rate_limit_window.max(1)),
             max: self.rate_limit_max,
             max_entries: self.rate_limit_max_entries.max(1),
         });
-        WebSettings {
+        let cookie_domain = self.cookie_domain(&base_url)?;
+        let proxies = crate::client_ip::parse_trusted_proxies(&self.trusted_proxies)
+            .map_err(ConfigError::Invalid)?;
+        Ok(WebSettings {
             base_url,
             trusted_origins: self.trusted_origins.clone(),
             rate_limit,
-            client_ip_header: self
-                .client_ip_header
-                .as_ref()
-                .map(|h| h.to_ascii_lowercase()),
+            client_ip: ClientIp::new(self.client_ip_header.as_deref(), proxies),
+            cors: self.cors == Switch::On,
+            cookie_prefix: Some(cookie_prefix(&self.cookie_prefix)?),
+            cookie_domain,
+        })
+    }
+
+    /// The cookies' `Domain`: none unless shared across subdomains; then the configured domain,
+    /// which must contain the public URL's host (browsers drop the cookie otherwise), or that host.
+    fn cookie_domain(&self, base_url: &str) -> Result<Option<String>, ConfigError> {
+        if !self.cross_sub_domain_cookies {
+            return Ok(None);
         }
+        let host = url::Url::parse(base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .unwrap_or_default();
+        let Some(domain) = &self.cross_sub_domain_cookies_domain else {
+            return Ok(Some(host));
+        };
+        let domain = domain.trim().trim_start_matches('.').to_ascii_lowercase();
+        let valid = !domain.is_empty()
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        let contains_host = host == domain || host.ends_with(&format!(".{domain}"));
+        if !valid || !contains_host {
+            return Err(ConfigError::Invalid(format!(
+                "ORGAUTH_CROSS_SUB_DOMAIN_COOKIES_DOMAIN: `{domain}` must be a domain name that \
+                 BETTER_AUTH_URL's host (`{host}`) is in or under"
+            )));
+        }
+        Ok(Some(domain))
     }
 
     /// The service's settings, or the first rule they break.
@@ -179,5 +211,20 @@ impl SocialArgs {
         }
         providers.extend(social::oidc_providers(self.oidc_providers.as_deref())?);
         Ok(providers)
+    }
+}
+
+/// `ORGAUTH_COOKIE_PREFIX`: characters a cookie name may hold, as Better Auth's prefixes use them.
+fn cookie_prefix(prefix: &str) -> Result<String, ConfigError> {
+    let prefix = prefix.trim();
+    let valid = !prefix.is_empty()
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    match valid {
+        true => Ok(prefix.to_owned()),
+        false => Err(ConfigError::Invalid(format!(
+            "ORGAUTH_COOKIE_PREFIX: `{prefix}` must be letters, digits, `-`, `_` or `.`"
+        ))),
     }
 }

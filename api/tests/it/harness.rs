@@ -53,10 +53,28 @@ impl TestServer {
         let web = WebSettings {
             base_url: ORIGIN.to_owned(),
             rate_limit: Some(rate_limit),
-            client_ip_header: client_ip_header.map(str::to_owned),
+            client_ip: api::client_ip::ClientIp::new(client_ip_header, Vec::new()),
             ..Default::default()
         };
         // These servers test the per-address limiter; the per-account throttle stays out of it.
+        Self::start_full(test_db, |c| c.account_guessing.free_failures = 0, web).await
+    }
+
+    /// With rate limiting behind the proxies `trusted_proxies` names (as `ORGAUTH_TRUSTED_PROXIES`),
+    /// reading `header` (default `x-forwarded-for`) from them.
+    pub async fn start_behind_proxies(
+        test_db: &TestDb,
+        rate_limit: RateLimitConfig,
+        header: Option<&str>,
+        trusted_proxies: &str,
+    ) -> Self {
+        let proxies = api::client_ip::parse_trusted_proxies(&[trusted_proxies]).unwrap();
+        let web = WebSettings {
+            base_url: ORIGIN.to_owned(),
+            rate_limit: Some(rate_limit),
+            client_ip: api::client_ip::ClientIp::new(header, proxies),
+            ..Default::default()
+        };
         Self::start_full(test_db, |c| c.account_guessing.free_failures = 0, web).await
     }
 

@@ -2,6 +2,7 @@
 
 mod adoption;
 mod auth;
+mod client_address;
 mod connections;
 mod db_faults;
 mod fixtures;
@@ -25,6 +26,7 @@ mod security;
 mod smtp;
 mod social;
 mod teams;
+mod topologies;
 mod wire;
 
 /// Better Auth's scrypt hash of `password123` (the contract's example, §6).

@@ -65,3 +65,48 @@ fn bad_roles_setting_is_one_line() {
         "{lines:?}"
     );
 }
+
+/// A trusted proxy that is neither an address nor a CIDR network stops the start with one line
+/// naming the setting and the item.
+#[test]
+fn bad_trusted_proxies_setting_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("p.db").display());
+    let out = run(orgauth()
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "off")
+        .env("ORGAUTH_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/33"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        ["orgauth: error: ORGAUTH_TRUSTED_PROXIES: `10.0.0.0/33` is not an IP address or CIDR network (e.g. 10.0.0.0/8, 192.0.2.7, ::1)"]
+    );
+}
+
+/// Shared cookies for a domain the public URL is not in, or a cookie prefix a cookie name cannot
+/// hold, stop the start with one line naming the setting.
+#[test]
+fn bad_cookie_settings_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("c.db").display());
+    let out = run(orgauth()
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "off")
+        .env("BETTER_AUTH_URL", "http://auth.example.com")
+        .env("ORGAUTH_CROSS_SUB_DOMAIN_COOKIES", "true")
+        .env("ORGAUTH_CROSS_SUB_DOMAIN_COOKIES_DOMAIN", "example.org"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        ["orgauth: error: ORGAUTH_CROSS_SUB_DOMAIN_COOKIES_DOMAIN: `example.org` must be a domain name that BETTER_AUTH_URL's host (`auth.example.com`) is in or under"]
+    );
+    let out = run(orgauth()
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "off")
+        .env("ORGAUTH_COOKIE_PREFIX", "my app"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        ["orgauth: error: ORGAUTH_COOKIE_PREFIX: `my app` must be letters, digits, `-`, `_` or `.`"]
+    );
+}
