@@ -11,6 +11,7 @@ use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::flows::FlowsApi;
+use crate::auth::magic_link::MagicLinkApi;
 use crate::auth::social::SocialApi;
 use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
@@ -32,6 +33,7 @@ pub type Apis = (
     AuthApi,
     FlowsApi,
     SocialApi,
+    MagicLinkApi,
     OrganizationApi,
     MembersApi,
     InvitationsApi,
@@ -51,6 +53,9 @@ pub fn openapi(state: AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             SocialApi {
+                state: state.clone(),
+            },
+            MagicLinkApi {
                 state: state.clone(),
             },
             OrganizationApi {
