@@ -92,7 +92,9 @@ pub fn openapi_json() -> String {
     openapi(AppState::new(auth, Default::default())).spec()
 }
 
-/// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
+/// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json` and (as Better
+/// Auth's `openAPI()` plugin serves them) at `/api/auth/open-api/generate-schema`, with the Scalar
+/// reference at `/api/auth/reference`.
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
     let request_log = RequestLog {
@@ -112,6 +114,11 @@ pub fn app(state: AppState) -> impl Endpoint {
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
+        .at(
+            "/api/auth/reference",
+            crate::reference::endpoint(crate::reference::page(&api)),
+        )
+        .at("/api/auth/open-api/generate-schema", api.spec_endpoint())
         .nest("/", api)
         // For the extractors that find the caller (see `auth::Caller`).
         .data(state);
