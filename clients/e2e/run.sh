@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end suite: the official better-auth 1.7.25 client against the orgauth release binary
-# on SQLite, then on PostgreSQL, then Swagger UI and the API reference page in headless Chromium. Needs the binary built
-# (ORGAUTH_BIN, default <repo>/target/release/orgauth) and PostgreSQL at TEST_POSTGRES_URL.
+# on SQLite, then on PostgreSQL, then Swagger UI and the API reference page in headless Chromium.
+# Needs the binary built (ORGAUTH_BIN, default <repo>/target/release/orgauth) and PostgreSQL at
+# TEST_POSTGRES_URL.
 set -euo pipefail
 cd "$(dirname "$0")"
 export ORGAUTH_BIN=${ORGAUTH_BIN:-$(cd ../.. && pwd)/target/release/orgauth}
