@@ -274,10 +274,11 @@ fn status(e: &service::Error) -> u16 {
         | E::FailedToGetUserInfo
         | E::ProviderNotSupported(_)
         | E::OnlyOwner(_)
-        | E::RoleNotFound(_) => 400,
+        | E::RoleNotFound(_)
+        | E::MagicLinkSignUpDisabled => 400,
         E::InvalidEmailOrPassword | E::Unauthorized => 401,
         E::EmailNotVerified | E::SessionNotFresh | E::BannedUser => 403,
-        E::DeleteUserDisabled | E::ProviderNotFound => 404,
+        E::DeleteUserDisabled | E::MagicLinkDisabled | E::ProviderNotFound => 404,
         E::UserAlreadyExists => 422,
         E::Org(o) => org_status(*o),
         E::ProviderUnavailable | E::Overloaded => 503,

@@ -19,6 +19,7 @@ pub mod origin;
 pub mod outbox;
 pub mod panic;
 pub mod rate_limit;
+pub mod reference;
 pub mod request_log;
 pub mod server;
 pub mod state;

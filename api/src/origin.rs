@@ -7,7 +7,7 @@
 //!    `redirectTo`, `errorCallbackURL` and `newUserCallbackURL`; on a GET, the query's
 //!    `callbackURL`, `errorCallbackURL` and `newUserCallbackURL`. Other query values are not
 //!    targets, as in Better Auth.
-//! 3. Sign-in and sign-up without cookies: a cross-site navigation is refused, and a browser request
+//! 3. Sign-in and sign-up (email, magic link) without cookies: a cross-site navigation is refused, and a browser request
 //!    (Fetch Metadata or Origin present) must come from a trusted origin.
 
 use std::sync::Arc;
@@ -218,7 +218,10 @@ impl<E: Endpoint> Endpoint for OriginCheckEndpoint<E> {
                 return Ok(refusal);
             }
         }
-        let is_sign_in = path == "/api/auth/sign-in/email" || path == "/api/auth/sign-up/email";
+        let is_sign_in = matches!(
+            path.as_str(),
+            "/api/auth/sign-in/email" | "/api/auth/sign-up/email" | "/api/auth/sign-in/magic-link"
+        );
         if is_sign_in && !has_cookie {
             let fetch_site = req.header("sec-fetch-site");
             let has_fetch_metadata = req

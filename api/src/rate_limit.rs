@@ -53,14 +53,24 @@ enum Rule {
     Credentials,
     /// `/request-password-reset`, `/send-verification-email`, `/forget-password*`: 3 per 60 s.
     Mail,
+    /// The magic-link plugin's rule, which wins over the sign-in one: `/sign-in/magic-link*`,
+    /// `/magic-link/verify*`: 5 per 60 s.
+    MagicLink,
 }
 
-const RULES: [Rule; 3] = [Rule::General, Rule::Credentials, Rule::Mail];
+const RULES: [Rule; 4] = [
+    Rule::General,
+    Rule::Credentials,
+    Rule::Mail,
+    Rule::MagicLink,
+];
 
 /// Better Auth's special rules, plus `/verify-password` among the password checks (Better Auth
 /// gives it the general limit; it is as much a password guess as sign-in).
 fn rule(path: &str) -> Rule {
-    if ["/sign-in", "/sign-up", "/change-password", "/change-email"]
+    if path.starts_with("/sign-in/magic-link") || path.starts_with("/magic-link/verify") {
+        Rule::MagicLink
+    } else if ["/sign-in", "/sign-up", "/change-password", "/change-email"]
         .iter()
         .any(|p| path.starts_with(p))
         || path == "/verify-password"
@@ -82,6 +92,7 @@ fn limits(cfg: &RateLimitConfig, rule: Rule) -> (i64, u32) {
         Rule::General => (cfg.window.num_milliseconds().max(1), cfg.max),
         Rule::Credentials => (10_000, 3),
         Rule::Mail => (60_000, 3),
+        Rule::MagicLink => (60_000, 5),
     }
 }
 
@@ -427,6 +438,13 @@ mod tests {
         assert_eq!(unknown_sign_in, routes.bucket("/sign-up/else"));
         assert_eq!(unknown_sign_in.1, Rule::Credentials);
         assert_eq!(routes.bucket("/forget-password/x").1, Rule::Mail);
+        // The magic-link plugin's rule wins over the sign-in one, as in Better Auth.
+        assert_eq!(routes.bucket("/sign-in/magic-link").1, Rule::MagicLink);
+        assert_eq!(routes.bucket("/magic-link/verify").1, Rule::MagicLink);
+        assert_eq!(
+            limits(&RateLimitConfig::default(), Rule::MagicLink),
+            (60_000, 5)
+        );
         let mut all: Vec<u16> = [ok, sign_in, github, unknown, unknown_sign_in]
             .iter()
             .map(|b| b.0)

@@ -11,6 +11,7 @@ use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::flows::FlowsApi;
+use crate::auth::magic_link::MagicLinkApi;
 use crate::auth::social::SocialApi;
 use crate::auth::AuthApi;
 use crate::body_limit::BodyLimit;
@@ -33,6 +34,7 @@ pub type Apis = (
     AuthApi,
     FlowsApi,
     SocialApi,
+    MagicLinkApi,
     OrganizationApi,
     MembersApi,
     InvitationsApi,
@@ -52,6 +54,9 @@ pub fn openapi(state: AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             SocialApi {
+                state: state.clone(),
+            },
+            MagicLinkApi {
                 state: state.clone(),
             },
             OrganizationApi {
@@ -88,7 +93,9 @@ pub fn openapi_json() -> String {
     openapi(AppState::new(auth, Default::default())).spec()
 }
 
-/// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json`.
+/// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json` and (as Better
+/// Auth's `openAPI()` plugin serves them) at `/api/auth/open-api/generate-schema`, with the Scalar
+/// reference at `/api/auth/reference`.
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
     let request_log = RequestLog {
@@ -109,6 +116,11 @@ pub fn app(state: AppState) -> impl Endpoint {
     let routes = Route::new()
         .nest("/docs", api.swagger_ui())
         .at("/openapi.json", api.spec_endpoint())
+        .at(
+            "/api/auth/reference",
+            crate::reference::endpoint(crate::reference::page(&api)),
+        )
+        .at("/api/auth/open-api/generate-schema", api.spec_endpoint())
         .nest("/", api)
         // For the extractors that find the caller (see `auth::Caller`).
         .data(state);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end suite: the official better-auth 1.7.25 client against the orgauth release binary
-# on SQLite, then on PostgreSQL, then Swagger UI in headless Chromium. Needs the binary built
-# (ORGAUTH_BIN, default <repo>/target/release/orgauth) and PostgreSQL at TEST_POSTGRES_URL.
+# on SQLite, then on PostgreSQL, then Swagger UI and the API reference page in headless Chromium.
+# Needs the binary built (ORGAUTH_BIN, default <repo>/target/release/orgauth) and PostgreSQL at
+# TEST_POSTGRES_URL.
 set -euo pipefail
 cd "$(dirname "$0")"
 export ORGAUTH_BIN=${ORGAUTH_BIN:-$(cd ../.. && pwd)/target/release/orgauth}
@@ -41,12 +42,14 @@ run() { # name, then node --test arguments
 for db in sqlite postgres; do
   rm -rf "artifacts/calls/$db"
   export E2E_DATABASE=$db
-  run "$db" test/core.test.mjs test/organization.test.mjs test/teams.test.mjs test/social.test.mjs
+  run "$db" test/core.test.mjs test/organization.test.mjs test/teams.test.mjs test/social.test.mjs \
+    test/magic-link.test.mjs
 done
 # Reads the calls both runs recorded: every client call exercised as expected, on both databases.
 unset E2E_DATABASE
 run surface test/surface.test.mjs
 run swagger test/swagger.test.mjs
+run api-reference test/api-reference.test.mjs
 
 if (( ${#failed[@]} )); then
   echo "FAILED: ${failed[*]}" >&2

@@ -83,6 +83,13 @@ pub enum Error {
     /// `delete-user` is switched off; answered as an unknown route.
     #[error("Not found")]
     DeleteUserDisabled,
+    /// Magic-link sign-in is switched off; answered as an unknown route.
+    #[error("Not found")]
+    MagicLinkDisabled,
+    /// A magic link for an address without an account, with sign-up by magic link off
+    /// (Better Auth's redirect code, lower case).
+    #[error("New user signup is disabled")]
+    MagicLinkSignUpDisabled,
     /// `delete-user` without a password needs a recent sign-in.
     #[error("Session expired. Re-authenticate to perform this action.")]
     SessionExpired,
@@ -159,7 +166,8 @@ impl Error {
             Error::EmailMismatch => "EMAIL_MISMATCH",
             Error::EmailAlreadyVerified => "EMAIL_ALREADY_VERIFIED",
             Error::ChangeEmailDisabled => "CHANGE_EMAIL_DISABLED",
-            Error::DeleteUserDisabled => "NOT_FOUND",
+            Error::DeleteUserDisabled | Error::MagicLinkDisabled => "NOT_FOUND",
+            Error::MagicLinkSignUpDisabled => "new_user_signup_disabled",
             Error::SessionExpired => "SESSION_EXPIRED",
             Error::AccountNotFound => "ACCOUNT_NOT_FOUND",
             Error::RoleNotFound(_) => "ROLE_NOT_FOUND",

@@ -17,6 +17,7 @@ pub mod error;
 pub mod guessing;
 pub mod invariants;
 pub mod lookups;
+pub mod magic_link;
 pub mod mail;
 pub mod maintenance;
 pub mod org;

@@ -1,5 +1,5 @@
 //! One-time secrets in the `verification` table: password reset, e-mail verification and change,
-//! account deletion, social sign-in state. The row's `identifier` is `<purpose>:<SHA-256 of the
+//! account deletion, social sign-in state, magic links. The row's `identifier` is `<purpose>:<SHA-256 of the
 //! secret>`, so the secret itself is never stored; `value` says what the secret is for.
 
 use chrono::{DateTime, Duration, Utc};
@@ -17,15 +17,18 @@ pub enum Purpose {
     DeleteAccount,
     /// A started social sign-in (`state` parameter); the value is the sealed flow state.
     OAuthState,
+    /// A magic link; the value is Better Auth's record (`{"type":"magic-link","email":…}`).
+    MagicLink,
 }
 
 impl Purpose {
-    fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             Purpose::ResetPassword => "reset-password:",
             Purpose::VerifyEmail => "verify-email:",
             Purpose::DeleteAccount => "delete-account:",
             Purpose::OAuthState => "oauth-state:",
+            Purpose::MagicLink => "magic-link:",
         }
     }
 
@@ -35,6 +38,7 @@ impl Purpose {
         match self {
             Purpose::ResetPassword => Some("reset-password:"),
             Purpose::DeleteAccount => Some("delete-account-"),
+            Purpose::MagicLink => Some("magic-link:"),
             Purpose::VerifyEmail | Purpose::OAuthState => None,
         }
     }

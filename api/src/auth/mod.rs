@@ -1,8 +1,10 @@
-//! Better Auth's core routes: email and password, sessions, profile.
+//! Better Auth's core routes: email and password, sessions, profile; the mail flows, social
+//! sign-in and magic links in their modules.
 
 mod caller;
 pub mod dto;
 pub mod flows;
+pub mod magic_link;
 mod session;
 pub mod social;
 

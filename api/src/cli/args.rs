@@ -331,6 +331,17 @@ pub struct AuthArgs {
     /// `delete-user` without a password mails a confirmation link instead of deleting at once.
     #[arg(long, env = "ORGAUTH_DELETE_USER_VERIFICATION", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub delete_user_verification: bool,
+    /// Magic-link sign-in (`sign-in/magic-link`, `magic-link/verify`; off: 404). Unset: on when
+    /// mail can reach people (SMTP_URL, or a local server logging its links); on without that
+    /// refuses to start.
+    #[arg(long, env = "ORGAUTH_MAGIC_LINK", action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub magic_link: Option<bool>,
+    /// Seconds a magic link works (Better Auth's `expiresIn`).
+    #[arg(long, env = "ORGAUTH_MAGIC_LINK_EXPIRES_IN", default_value_t = 300)]
+    pub magic_link_expires_in: i64,
+    /// A magic link for an address without an account signs nobody up (`disableSignUp`).
+    #[arg(long, env = "ORGAUTH_MAGIC_LINK_DISABLE_SIGN_UP", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub magic_link_disable_sign_up: bool,
     /// Let any signed-in user create organizations.
     #[arg(long, env = "ORGAUTH_ALLOW_USER_TO_CREATE_ORGANIZATION", default_value_t = true, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub allow_user_to_create_organization: bool,

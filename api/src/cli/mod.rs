@@ -185,6 +185,7 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     let mut cfg = auth_args.config(&base_url)?;
     let mailer = auth_args.mailer(&base_url)?;
     let web = auth_args.web(base_url)?;
+    cfg.magic_link.enabled = auth_args.magic_link_enabled(&mailer)?;
     if args.auto_migrate {
         Migrator::up(&db, None)
             .await

@@ -158,6 +158,11 @@ impl AuthArgs {
             maximum_members_per_team: self.maximum_members_per_team,
             allow_removing_all_teams: self.allow_removing_all_teams,
         };
+        cfg.magic_link = config::MagicLinkConfig {
+            enabled: self.magic_link.unwrap_or(true),
+            expires_in: Duration::seconds(self.magic_link_expires_in),
+            disable_sign_up: self.magic_link_disable_sign_up,
+        };
         cfg.social = social;
         cfg.mail = std::sync::Arc::new(service::mail::templates::Templates::new(
             &self.app_name,
@@ -172,6 +177,11 @@ impl AuthArgs {
     /// SMTP when configured; otherwise the log, with a warning (refused for an https deployment).
     pub fn mailer(&self, base_url: &str) -> Result<service::mail::Mailer, ConfigError> {
         config::mailer(self.smtp_url.as_deref(), &self.mail_from, base_url)
+    }
+
+    /// Whether magic-link sign-in is on with `mailer` ([`config::magic_link_enabled`]).
+    pub fn magic_link_enabled(&self, mailer: &service::mail::Mailer) -> Result<bool, ConfigError> {
+        config::magic_link_enabled(self.magic_link, mailer)
     }
 }
 

@@ -150,10 +150,40 @@ async fn docs_and_openapi_are_served(db: TestDb) {
     );
 }
 
+/// Better Auth's `openAPI()` plugin paths: the Scalar reference page, self-contained (Scalar is
+/// inlined, no `<script src>`), embedding the same document as `/openapi.json`, which is also at
+/// `/api/auth/open-api/generate-schema`.
+async fn the_api_reference_is_served_where_better_auth_serves_it(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let spec: Value = server.get("/openapi.json").await.json().await.unwrap();
+    let generated = server.get("/api/auth/open-api/generate-schema").await;
+    assert_eq!(generated.status(), 200);
+    assert_eq!(generated.json::<Value>().await.unwrap(), spec);
+    let page = server.get("/api/auth/reference").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<title>Scalar API Reference</title>"));
+    assert!(html.contains("withDefaultFonts: false"));
+    assert!(
+        !html.contains("<script src"),
+        "nothing loaded from elsewhere"
+    );
+    let start = html.find(r#"type="application/json""#).unwrap();
+    let start = start + html[start..].find('>').unwrap() + 1;
+    let end = start + html[start..].find("</script>").unwrap();
+    let embedded: Value = serde_json::from_str(html[start..end].trim()).unwrap();
+    assert_eq!(embedded, spec);
+}
+
 db_tests!(
     ok_healthz_and_readyz_answer,
     readyz_is_503_without_the_database,
     unknown_routes_are_empty_404s,
     every_response_has_a_request_id,
     docs_and_openapi_are_served,
+    the_api_reference_is_served_where_better_auth_serves_it,
 );

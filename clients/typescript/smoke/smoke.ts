@@ -110,7 +110,19 @@ try {
   assert.equal(wrong.data, undefined);
   assert.equal(wrong.error?.code, "INVALID_EMAIL_OR_PASSWORD");
   assert.equal(typeof wrong.error?.message, "string");
-  console.log("smoke flow: sign-up, session, organization, team, members and a typed error as expected");
+  // Magic-link sign-in: the same answer for any address; a bad link lands on the error callback.
+  const magic = await anonymous.POST("/api/auth/sign-in/magic-link", {
+    body: { email: `magic-${email}`, name: "Magic", callbackURL: "/" },
+  });
+  assert.equal(magic.response.status, 200, JSON.stringify(magic.error));
+  assert.deepEqual(magic.data, { status: true });
+  const landing = await anonymous.GET("/api/auth/magic-link/verify", {
+    params: { query: { token: "not-a-link", callbackURL: "/in" } },
+    redirect: "manual",
+  });
+  assert.equal(landing.response.status, 302);
+  assert.equal(landing.response.headers.get("location"), `${baseUrl}/in?error=INVALID_TOKEN`);
+  console.log("smoke flow: sign-up, session, organization, team, members, magic link and a typed error as expected");
 } catch (e) {
   failed = true;
   console.error(e);

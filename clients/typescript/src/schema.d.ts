@@ -601,6 +601,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/sign-in/magic-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mail a magic link
+         * @description Same answer, in the same time, whether or not the address has an account. The link works
+         *     once, for `ORGAUTH_MAGIC_LINK_EXPIRES_IN` seconds (300), and a newer link voids it.
+         */
+        post: operations["signInWithMagicLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/magic-link/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The mailed magic link
+         * @description Uses the link up and signs its address in (up, the first time, unless that is off); on an
+         *     address never verified, first removes the user's other accounts and sessions. Redirects
+         *     to the callback URL with the session cookie, or answers the session as JSON without
+         *     `callbackURL`; a failure redirects with `?error=CODE`.
+         */
+        get: operations["verifyMagicLink"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/organization/create": {
         parameters: {
             query?: never;
@@ -1728,6 +1772,18 @@ export interface components {
             };
         };
         /**
+         * MagicLinkSession
+         * @description `magic-link/verify` without `callbackURL`: the new session.
+         */
+        MagicLinkSession: {
+            /** @description The session's token (the cookie is set too). */
+            token: string;
+            /** @description The signed-in user. */
+            user: components["schemas"]["User"] & unknown;
+            /** @description The new session. */
+            session: components["schemas"]["Session"] & unknown;
+        };
+        /**
          * Member
          * @description A membership. `role` is comma-joined when a member holds several.
          */
@@ -2069,6 +2125,26 @@ export interface components {
             callbackURL?: string;
             /** @description Default true. */
             rememberMe?: boolean;
+        };
+        /**
+         * SignInMagicLinkBody
+         * @description `sign-in/magic-link`'s body.
+         */
+        SignInMagicLinkBody: {
+            /** @description The address to mail the link to. */
+            email: string;
+            /** @description The new user's name, when the link signs the address up. */
+            name?: string;
+            /** @description Where the link lands once signed in (default `/`); trusted origin or relative path. */
+            callbackURL?: string;
+            /** @description Where the link lands when it signed the address up (default: `callbackURL`). */
+            newUserCallbackURL?: string;
+            /** @description Where the link lands when it fails, with `?error=CODE` (default: `callbackURL`). */
+            errorCallbackURL?: string;
+            /** @description Passed to Better Auth's `sendMagicLink`; accepted and not used. */
+            metadata?: {
+                [key: string]: unknown;
+            };
         };
         /**
          * SignInResponse
@@ -5656,6 +5732,247 @@ export interface operations {
              *     permission.
              */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    signInWithMagicLink: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["SignInMagicLinkBody"];
+            };
+        };
+        responses: {
+            /** @description Always `{"status": true}`, whether or not the address has an account. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["StatusTrue"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verifyMagicLink: {
+        parameters: {
+            query: {
+                /** @description The token from the mailed link. */
+                token: string;
+                /** @description Where to land once signed in; without it the answer is JSON. */
+                callbackURL?: string;
+                /** @description Where to land when the link signed the address up (default: `callbackURL`). */
+                newUserCallbackURL?: string;
+                /** @description Where to land on failure, with `?error=CODE` (default: `callbackURL`). */
+                errorCallbackURL?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Without `callbackURL`: signed in (cookie set); the token, user and session. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["MagicLinkSession"];
+                };
+            };
+            /**
+             * @description Signed in (cookie set): to `callbackURL`, or `newUserCallbackURL` for a new user. Failed:
+             *     to `errorCallbackURL` (else `callbackURL`, else `/`) with `?error=INVALID_TOKEN` (unknown,
+             *     used, superseded or expired link) or `?error=new_user_signup_disabled`.
+             */
+            302: {
+                headers: {
+                    LOCATION: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description The feature or the social provider is not enabled in this configuration, or the link's
+             *     token is unknown.
+             */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -5,10 +5,12 @@
 -- The creator role is Better Auth's default, `owner`; `orgauth check-invariants` uses the
 -- configured one.
 
--- Every user has a way to sign in: a password or a provider account.
+-- Every user has a way to sign in: a password or a provider account, or a verified address (its
+-- mailbox signs in: a magic link, as Better Auth writes its users, or a password reset).
 SELECT 'user_without_account' AS invariant, u.id AS detail
 FROM "user" u
-WHERE NOT EXISTS (SELECT 1 FROM account a WHERE a.user_id = u.id);
+WHERE u.email_verified = FALSE
+  AND NOT EXISTS (SELECT 1 FROM account a WHERE a.user_id = u.id);
 
 -- One password account per user.
 SELECT 'two_password_accounts' AS invariant, user_id AS detail

@@ -12,7 +12,7 @@ use chrono::Duration;
 
 use crate::access::Roles;
 
-pub use rules::{mailer, roles, ConfigError};
+pub use rules::{magic_link_enabled, mailer, roles, ConfigError};
 
 /// The server secret (`BETTER_AUTH_SECRET`): signs cookies and derives revocation handles.
 /// Its `Debug` never shows the value.
@@ -95,6 +95,8 @@ pub struct AuthConfig {
     pub delete_user_verification: bool,
     pub delete_token_expires_in: Duration,
     pub org: OrgConfig,
+    /// Magic-link sign-in (Better Auth's `magicLink()` plugin).
+    pub magic_link: MagicLinkConfig,
     /// Social sign-in providers (none unless configured).
     pub social: Vec<social::ProviderConfig>,
     /// What mails say (`ORGAUTH_APP_NAME`, `ORGAUTH_MAIL_TEMPLATES`).
@@ -104,6 +106,28 @@ pub struct AuthConfig {
     pub provider_timeout: std::time::Duration,
     /// How long an OpenID discovery document is used before it is refreshed (in the background).
     pub discovery_ttl: std::time::Duration,
+}
+
+/// The magic-link plugin's options, with its defaults (`ORGAUTH_MAGIC_LINK*` in the environment).
+#[derive(Clone, Debug)]
+pub struct MagicLinkConfig {
+    /// The routes exist (off: they answer 404, as without the plugin).
+    pub enabled: bool,
+    /// How long a link works (`expiresIn`, 300 s).
+    pub expires_in: Duration,
+    /// A link for an address without an account signs nobody up (`disableSignUp`); no link is
+    /// mailed to such an address.
+    pub disable_sign_up: bool,
+}
+
+impl Default for MagicLinkConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            expires_in: Duration::seconds(300),
+            disable_sign_up: false,
+        }
+    }
 }
 
 /// The organization plugin's options, with its defaults (`ORGAUTH_<NAME>` in the environment).
@@ -199,6 +223,7 @@ impl AuthConfig {
             delete_user_verification: false,
             delete_token_expires_in: Duration::seconds(86_400),
             org: OrgConfig::default(),
+            magic_link: MagicLinkConfig::default(),
             social: Vec::new(),
             mail: DEFAULT_TEMPLATES.clone(),
             provider_timeout: std::time::Duration::from_secs(10),

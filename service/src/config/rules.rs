@@ -79,7 +79,9 @@ impl AuthConfig {
             "ORGAUTH_ACCOUNT_GUESS_WINDOW and ORGAUTH_ACCOUNT_GUESS_MAX_DELAY must be positive",
         )?;
         ensure(
-            self.reset_password_expires_in > zero && self.email_verification_expires_in > zero,
+            self.reset_password_expires_in > zero
+                && self.email_verification_expires_in > zero
+                && self.magic_link.expires_in > zero,
             "token lifetimes must be positive",
         )?;
         let roles = &self.org.roles;
@@ -110,6 +112,20 @@ pub fn roles(custom: Option<&str>, creator_role: &str) -> Result<Roles, ConfigEr
 /// SMTP when `smtp_url` is set. Otherwise mails go to the log, with a warning: with their links
 /// on a local server (a developer follows them), with the links cut short elsewhere (the log is
 /// not a mailbox); an https deployment refuses to start without SMTP.
+/// Whether magic-link sign-in is on: as set, or, unset, when mail reaches people (SMTP, or the
+/// log of a local server, which shows the links). On without either is refused: the route would
+/// answer success while the link went nowhere.
+pub fn magic_link_enabled(setting: Option<bool>, mailer: &Mailer) -> Result<bool, ConfigError> {
+    let delivers = mailer.delivers_links();
+    match setting {
+        None => Ok(delivers),
+        Some(true) if !delivers => Err(ConfigError::Invalid(
+            "ORGAUTH_MAGIC_LINK=true needs SMTP_URL (no mail would carry the links)".into(),
+        )),
+        Some(on) => Ok(on),
+    }
+}
+
 pub fn mailer(smtp_url: Option<&str>, from: &str, base_url: &str) -> Result<Mailer, ConfigError> {
     match smtp_url {
         Some(url) => Ok(Mailer::smtp(url, from)?),
@@ -314,6 +330,29 @@ mod tests {
         assert_eq!(
             broken(&cfg),
             "ORGAUTH_MIN_PASSWORD_LENGTH must be between 1 and ORGAUTH_MAX_PASSWORD_LENGTH"
+        );
+    }
+
+    #[test]
+    fn magic_links_are_on_only_where_mail_reaches_people() {
+        let smtp = mailer(
+            Some("smtp://127.0.0.1:2525"),
+            "a <a@b.test>",
+            "https://a.test",
+        )
+        .unwrap();
+        let local = Mailer::Log { links: true };
+        let cut = Mailer::Log { links: false };
+        assert!(magic_link_enabled(None, &smtp).unwrap());
+        assert!(magic_link_enabled(None, &local).unwrap());
+        assert!(!magic_link_enabled(None, &cut).unwrap());
+        assert!(!magic_link_enabled(Some(false), &smtp).unwrap());
+        assert!(magic_link_enabled(Some(true), &local).unwrap());
+        let e = magic_link_enabled(Some(true), &cut).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("ORGAUTH_MAGIC_LINK=true needs SMTP_URL"),
+            "{e}"
         );
     }
 

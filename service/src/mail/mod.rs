@@ -57,6 +57,11 @@ impl Mailer {
         Ok(Mailer::Smtp(Arc::new(SmtpMailer { transport, from })))
     }
 
+    /// Whether a mailed link reaches a person: by SMTP, or in the log of a local server.
+    pub fn delivers_links(&self) -> bool {
+        matches!(self, Mailer::Smtp(_) | Mailer::Log { links: true })
+    }
+
     /// Sends in the background: the request that caused the mail does not wait for SMTP, and its
     /// answer (and timing) does not depend on whether a mail was sent. Failures are logged.
     pub fn send(&self, mail: Mail) {

@@ -33,10 +33,12 @@ pub enum Kind {
     Invitation,
     /// `provider`, `revoked` (`""`, `"linking"` or `"sign-in"`).
     ProviderLinked,
+    /// A sign-in link: `link`, `minutes`.
+    MagicLink,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::VerifyEmail,
         Kind::ConfirmNewEmail,
         Kind::EmailChangeRequested,
@@ -48,6 +50,7 @@ impl Kind {
         Kind::DeleteAccount,
         Kind::Invitation,
         Kind::ProviderLinked,
+        Kind::MagicLink,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +66,7 @@ impl Kind {
             Kind::DeleteAccount => "delete-account",
             Kind::Invitation => "invitation",
             Kind::ProviderLinked => "provider-linked",
+            Kind::MagicLink => "magic-link",
         }
     }
 
@@ -108,6 +112,8 @@ const BUILT_IN: &[(&str, &str)] = built_in!(
     "invitation.html.jinja",
     "provider-linked.txt.jinja",
     "provider-linked.html.jinja",
+    "magic-link.txt.jinja",
+    "magic-link.html.jinja",
 );
 
 /// The templates in use, and the built-in ones to fall back on if an override fails on values

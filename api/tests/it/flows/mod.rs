@@ -1,11 +1,12 @@
 //! Mail-driven flows over HTTP with real SMTP delivery to a local sink: password reset, e-mail
-//! verification and change, account deletion.
+//! verification and change, account deletion, magic-link sign-in.
 
 use crate::harness::{TestServer, ORIGIN};
 
 mod change_email;
 mod deletion;
 mod email_verification;
+mod magic_link;
 mod reset;
 mod templates;
 
