@@ -5,7 +5,9 @@ use service::config::social::{self, ProviderConfig, ProviderKind};
 use service::config::{self, AuthConfig, ConfigError, OrgConfig, Secret, TokenStorage};
 use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
 
-use super::args::{AuthArgs, DatabaseArgs, ServeArgs, SessionTokens, SocialArgs, Switch};
+use super::args::{
+    AdminArgs, AuthArgs, DatabaseArgs, ServeArgs, SessionTokens, SocialArgs, Switch,
+};
 use crate::rate_limit::RateLimitConfig;
 use crate::state::WebSettings;
 
@@ -126,6 +128,7 @@ impl AuthArgs {
             maximum_members_per_team: self.maximum_members_per_team,
             allow_removing_all_teams: self.allow_removing_all_teams,
         };
+        cfg.admin = self.admin.config()?;
         cfg.social = social;
         cfg.mail = std::sync::Arc::new(service::mail::templates::Templates::new(
             &self.app_name,
@@ -140,6 +143,33 @@ impl AuthArgs {
     /// SMTP when configured; otherwise the log, with a warning (refused for an https deployment).
     pub fn mailer(&self, base_url: &str) -> Result<service::mail::Mailer, ConfigError> {
         config::mailer(self.smtp_url.as_deref(), &self.mail_from, base_url)
+    }
+}
+
+impl AdminArgs {
+    /// The admin plugin's options; whether they fit together is `AuthConfig::validate`'s to say.
+    fn config(&self) -> Result<service::admin::AdminConfig, ConfigError> {
+        let list = |s: &str| -> Vec<String> {
+            s.split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        Ok(service::admin::AdminConfig {
+            roles: config::admin_roles(self.admin_role_statements.as_deref())?,
+            admin_roles: list(&self.admin_roles),
+            admin_user_ids: self.admin_user_ids.as_deref().map(list).unwrap_or_default(),
+            default_role: self.admin_default_role.trim().to_owned(),
+            impersonation_session_duration: chrono::Duration::seconds(
+                self.admin_impersonation_session_duration,
+            ),
+            allow_impersonating_admins: self.admin_allow_impersonating_admins,
+            default_ban_reason: self.admin_default_ban_reason.clone(),
+            default_ban_expires_in: self
+                .admin_default_ban_expires_in
+                .map(chrono::Duration::seconds),
+        })
     }
 }
 

@@ -12,7 +12,7 @@ use chrono::Duration;
 
 use crate::access::Roles;
 
-pub use rules::{mailer, roles, ConfigError};
+pub use rules::{admin_roles, mailer, roles, ConfigError};
 
 /// The server secret (`BETTER_AUTH_SECRET`): signs cookies and derives revocation handles.
 /// Its `Debug` never shows the value.
@@ -95,6 +95,8 @@ pub struct AuthConfig {
     pub delete_user_verification: bool,
     pub delete_token_expires_in: Duration,
     pub org: OrgConfig,
+    /// The admin plugin's options.
+    pub admin: crate::admin::AdminConfig,
     /// Social sign-in providers (none unless configured).
     pub social: Vec<social::ProviderConfig>,
     /// What mails say (`ORGAUTH_APP_NAME`, `ORGAUTH_MAIL_TEMPLATES`).
@@ -199,6 +201,7 @@ impl AuthConfig {
             delete_user_verification: false,
             delete_token_expires_in: Duration::seconds(86_400),
             org: OrgConfig::default(),
+            admin: Default::default(),
             social: Vec::new(),
             mail: DEFAULT_TEMPLATES.clone(),
             provider_timeout: std::time::Duration::from_secs(10),
