@@ -10,6 +10,7 @@ use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
+use crate::admin::AdminApi;
 use crate::auth::flows::FlowsApi;
 use crate::auth::social::SocialApi;
 use crate::auth::AuthApi;
@@ -36,6 +37,7 @@ pub type Apis = (
     MembersApi,
     InvitationsApi,
     TeamsApi,
+    AdminApi,
     HealthApi,
 );
 
@@ -62,7 +64,10 @@ pub fn openapi(state: AppState) -> OpenApiService<Apis, ()> {
             InvitationsApi {
                 state: state.clone(),
             },
-            TeamsApi { state },
+            TeamsApi {
+                state: state.clone(),
+            },
+            AdminApi { state },
             HealthApi { db },
         ),
         "orgauth",
