@@ -267,18 +267,34 @@ impl AdminApi {
     #[allow(clippy::too_many_arguments)]
     async fn list_users(
         &self,
-        #[oai(name = "searchValue")] search_value: Query<Option<String>>,
-        #[oai(name = "searchField")] search_field: Query<Option<AdminSearchField>>,
-        #[oai(name = "searchOperator")] search_operator: Query<Option<AdminSearchOperator>>,
+        /// Text to look for in `searchField`.
+        #[oai(name = "searchValue")]
+        search_value: Query<Option<String>>,
+        /// `email` (default) or `name`.
+        #[oai(name = "searchField")]
+        search_field: Query<Option<AdminSearchField>>,
+        /// `contains` (default), `starts_with` or `ends_with`.
+        #[oai(name = "searchOperator")]
+        search_operator: Query<Option<AdminSearchOperator>>,
         /// How many users at most (default 100, at most 1000).
         limit: Query<Option<Count>>,
         /// How many matching users to skip.
         offset: Query<Option<Count>>,
-        #[oai(name = "sortBy")] sort_by: Query<Option<String>>,
-        #[oai(name = "sortDirection")] sort_direction: Query<Option<AdminSortDirection>>,
-        #[oai(name = "filterField")] filter_field: Query<Option<String>>,
-        #[oai(name = "filterValue")] filter_value: Query<Option<Vec<String>>>,
-        #[oai(name = "filterOperator")] filter_operator: Query<Option<AdminFilterOperator>>,
+        /// A user field to sort by (default: creation).
+        #[oai(name = "sortBy")]
+        sort_by: Query<Option<String>>,
+        /// `asc` (default) or `desc`.
+        #[oai(name = "sortDirection")]
+        sort_direction: Query<Option<AdminSortDirection>>,
+        /// The user field `filterValue` is compared with (default `email`).
+        #[oai(name = "filterField")]
+        filter_field: Query<Option<String>>,
+        /// The value (repeated for `in` and `not_in`).
+        #[oai(name = "filterValue")]
+        filter_value: Query<Option<Vec<String>>>,
+        /// How to compare (default `eq`).
+        #[oai(name = "filterOperator")]
+        filter_operator: Query<Option<AdminFilterOperator>>,
         caller: Caller,
     ) -> Result<UsersAnswer, Errors<NoBody>> {
         let descending = match sort_direction.0.as_ref().map(|d| d.0.as_str()) {
