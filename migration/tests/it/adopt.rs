@@ -128,7 +128,31 @@ async fn adopts(db: &DatabaseConnection) {
         assert_eq!(status[name], "Applied", "{name}");
     }
     let after = catalog(db).await;
-    let lost: Vec<_> = before.iter().filter(|l| !after.contains(l)).collect();
+    // On SQLite a table's stored `CREATE TABLE` text grows when migration 5 adds an admin column
+    // to it: those two tables are compared column by column instead.
+    let grown = |l: &String| {
+        db.get_database_backend() == DbBackend::Sqlite
+            && (l.starts_with("table user ") || l.starts_with("table session "))
+    };
+    let lost: Vec<_> = before
+        .iter()
+        .filter(|l| !after.contains(l) && !grown(l))
+        .collect();
+    for table in before.iter().filter(|l| grown(l)) {
+        let name = table.split(' ').nth(1).unwrap();
+        let now = after
+            .iter()
+            .find(|l| l.starts_with(&format!("table {name} ")))
+            .unwrap();
+        let columns = |sql: &str| -> Vec<String> {
+            let body = &sql[sql.find('(').unwrap() + 1..sql.rfind(')').unwrap()];
+            body.split(", ").map(|c| c.trim().to_owned()).collect()
+        };
+        let kept = columns(now);
+        for c in columns(table) {
+            assert!(kept.contains(&c), "{name}: {c} changed or dropped");
+        }
+    }
     assert!(lost.is_empty(), "adoption changed or dropped: {lost:#?}");
     assert!(
         after.iter().any(|l| l.contains(migration::MEMBER_UNIQUE)),
