@@ -1006,7 +1006,7 @@ fn filter(backend: DbBackend, field: &str, op: &str, values: &[String]) -> Resul
     // reads as false.
     let col = match kind {
         Kind::Bool => Expr::expr(Func::coalesce([Expr::col(column), Expr::val(false)])),
-        _ => Expr::col(column).into(),
+        _ => Expr::col(column),
     };
     Ok(match op {
         "eq" => col.eq(value(one()?)?),
