@@ -19,6 +19,9 @@ pub const DEFAULT_PREFIX: &str = "better-auth";
 const SESSION_TOKEN: &str = "session_token";
 const SESSION_DATA: &str = "session_data";
 const DONT_REMEMBER: &str = "dont_remember";
+/// The impersonator's own session while they impersonate someone (the admin plugin): signed
+/// `<token>:<flag>`, the flag being `true` when that session had `dont_remember`.
+const ADMIN_SESSION: &str = "admin_session";
 /// Binds a started social sign-in to the browser that started it (signed `state`).
 const STATE: &str = "state";
 
@@ -153,6 +156,42 @@ impl CookieSettings {
                 .expect("header name"),
             HeaderValue::from_static("set-auth-token"),
         );
+    }
+
+    /// The impersonator's session token in a valid `admin_session` cookie, and whether that
+    /// session had `dont_remember`.
+    pub fn admin_session(&self, cookie_header: Option<&str>) -> Option<(String, bool)> {
+        let value = verify(
+            self.secret.expose(),
+            self.read(cookie_header, ADMIN_SESSION)?,
+        )?;
+        let (token, flag) = value.rsplit_once(':')?;
+        Some((token.to_owned(), flag == "true"))
+    }
+
+    /// Keeps the impersonator's session (`token`, and whether it was `dont_remember`) while they
+    /// impersonate, for `max_age` seconds, as Better Auth's `admin_session` cookie.
+    pub fn set_admin_session(
+        &self,
+        outbox: &Outbox,
+        token: &str,
+        dont_remember: bool,
+        max_age: i64,
+    ) {
+        let flag = if dont_remember { "true" } else { "" };
+        let signed = sign(self.secret.expose(), &format!("{token}:{flag}"));
+        outbox.push(
+            SET_COOKIE,
+            self.cookie(ADMIN_SESSION, &signed, Some(max_age)),
+        );
+    }
+
+    pub fn clear_admin_session(&self, outbox: &Outbox) {
+        outbox.push(SET_COOKIE, self.cookie(ADMIN_SESSION, "", Some(0)));
+    }
+
+    pub fn clear_dont_remember(&self, outbox: &Outbox) {
+        outbox.push(SET_COOKIE, self.cookie(DONT_REMEMBER, "", Some(0)));
     }
 
     /// Clears the session, cache and `dont_remember` cookies, as Better Auth's sign-out does.

@@ -4,6 +4,7 @@
 //! a route reads its input, gets its caller ([`auth::Caller`]), calls the service and writes the
 //! answer.
 
+pub mod admin;
 pub mod auth;
 pub mod body_limit;
 pub mod cli;

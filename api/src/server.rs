@@ -10,6 +10,7 @@ use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
+use crate::admin::AdminApi;
 use crate::auth::flows::FlowsApi;
 use crate::auth::magic_link::MagicLinkApi;
 use crate::auth::social::SocialApi;
@@ -39,6 +40,7 @@ pub type Apis = (
     MembersApi,
     InvitationsApi,
     TeamsApi,
+    AdminApi,
     HealthApi,
 );
 
@@ -68,7 +70,10 @@ pub fn openapi(state: AppState) -> OpenApiService<Apis, ()> {
             InvitationsApi {
                 state: state.clone(),
             },
-            TeamsApi { state },
+            TeamsApi {
+                state: state.clone(),
+            },
+            AdminApi { state },
             HealthApi { db },
         ),
         "orgauth",

@@ -376,6 +376,12 @@ impl<T: ParseFromJSON, R: Rule<T>> ParseFromJSON for Refined<T, R> {
     }
 }
 
+impl<T: ToJSON, R: Rule<T>> ToJSON for Refined<T, R> {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_json()
+    }
+}
+
 /// A JSON body that may be left out (`sign-out`): no body reads as `None`. A body that is there
 /// must be JSON (else 415, as every body) and an object, checked before the handler runs.
 pub struct OptionalJson<T>(pub Option<T>);

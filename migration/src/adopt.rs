@@ -296,6 +296,20 @@ pub async fn record<C: ConnectionTrait>(db: &C, version: &str) -> Result<(), DbE
     Ok(())
 }
 
+/// Removes `version`'s adoption record (a rollback that found it adopted).
+pub async fn forget<C: ConnectionTrait>(db: &C, version: &str) -> Result<(), DbErr> {
+    let stmt = Statement::from_sql_and_values(
+        db.get_database_backend(),
+        format!(
+            "DELETE FROM {ADOPTIONS} WHERE version = {}",
+            placeholder(db, 1)
+        ),
+        [version.into()],
+    );
+    db.execute_raw(stmt).await?;
+    Ok(())
+}
+
 /// The migrations recorded as adopted, with when.
 pub async fn adopted<C: ConnectionTrait>(db: &C) -> Result<BTreeMap<String, String>, DbErr> {
     let exists = match db.get_database_backend() {

@@ -71,3 +71,26 @@ pub fn unproven_access_revoked(user_id: &str, revoked: crate::unproven::Revoked)
         "security event"
     );
 }
+
+/// An admin (`actor_id`) acted on a user's account through the admin plugin (`event` says how:
+/// `user_banned`, `role_changed`, `user_removed`, …).
+pub fn admin_action(event: &'static str, actor_id: &str, user_id: &str) {
+    tracing::info!(
+        target: "orgauth::security",
+        event,
+        user_id,
+        actor_id,
+        "security event"
+    );
+}
+
+/// An impersonation started or stopped: `impersonator_id` acts (acted) as `user_id`.
+pub fn impersonation(event: &'static str, impersonator_id: &str, user_id: &str) {
+    tracing::info!(
+        target: "orgauth::security",
+        event,
+        user_id,
+        impersonator_id,
+        "security event"
+    );
+}

@@ -1,8 +1,10 @@
 //! Columns a Better Auth deployment's database may carry beyond the seed's schema, which Better
 //! Auth maintains and which carry meaning: the organization plugin 1.7's `team.member_count` and
-//! `team_member.membership_key`, and the admin plugin's ban (`user.banned`, `user.ban_expires`,
-//! `user.ban_reason`). They are looked for once, at start ([`discover`]); where they exist orgauth
-//! keeps them true, where they do not nothing is written and no request pays for them.
+//! `team_member.membership_key`. They are looked for once, at start ([`discover`]); where they
+//! exist orgauth keeps them true, where they do not nothing is written and no request pays for
+//! them. The admin plugin's ban columns (`user.banned`, `user.ban_expires`, `user.ban_reason`)
+//! always exist (migration 5 adds them where missing): [`check_ban`] and [`not_banned_sql`]
+//! apply them.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
@@ -18,9 +20,6 @@ pub struct BetterAuthColumns {
     pub team_member_count: bool,
     /// `team_member.membership_key`: filled in Better Auth's format on insert.
     pub membership_key: bool,
-    /// `user.banned`, `user.ban_expires`, `user.ban_reason`: banned users cannot sign in and
-    /// their sessions stop working.
-    pub ban: bool,
 }
 
 /// Reads the catalog for the columns above.
@@ -40,9 +39,6 @@ pub async fn discover(db: &impl ConnectionTrait) -> Result<BetterAuthColumns> {
     Ok(BetterAuthColumns {
         team_member_count: has("team", "member_count").await?,
         membership_key: has("team_member", "membership_key").await?,
-        ban: has("user", "banned").await?
-            && has("user", "ban_expires").await?
-            && has("user", "ban_reason").await?,
     })
 }
 
@@ -142,52 +138,43 @@ impl BetterAuthColumns {
             .map(|r| Ok(r.try_get_by_index::<String>(0)?))
             .collect()
     }
+}
 
-    /// Refuses a banned user a new session, as Better Auth's admin plugin does when a session is
-    /// created; a ban whose expiry has passed is lifted instead (Better Auth clears all three
-    /// columns).
-    pub async fn check_ban(
-        &self,
-        db: &impl ConnectionTrait,
-        user_id: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        if !self.ban {
-            return Ok(());
-        }
-        let Some(row) = db
-            .query_one_raw(stmt(
+/// Refuses a banned user a new session, as Better Auth's admin plugin does when a session is
+/// created; a ban whose expiry has passed is lifted instead (Better Auth clears all three
+/// columns).
+pub async fn check_ban(db: &impl ConnectionTrait, user_id: &str, now: DateTime<Utc>) -> Result<()> {
+    let Some(row) = db
+        .query_one_raw(stmt(
+            db,
+            "SELECT banned, ban_expires FROM \"user\" WHERE id = $1",
+            vec![user_id.into()],
+        ))
+        .await?
+    else {
+        return Ok(());
+    };
+    let banned = row.try_get_by_index::<Option<bool>>(0)?.unwrap_or(false);
+    if !banned {
+        return Ok(());
+    }
+    let expires = row.try_get_by_index::<Option<chrono::NaiveDateTime>>(1)?;
+    match expires {
+        Some(expires) if expires <= db_time(now) => {
+            db.execute_raw(stmt(
                 db,
-                "SELECT banned, ban_expires FROM \"user\" WHERE id = $1",
-                vec![user_id.into()],
+                "UPDATE \"user\" SET banned = $1, ban_reason = NULL, ban_expires = NULL, \
+                 updated_at = $2 WHERE id = $3",
+                vec![false.into(), db_time(now).into(), user_id.into()],
             ))
-            .await?
-        else {
-            return Ok(());
-        };
-        let banned = row.try_get_by_index::<Option<bool>>(0)?.unwrap_or(false);
-        if !banned {
-            return Ok(());
+            .await?;
+            Ok(())
         }
-        let expires = row.try_get_by_index::<Option<chrono::NaiveDateTime>>(1)?;
-        match expires {
-            Some(expires) if expires <= db_time(now) => {
-                db.execute_raw(stmt(
-                    db,
-                    "UPDATE \"user\" SET banned = $1, ban_reason = NULL, ban_expires = NULL, \
-                     updated_at = $2 WHERE id = $3",
-                    vec![false.into(), db_time(now).into(), user_id.into()],
-                ))
-                .await?;
-                Ok(())
-            }
-            _ => Err(Error::BannedUser),
-        }
+        _ => Err(Error::BannedUser),
     }
 }
 
-/// A condition on `"user"` that holds for users who are not banned now (where the ban columns
-/// exist), for the session lookup: a banned user's sessions stop working at once (Better Auth only
+/// A condition on `"user"` that holds for users who are not banned now, for the session lookup: a banned user's sessions stop working at once (Better Auth only
 /// deletes them when it bans through its API).
 pub fn not_banned_sql(backend: DbBackend) -> String {
     let now = match backend {

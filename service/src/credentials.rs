@@ -93,6 +93,11 @@ impl Auth {
             image: input.image,
             created_at: db_time(now),
             updated_at: db_time(now),
+            // The admin plugin's sign-up hook: new users get the default role.
+            role: Some(cfg.admin.default_role.clone()),
+            banned: Some(false),
+            ban_reason: None,
+            ban_expires: None,
         };
         let inserted = user::ActiveModel {
             id: Set(new_user.id.clone()),
@@ -102,6 +107,10 @@ impl Auth {
             image: Set(new_user.image.clone()),
             created_at: Set(new_user.created_at),
             updated_at: Set(new_user.updated_at),
+            role: Set(new_user.role.clone()),
+            banned: Set(new_user.banned),
+            ban_reason: Set(None),
+            ban_expires: Set(None),
         }
         .insert(&txn)
         .await;

@@ -108,7 +108,7 @@ impl Auth {
     /// leaving an organization without an owner: an organization of which the user is the only
     /// owner goes with them when nobody else is in it, and otherwise the deletion is refused,
     /// naming it. Decided with the organizations' member rows locked.
-    async fn delete_user_row(
+    pub(crate) async fn delete_user_row(
         &self,
         db: &impl TransactionTrait<Transaction = sea_orm::DatabaseTransaction>,
         user_id: &str,

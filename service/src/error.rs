@@ -125,6 +125,9 @@ pub enum Error {
     /// An organization rule said no.
     #[error(transparent)]
     Org(#[from] OrgError),
+    /// An admin plugin rule said no.
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
     /// Roles that do not exist, named in the message as Better Auth does (`ROLE_NOT_FOUND: x, y`).
     #[error("ROLE_NOT_FOUND: {0}")]
     RoleNotFound(String),
@@ -172,6 +175,7 @@ impl Error {
             Error::AccountNotFound => "ACCOUNT_NOT_FOUND",
             Error::RoleNotFound(_) => "ROLE_NOT_FOUND",
             Error::Org(error) => error.code(),
+            Error::Admin(error) => return error.code(),
             Error::FailedToUnlinkLastAccount => "FAILED_TO_UNLINK_LAST_ACCOUNT",
             Error::ProviderNotFound => "PROVIDER_NOT_FOUND",
             Error::ProviderNotSupported(_) => "PROVIDER_NOT_SUPPORTED",

@@ -5,6 +5,7 @@
 //! they run in, so several compose in one transaction. Errors say what happened ([`Error`]); which
 //! HTTP status that is, is the api's business.
 
+pub mod admin;
 pub mod audit;
 pub mod better_auth_columns;
 pub mod clock;
@@ -62,7 +63,7 @@ impl Auth {
     ) -> Self {
         hasher.set_scrypt_in_use(cfg.scrypt_hashes_present);
         Self {
-            lookups: lookups::Lookups::new(db.clone(), cfg.columns.ban),
+            lookups: lookups::Lookups::new(db.clone()),
             social: Arc::new(social::Social::new(&cfg)),
             guessing: Arc::new(guessing::Guessing::new(cfg.account_guessing.clone())),
             db,

@@ -31,7 +31,7 @@ pub const LISTED: usize = 100;
 /// ends when the last clone is dropped.
 #[derive(Clone)]
 pub struct Lookups {
-    sessions: Sessions,
+    sessions: Batcher<SessionsByToken>,
     organizations: Batcher<OrganizationsByUser>,
     memberships: Batcher<MembershipsByOrganization>,
     members: Batcher<MembersByOrganization>,
@@ -54,22 +54,10 @@ pub struct Contents {
     pub invitations: Vec<invitation::Model>,
 }
 
-/// Session lookups, with or without the admin plugin's ban applied.
-#[derive(Clone)]
-enum Sessions {
-    All(Batcher<SessionsByToken<false>>),
-    OfUnbannedUsers(Batcher<SessionsByToken<true>>),
-}
-
 impl Lookups {
-    /// `ban`: the database has the admin plugin's ban columns, and a banned user's sessions are
-    /// not found.
-    pub fn new(db: DatabaseConnection, ban: bool) -> Self {
+    pub fn new(db: DatabaseConnection) -> Self {
         Self {
-            sessions: match ban {
-                false => Sessions::All(Batcher::new(db.clone())),
-                true => Sessions::OfUnbannedUsers(Batcher::new(db.clone())),
-            },
+            sessions: Batcher::new(db.clone()),
             organizations: Batcher::new(db.clone()),
             memberships: Batcher::new(db.clone()),
             members: Batcher::new(db.clone()),
@@ -111,10 +99,7 @@ impl Lookups {
         &self,
         stored_token: String,
     ) -> Result<Option<(session::Model, user::Model)>> {
-        match &self.sessions {
-            Sessions::All(b) => b.find(stored_token).await,
-            Sessions::OfUnbannedUsers(b) => b.find(stored_token).await,
-        }
+        self.sessions.find(stored_token).await
     }
 
     /// The organizations `user_id` is a member of, oldest first (at most 100).
@@ -134,10 +119,12 @@ trait Load: Send + Sync + 'static {
     ) -> impl Future<Output = std::result::Result<HashMap<Self::Key, Self::Value>, DbErr>> + Send;
 }
 
-/// Sessions by stored token, each with its user; with `UNBANNED`, only users not banned now.
-struct SessionsByToken<const UNBANNED: bool>;
+/// Sessions by stored token, each with its user, of users not banned now: a banned user's
+/// sessions stop working at once, however the ban was set (the admin plugin's `ban-user`, or the
+/// database by hand).
+struct SessionsByToken;
 
-impl<const UNBANNED: bool> Load for SessionsByToken<UNBANNED> {
+impl Load for SessionsByToken {
     type Key = String;
     type Value = (session::Model, user::Model);
 
@@ -145,12 +132,10 @@ impl<const UNBANNED: bool> Load for SessionsByToken<UNBANNED> {
         db: &DatabaseConnection,
         tokens: Vec<String>,
     ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
-        let mut find = session::Entity::find().filter(session::Column::Token.is_in(tokens));
-        if UNBANNED {
-            let not_banned = crate::better_auth_columns::not_banned_sql(db.get_database_backend());
-            find = find.filter(Expr::cust(not_banned));
-        }
-        Ok(find
+        let not_banned = crate::better_auth_columns::not_banned_sql(db.get_database_backend());
+        Ok(session::Entity::find()
+            .filter(session::Column::Token.is_in(tokens))
+            .filter(Expr::cust(not_banned))
             .find_also_related(user::Entity)
             .all(db)
             .await?

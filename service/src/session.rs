@@ -140,7 +140,7 @@ pub async fn create(
     remember: bool,
     client: &ClientInfo,
 ) -> Result<(String, session::Model)> {
-    cfg.columns.check_ban(db, user_id, now).await?;
+    crate::better_auth_columns::check_ban(db, user_id, now).await?;
     let token = token::generate(32);
     let lifetime = if remember {
         cfg.session_expires_in
@@ -157,6 +157,38 @@ pub async fn create(
         user_agent: Set(Some(client.user_agent.clone())),
         active_organization_id: Set(None),
         active_team_id: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok((token, row))
+}
+
+/// Opens an impersonation session: `target`'s, marked `impersonated_by` the impersonator, ending
+/// `lifetime` from now and never extended ([`load`] does not slide it), whatever cookies the
+/// client keeps. A banned target is refused as at sign-in.
+pub async fn create_impersonation(
+    db: &impl ConnectionTrait,
+    cfg: &AuthConfig,
+    target: &str,
+    impersonator: &str,
+    now: DateTime<Utc>,
+    lifetime: chrono::Duration,
+    client: &ClientInfo,
+) -> Result<(String, session::Model)> {
+    crate::better_auth_columns::check_ban(db, target, now).await?;
+    let token = token::generate(32);
+    let row = session::ActiveModel {
+        token: Set(stored_token(cfg, &token)),
+        user_id: Set(target.to_owned()),
+        expires_at: Set(db_time(now + lifetime)),
+        created_at: Set(db_time(now)),
+        updated_at: Set(db_time(now)),
+        ip_address: Set(Some(client.ip_address.clone())),
+        user_agent: Set(Some(client.user_agent.clone())),
+        active_organization_id: Set(None),
+        active_team_id: Set(None),
+        impersonated_by: Set(Some(impersonator.to_owned())),
         ..Default::default()
     }
     .insert(db)
@@ -198,8 +230,12 @@ pub async fn load(
     // Never past the absolute lifetime, counted from the session's creation.
     let expires_at =
         db_time(now + cfg.session_expires_in).min(s.created_at + cfg.session_absolute_lifetime);
-    let refresh_due =
-        may_refresh && last_renewal + cfg.session_update_age <= now_db && expires_at > s.expires_at;
+    // An impersonation session ends when its row says, never slid (Better Auth leaves that to a
+    // cookie the client may drop).
+    let refresh_due = may_refresh
+        && s.impersonated_by.is_none()
+        && last_renewal + cfg.session_update_age <= now_db
+        && expires_at > s.expires_at;
     if refresh_due {
         let updated = session::Entity::update_many()
             .col_expr(session::Column::ExpiresAt, Expr::value(expires_at))

@@ -85,6 +85,14 @@ pub struct User {
     pub created_at: Timestamp,
     /// `YYYY-MM-DDTHH:mm:ss.sssZ`
     pub updated_at: Timestamp,
+    /// The admin plugin's roles of the user, comma-joined (null: the default role).
+    pub role: Nullable<String>,
+    /// Whether the user is banned (the admin plugin).
+    pub banned: Nullable<bool>,
+    /// Why, when banned.
+    pub ban_reason: Nullable<String>,
+    /// When the ban ends (null: never, or not banned).
+    pub ban_expires: Nullable<Timestamp>,
 }
 
 impl From<&entity::user::Model> for User {
@@ -97,6 +105,10 @@ impl From<&entity::user::Model> for User {
             image: u.image.clone().into(),
             created_at: u.created_at.into(),
             updated_at: u.updated_at.into(),
+            role: u.role.clone().into(),
+            banned: u.banned.into(),
+            ban_reason: u.ban_reason.clone().into(),
+            ban_expires: u.ban_expires.map(Timestamp::from).into(),
         }
     }
 }
@@ -126,6 +138,8 @@ pub struct Session {
     pub active_organization_id: Nullable<String>,
     /// The session's active team (of its active organization), or null.
     pub active_team_id: Nullable<String>,
+    /// Who is impersonating the user through this session (the admin plugin), or null.
+    pub impersonated_by: Nullable<String>,
 }
 
 impl Session {
@@ -141,6 +155,7 @@ impl Session {
             user_agent: s.user_agent.clone().into(),
             active_organization_id: s.active_organization_id.clone().into(),
             active_team_id: s.active_team_id.clone().into(),
+            impersonated_by: s.impersonated_by.clone().into(),
         }
     }
 }

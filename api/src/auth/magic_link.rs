@@ -15,7 +15,7 @@ use super::{NoReferrer, NoSession, Tag, With};
 use crate::error::{ApiError, Errors, JsonBody, NoBody};
 use crate::outbox::Outbox;
 use crate::state::AppState;
-use crate::wire::success;
+use crate::wire::{success, Body};
 
 pub struct MagicLinkApi {
     pub state: AppState,
@@ -126,7 +126,7 @@ impl MagicLinkApi {
         &self,
         _enabled: MagicLinkEnabled,
         _auth: NoSession,
-        body: Json<SignInMagicLinkBody>,
+        body: Body<SignInMagicLinkBody>,
     ) -> Result<MagicLinkMailed, Errors<JsonBody, 404>> {
         let body = body.0;
         self.state

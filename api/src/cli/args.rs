@@ -388,7 +388,59 @@ pub struct AuthArgs {
     #[arg(long, env = "ORGAUTH_ALLOW_REMOVING_ALL_TEAMS", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub allow_removing_all_teams: bool,
     #[command(flatten)]
+    pub admin: AdminArgs,
+    #[command(flatten)]
     pub social: SocialArgs,
+}
+
+/// The admin plugin's options (Better Auth's `admin()`; docs/admin.md).
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Admin plugin")]
+pub struct AdminArgs {
+    /// Roles whose holders are admins, comma-separated (Better Auth's `adminRoles`).
+    #[arg(
+        long = "admin-roles",
+        env = "ORGAUTH_ADMIN_ROLES",
+        default_value = "admin"
+    )]
+    pub admin_roles: String,
+    /// The roles as JSON, highest rank first: `{"owner":{"user":["list"]},"user":{}}` (Better
+    /// Auth's `roles`; replaces the default `admin` and `user`).
+    #[arg(long = "admin-role-statements", env = "ORGAUTH_ADMIN_ROLE_STATEMENTS")]
+    pub admin_role_statements: Option<String>,
+    /// Users who may do everything, comma-separated ids (Better Auth's `adminUserIds`).
+    #[arg(long = "admin-user-ids", env = "ORGAUTH_ADMIN_USER_IDS")]
+    pub admin_user_ids: Option<String>,
+    /// The role of new users (Better Auth's `defaultRole`).
+    #[arg(
+        long = "admin-default-role",
+        env = "ORGAUTH_ADMIN_DEFAULT_ROLE",
+        default_value = "user"
+    )]
+    pub admin_default_role: String,
+    /// Seconds an impersonation session lasts (never extended).
+    #[arg(
+        long = "admin-impersonation-session-duration",
+        env = "ORGAUTH_ADMIN_IMPERSONATION_SESSION_DURATION",
+        default_value_t = 3600
+    )]
+    pub admin_impersonation_session_duration: i64,
+    /// Anyone allowed to impersonate may impersonate admins too.
+    #[arg(long = "admin-allow-impersonating-admins", env = "ORGAUTH_ADMIN_ALLOW_IMPERSONATING_ADMINS", default_value_t = false, action = clap::ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub admin_allow_impersonating_admins: bool,
+    /// The ban reason when `ban-user` gives none.
+    #[arg(
+        long = "admin-default-ban-reason",
+        env = "ORGAUTH_ADMIN_DEFAULT_BAN_REASON",
+        default_value = "No reason"
+    )]
+    pub admin_default_ban_reason: String,
+    /// Seconds a ban lasts when `ban-user` gives no `banExpiresIn` (unset: until unbanned).
+    #[arg(
+        long = "admin-default-ban-expires-in",
+        env = "ORGAUTH_ADMIN_DEFAULT_BAN_EXPIRES_IN"
+    )]
+    pub admin_default_ban_expires_in: Option<i64>,
 }
 
 /// Social sign-in providers; each is enabled by its client id and secret (docs/social-sign-in.md).

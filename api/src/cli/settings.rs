@@ -5,7 +5,9 @@ use service::config::social::{self, ProviderConfig, ProviderKind};
 use service::config::{self, AuthConfig, ConfigError, OrgConfig, Secret, TokenStorage};
 use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
 
-use super::args::{AuthArgs, DatabaseArgs, ServeArgs, SessionTokens, SocialArgs, Switch};
+use super::args::{
+    AdminArgs, AuthArgs, DatabaseArgs, ServeArgs, SessionTokens, SocialArgs, Switch,
+};
 use crate::client_ip::ClientIp;
 use crate::rate_limit::RateLimitConfig;
 use crate::state::WebSettings;
@@ -163,6 +165,7 @@ impl AuthArgs {
             expires_in: Duration::seconds(self.magic_link_expires_in),
             disable_sign_up: self.magic_link_disable_sign_up,
         };
+        cfg.admin = self.admin.config()?;
         cfg.social = social;
         cfg.mail = std::sync::Arc::new(service::mail::templates::Templates::new(
             &self.app_name,
@@ -182,6 +185,33 @@ impl AuthArgs {
     /// Whether magic-link sign-in is on with `mailer` ([`config::magic_link_enabled`]).
     pub fn magic_link_enabled(&self, mailer: &service::mail::Mailer) -> Result<bool, ConfigError> {
         config::magic_link_enabled(self.magic_link, mailer)
+    }
+}
+
+impl AdminArgs {
+    /// The admin plugin's options; whether they fit together is `AuthConfig::validate`'s to say.
+    fn config(&self) -> Result<service::admin::AdminConfig, ConfigError> {
+        let list = |s: &str| -> Vec<String> {
+            s.split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        Ok(service::admin::AdminConfig {
+            roles: config::admin_roles(self.admin_role_statements.as_deref())?,
+            admin_roles: list(&self.admin_roles),
+            admin_user_ids: self.admin_user_ids.as_deref().map(list).unwrap_or_default(),
+            default_role: self.admin_default_role.trim().to_owned(),
+            impersonation_session_duration: chrono::Duration::seconds(
+                self.admin_impersonation_session_duration,
+            ),
+            allow_impersonating_admins: self.admin_allow_impersonating_admins,
+            default_ban_reason: self.admin_default_ban_reason.clone(),
+            default_ban_expires_in: self
+                .admin_default_ban_expires_in
+                .map(chrono::Duration::seconds),
+        })
     }
 }
 

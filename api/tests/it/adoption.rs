@@ -23,13 +23,6 @@ pub(crate) async fn prepared(db: &TestDb, sql: &[&str]) {
     conn.close().await.unwrap();
 }
 
-pub(crate) const ADMIN_COLUMNS: [&str; 4] = [
-    "ALTER TABLE \"user\" ADD COLUMN role text",
-    "ALTER TABLE \"user\" ADD COLUMN banned boolean DEFAULT false",
-    "ALTER TABLE \"user\" ADD COLUMN ban_reason text",
-    "ALTER TABLE \"user\" ADD COLUMN ban_expires timestamp",
-];
-
 /// Better Auth 1.7's team columns (SQLite cannot add a UNIQUE column, hence the index).
 const TEAM_COLUMNS: [&str; 3] = [
     "ALTER TABLE team ADD COLUMN member_count integer NOT NULL DEFAULT 0",
@@ -77,7 +70,7 @@ async fn session_user(server: &TestServer, token: &str) -> serde_json::Value {
 /// A banned user cannot sign in (Better Auth's 403 and message) and their existing sessions
 /// stop working; an expired ban is lifted at the next sign-in, as Better Auth lifts it.
 async fn banned_users_are_refused(db: TestDb) {
-    prepared(&db, &ADMIN_COLUMNS).await;
+    // The admin plugin's columns come with migration 5.
     let server = TestServer::start(&db).await;
     let b = server.browser();
     b.sign_up("ban@example.com", "password123").await;

@@ -1,5 +1,6 @@
 //! HTTP tests through the real router and server, on SQLite and PostgreSQL.
 
+mod admin;
 mod adoption;
 mod auth;
 mod client_address;

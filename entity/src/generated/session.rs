@@ -22,6 +22,8 @@ pub struct Model {
     pub active_organization_id: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub active_team_id: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub impersonated_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

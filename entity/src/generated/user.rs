@@ -16,6 +16,12 @@ pub struct Model {
     pub image: Option<String>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub role: Option<String>,
+    pub banned: Option<bool>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub ban_reason: Option<String>,
+    pub ban_expires: Option<DateTime>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

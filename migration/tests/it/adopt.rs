@@ -27,11 +27,12 @@ ALTER TABLE "user" ADD COLUMN "ban_expires" timestamp;
 ALTER TABLE "session" ADD COLUMN "impersonated_by" text;
 "#;
 
-const MIGRATIONS: [&str; 4] = [
+const MIGRATIONS: [&str; 5] = [
     "m20250101_000001_seed_schema",
     "m20250101_000002_unique_memberships",
     "m20250101_000003_unique_provider_accounts",
     "m20250101_000004_organization_order_indexes",
+    "m20250101_000005_admin_columns",
 ];
 
 async fn exec(db: &DatabaseConnection, sql: &str) {
@@ -108,8 +109,12 @@ async fn adopts(db: &DatabaseConnection) {
         .await
         .expect("the tables are adopted");
     let adopted = adopt::adopted(db).await.unwrap();
+    // Migration 5 records each admin column it found in place as `<name> <table>.<column>`.
     assert_eq!(
-        adopted.keys().collect::<Vec<_>>(),
+        adopted
+            .keys()
+            .filter(|k| !k.contains(' '))
+            .collect::<Vec<_>>(),
         [MIGRATIONS[0]],
         "only migration 1 is adopted"
     );
@@ -123,7 +128,31 @@ async fn adopts(db: &DatabaseConnection) {
         assert_eq!(status[name], "Applied", "{name}");
     }
     let after = catalog(db).await;
-    let lost: Vec<_> = before.iter().filter(|l| !after.contains(l)).collect();
+    // On SQLite a table's stored `CREATE TABLE` text grows when migration 5 adds an admin column
+    // to it: those two tables are compared column by column instead.
+    let grown = |l: &String| {
+        db.get_database_backend() == DbBackend::Sqlite
+            && (l.starts_with("table user ") || l.starts_with("table session "))
+    };
+    let lost: Vec<_> = before
+        .iter()
+        .filter(|l| !after.contains(l) && !grown(l))
+        .collect();
+    for table in before.iter().filter(|l| grown(l)) {
+        let name = table.split(' ').nth(1).unwrap();
+        let now = after
+            .iter()
+            .find(|l| l.starts_with(&format!("table {name} ")))
+            .unwrap();
+        let columns = |sql: &str| -> Vec<String> {
+            let body = &sql[sql.find('(').unwrap() + 1..sql.rfind(')').unwrap()];
+            body.split(", ").map(|c| c.trim().to_owned()).collect()
+        };
+        let kept = columns(now);
+        for c in columns(table) {
+            assert!(kept.contains(&c), "{name}: {c} changed or dropped");
+        }
+    }
     assert!(lost.is_empty(), "adoption changed or dropped: {lost:#?}");
     assert!(
         after.iter().any(|l| l.contains(migration::MEMBER_UNIQUE)),
@@ -361,7 +390,110 @@ async fn down_keeps_adopted_tables(t: TestDb) {
     );
 }
 
+/// The admin columns of `db`, as `table.column`.
+async fn admin_columns(db: &DatabaseConnection) -> Vec<String> {
+    let mut out = Vec::new();
+    for (table, column) in migration::ADMIN_COLUMNS {
+        let sql = match db.get_database_backend() {
+            DbBackend::Postgres => format!(
+                "SELECT column_name::text FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = '{table}' AND column_name = '{column}'"
+            ),
+            _ => format!("SELECT name FROM pragma_table_info('{table}') WHERE name = '{column}'"),
+        };
+        if !texts(db, &sql).await.is_empty() {
+            out.push(format!("{table}.{column}"));
+        }
+    }
+    out
+}
+
+const ALL_ADMIN_COLUMNS: [&str; 5] = [
+    "user.role",
+    "user.banned",
+    "user.ban_reason",
+    "user.ban_expires",
+    "session.impersonated_by",
+];
+
+/// A ZeroStarter database that has the admin plugin's columns: migration 5 adopts them (records
+/// each, alters nothing: `adopts` compares the catalog), and rolling it back keeps them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_admin_columns_adopted_are_kept_by_down() {
+    testing::run(Backend::Postgres, |t| async move {
+        let db = t.connect().await;
+        exec(&db, DRIZZLE_EXPORT).await;
+        exec(&db, ADMIN_PLUGIN).await;
+        adopts(&db).await;
+        let adopted = adopt::adopted(&db).await.unwrap();
+        for column in ALL_ADMIN_COLUMNS {
+            assert!(
+                adopted.contains_key(&format!("{} {column}", MIGRATIONS[4])),
+                "{column} recorded as adopted: {adopted:?}"
+            );
+        }
+        let before = catalog(&db).await;
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert_eq!(admin_columns(&db).await, ALL_ADMIN_COLUMNS);
+        assert_eq!(catalog(&db).await, before, "down altered adopted columns");
+        assert!(adopt::adopted(&db)
+            .await
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with(MIGRATIONS[4])));
+        // Up again adopts them again.
+        Migrator::up(&db, None).await.unwrap();
+        assert_eq!(catalog(&db).await, before);
+    })
+    .await;
+}
+
+/// Some admin columns present (a partial earlier setup): migration 5 adds the others, and its
+/// rollback drops exactly those.
+async fn admin_columns_partly_present(t: TestDb) {
+    let db = adoptable(&t).await;
+    exec(
+        &db,
+        "ALTER TABLE \"user\" ADD COLUMN banned boolean DEFAULT false",
+    )
+    .await;
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(admin_columns(&db).await, ALL_ADMIN_COLUMNS);
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(admin_columns(&db).await, ["user.banned"]);
+}
+
+/// A fresh database gets every admin column, nullable, `banned` defaulting to false; its rollback
+/// removes them all.
+async fn admin_columns_fresh(t: TestDb) {
+    let db = t.connect().await;
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(admin_columns(&db).await, ALL_ADMIN_COLUMNS);
+    exec(
+        &db,
+        "INSERT INTO \"user\" (id, name, email, email_verified, created_at, updated_at) \
+         VALUES ('u1', 'Ada', 'ada@example.com', true, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+    )
+    .await;
+    let row = texts(
+        &db,
+        "SELECT CAST(COALESCE(role, 'null') AS text) || ' ' || CAST(banned AS text) || ' ' \
+         || CAST(COALESCE(ban_reason, 'null') AS text) FROM \"user\"",
+    )
+    .await;
+    let banned_false = match t.backend {
+        Backend::Postgres => "false",
+        Backend::Sqlite => "0",
+    };
+    assert_eq!(row, [format!("null {banned_false} null")]);
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert!(admin_columns(&db).await.is_empty());
+    assert!(adopt::adopted(&db).await.unwrap().is_empty());
+}
+
 migration::db_tests!(
+    admin_columns_partly_present,
+    admin_columns_fresh,
     refuses_another_shape,
     duplicates_stop_migration_2_on_an_adopted_database,
     concurrent_starts_migrate_once,

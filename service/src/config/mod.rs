@@ -12,7 +12,7 @@ use chrono::Duration;
 
 use crate::access::Roles;
 
-pub use rules::{magic_link_enabled, mailer, roles, ConfigError};
+pub use rules::{admin_roles, magic_link_enabled, mailer, roles, ConfigError};
 
 /// The server secret (`BETTER_AUTH_SECRET`): signs cookies and derives revocation handles.
 /// Its `Debug` never shows the value.
@@ -97,6 +97,8 @@ pub struct AuthConfig {
     pub org: OrgConfig,
     /// Magic-link sign-in (Better Auth's `magicLink()` plugin).
     pub magic_link: MagicLinkConfig,
+    /// The admin plugin's options.
+    pub admin: crate::admin::AdminConfig,
     /// Social sign-in providers (none unless configured).
     pub social: Vec<social::ProviderConfig>,
     /// What mails say (`ORGAUTH_APP_NAME`, `ORGAUTH_MAIL_TEMPLATES`).
@@ -224,6 +226,7 @@ impl AuthConfig {
             delete_token_expires_in: Duration::seconds(86_400),
             org: OrgConfig::default(),
             magic_link: MagicLinkConfig::default(),
+            admin: Default::default(),
             social: Vec::new(),
             mail: DEFAULT_TEMPLATES.clone(),
             provider_timeout: std::time::Duration::from_secs(10),

@@ -8,6 +8,7 @@ use chrono::Duration;
 
 use super::{AuthConfig, Secret};
 use crate::access::{Roles, Statements};
+use crate::admin::access::AdminRoles;
 use crate::mail::{MailError, Mailer};
 
 /// Why settings cannot be used.
@@ -89,6 +90,7 @@ impl AuthConfig {
             roles.exists(&roles.creator_role),
             "ORGAUTH_CREATOR_ROLE names an unknown role",
         )?;
+        self.admin.validate().map_err(ConfigError::Invalid)?;
         super::social::validate(&self.social)
     }
 }
@@ -107,6 +109,48 @@ pub fn roles(custom: Option<&str>, creator_role: &str) -> Result<Roles, ConfigEr
     let mut roles = Roles::with_custom(custom);
     roles.creator_role = creator_role.to_owned();
     Ok(roles)
+}
+
+/// The admin plugin's roles from `ORGAUTH_ADMIN_ROLE_STATEMENTS` (JSON
+/// `{"role":{"resource":["action"]}}`, highest rank first; it replaces Better Auth's default
+/// `admin` and `user`, as its `roles` option does), or the defaults.
+pub fn admin_roles(json: Option<&str>) -> Result<AdminRoles, ConfigError> {
+    let Some(json) = json else {
+        return Ok(AdminRoles::default());
+    };
+    let ranked: Ranked = serde_json::from_str(json).map_err(|source| ConfigError::Json {
+        message:
+            "ORGAUTH_ADMIN_ROLE_STATEMENTS is not a JSON object of role -> resource -> actions",
+        source,
+    })?;
+    AdminRoles::new(ranked.0)
+        .map_err(|e| ConfigError::Invalid(format!("ORGAUTH_ADMIN_ROLE_STATEMENTS: {e}")))
+}
+
+/// A JSON object's entries in the order written (the order is the roles' rank).
+struct Ranked(Vec<(String, Statements)>);
+
+impl<'de> serde::Deserialize<'de> for Ranked {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Ranked;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of role -> resource -> actions")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Ranked, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Statements>()? {
+                    out.push(entry);
+                }
+                Ok(Ranked(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
 }
 
 /// SMTP when `smtp_url` is set. Otherwise mails go to the log, with a warning: with their links

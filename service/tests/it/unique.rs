@@ -23,6 +23,7 @@ async fn new_user(db: &DatabaseConnection, email: &str) -> Result<user::Model, D
         image: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        ..Default::default()
     }
     .insert(db)
     .await

@@ -28,7 +28,6 @@ async fn github_unverified_email_is_not_linked(db: TestDb) {
 /// A banned user (the admin plugin's columns) signing in with a provider lands on the error
 /// callback with Better Auth's `BANNED_USER`, without a session and without a new account row.
 async fn github_sign_in_of_a_banned_user(db: TestDb) {
-    crate::adoption::prepared(&db, &crate::adoption::ADMIN_COLUMNS).await;
     let gh = Github::start().await;
     let server = server(&db, vec![gh.config()]).await;
     let user = Browser::new(&server).sign_up("banned@example.com").await;
