@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use poem::http::header::COOKIE;
 use poem::Request;
 use poem_openapi::param::Query;
-use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi, Tags};
 use serde_json::Value;
 use service::admin::users::{NewUser, UserQuery};

@@ -219,6 +219,11 @@ impl Auth {
                     image: Set(None),
                     created_at: Set(db_time(now)),
                     updated_at: Set(db_time(now)),
+                    // The admin plugin's sign-up hook: new users get the default role.
+                    role: Set(Some(cfg.admin.default_role.clone())),
+                    banned: Set(Some(false)),
+                    ban_reason: Set(None),
+                    ban_expires: Set(None),
                 }
                 .insert(&txn)
                 .await
