@@ -43,7 +43,7 @@ for db in sqlite postgres; do
   rm -rf "artifacts/calls/$db"
   export E2E_DATABASE=$db
   run "$db" test/core.test.mjs test/organization.test.mjs test/teams.test.mjs test/social.test.mjs \
-    test/magic-link.test.mjs
+    test/magic-link.test.mjs test/admin.test.mjs
 done
 # Reads the calls both runs recorded: every client call exercised as expected, on both databases.
 unset E2E_DATABASE
