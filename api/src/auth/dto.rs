@@ -187,6 +187,43 @@ pub struct SignUpBody {
     pub callback_url: Option<String>,
     /// `false`: the session ends with the browser session (and lasts at most one day).
     pub remember_me: Option<bool>,
+    #[oai(flatten)]
+    pub admin: AdminFields,
+}
+
+/// The admin plugin's user fields, which only its routes set: a core route given one that is set
+/// refuses it with `FIELD_NOT_ALLOWED`, as Better Auth does (a `null`, `false`, `0` or `""` is
+/// ignored).
+#[derive(Object, Debug)]
+#[oai(rename_all = "camelCase")]
+pub struct AdminFields {
+    /// Refused when set (`FIELD_NOT_ALLOWED`): the admin plugin's `set-role` sets it.
+    pub role: Option<Refused>,
+    /// Refused when set (`FIELD_NOT_ALLOWED`): the admin plugin's `ban-user` sets it.
+    pub banned: Option<Refused>,
+    /// Refused when set (`FIELD_NOT_ALLOWED`).
+    pub ban_reason: Option<Refused>,
+    /// Refused when set (`FIELD_NOT_ALLOWED`).
+    pub ban_expires: Option<Refused>,
+}
+
+impl AdminFields {
+    /// The first field that is set, in Better Auth's order, refused.
+    pub fn refuse(&self) -> Result<(), service::Error> {
+        let fields = [
+            ("role", &self.role),
+            ("banned", &self.banned),
+            ("banReason", &self.ban_reason),
+            ("banExpires", &self.ban_expires),
+        ];
+        match fields
+            .into_iter()
+            .find(|(_, v)| v.as_ref().is_some_and(|v| crate::wire::is_truthy(&v.0)))
+        {
+            Some((name, _)) => Err(service::Error::FieldNotAllowed(name)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// `token` is null when sign-up does not sign in (e-mail verification required).
@@ -275,9 +312,9 @@ pub struct UpdateSessionBody {
     pub active_team_id: Option<Refused>,
 }
 
-/// A session field clients may not set: documented as the string it holds, read as any JSON
-/// value, since Better Auth refuses any value that is set (not `null`, `false`, `0` or `""`)
-/// with `FIELD_NOT_ALLOWED` rather than a type error.
+/// A field clients may not set: documented and read as any JSON value, since Better Auth refuses
+/// any value that is set (not `null`, `false`, `0` or `""`) with `FIELD_NOT_ALLOWED` rather than
+/// a type error.
 #[derive(Debug, Clone)]
 pub struct Refused(pub Value);
 
@@ -289,14 +326,11 @@ impl Type for Refused {
     type RawElementValueType = Value;
 
     fn name() -> Cow<'static, str> {
-        "string".into()
+        "any".into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema {
-            nullable: true,
-            ..MetaSchema::new("string")
-        }))
+        MetaSchemaRef::Inline(Box::new(MetaSchema::ANY))
     }
 
     fn as_raw_value(&self) -> Option<&Value> {
@@ -345,6 +379,8 @@ pub struct UpdateUserBody {
     pub image: MaybeUndefined<String>,
     /// Refused: the email changes through `change-email`.
     pub email: Option<String>,
+    #[oai(flatten)]
+    pub admin: AdminFields,
 }
 
 /// `change-password`'s body.

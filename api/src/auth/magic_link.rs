@@ -76,7 +76,7 @@ success! {
 pub enum MagicLinkLanding {
     /// Without `callbackURL`: signed in (cookie set); the token, user and session.
     #[oai(status = 200)]
-    Json(Json<MagicLinkSession>),
+    Json(Json<Box<MagicLinkSession>>),
     /// Signed in (cookie set): to `callbackURL`, or `newUserCallbackURL` for a new user. Failed:
     /// to `errorCallbackURL` (else `callbackURL`, else `/`) with `?error=INVALID_TOKEN` (unknown,
     /// used, superseded or expired link) or `?error=new_user_signup_disabled`.
@@ -201,11 +201,11 @@ impl MagicLinkApi {
         };
         self.state.set_session_cookie(&outbox, &signed.token, true);
         if given.is_none() {
-            return Ok(MagicLinkLanding::Json(Json(MagicLinkSession {
+            return Ok(MagicLinkLanding::Json(Json(Box::new(MagicLinkSession {
                 user: User::from(&signed.user),
                 session: Session::new(&signed.session, signed.token.clone()),
                 token: signed.token,
-            })));
+            }))));
         }
         Ok(MagicLinkLanding::Redirect(match signed.is_new_user {
             true => resolve(base, new_user_callback_url.0.as_deref().or(Some(&callback))),

@@ -109,6 +109,7 @@ impl AuthApi {
     ) -> Result<SignedUp, Errors<JsonBody, 422>> {
         Outbox::of(req).no_store();
         let body = body.0;
+        body.admin.refuse()?;
         let remember = body.remember_me.unwrap_or(true);
         let input = NewUser {
             name: body.name,
@@ -342,6 +343,7 @@ impl AuthApi {
         caller: Caller,
     ) -> Result<Done, Errors<JsonBody>> {
         let body = body.0 .0;
+        body.admin.refuse()?;
         if body.email.is_some() {
             return Err(service::Error::EmailCanNotBeUpdated.into());
         }

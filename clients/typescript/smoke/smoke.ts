@@ -122,7 +122,16 @@ try {
   });
   assert.equal(landing.response.status, 302);
   assert.equal(landing.response.headers.get("location"), `${baseUrl}/in?error=INVALID_TOKEN`);
-  console.log("smoke flow: sign-up, session, organization, team, members, magic link and a typed error as expected");
+  // The admin plugin: a plain user may not list users (a typed 403) and holds no admin permission.
+  const listUsers = await client.GET("/api/auth/admin/list-users", { params: { query: {} } });
+  assert.equal(listUsers.response.status, 403);
+  assert.equal(listUsers.error?.code, "YOU_ARE_NOT_ALLOWED_TO_LIST_USERS");
+  const allowed = await client.POST("/api/auth/admin/has-permission", {
+    body: { permissions: { user: ["list"] } },
+  });
+  assert.equal(allowed.response.status, 200, JSON.stringify(allowed.error));
+  assert.equal(allowed.data?.success, false);
+  console.log("smoke flow: sign-up, session, organization, team, members, magic link, admin refusals and a typed error as expected");
 } catch (e) {
   failed = true;
   console.error(e);

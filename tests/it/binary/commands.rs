@@ -43,7 +43,7 @@ async fn migrate_commands_work(db: TestDb) {
         "{status:?}"
     );
     ok(&["migrate", "up"]);
-    ok(&["migrate", "down", "-n", "4"]);
+    ok(&["migrate", "down", "-n", "5"]);
     assert_eq!(tables().await, 0);
     ok(&["migrate", "fresh"]);
     assert_eq!(tables().await, 2);

@@ -251,7 +251,67 @@ async fn properties_of_the_wrong_type_are_refused(db: TestDb) {
     assert_eq!((s, answer), (200, json!({"status": true})));
 }
 
+/// The admin plugin's user fields are not the core routes' to set: one that is set is Better
+/// Auth's 400 `FIELD_NOT_ALLOWED` on `sign-up/email` and `update-user`, a falsy one is ignored.
+async fn core_routes_refuse_the_admin_fields(db: TestDb) {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    let server = TestServer::start(&db).await;
+    let user = server.browser();
+    let sign_up = |extra: serde_json::Value| {
+        let mut body = json!({"email": "fields@example.com", "password": "password123", "name": "F"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    for (extra, field) in [
+        (json!({"role": "admin"}), "role"),
+        (json!({"banned": true}), "banned"),
+        (json!({"banReason": "x"}), "banReason"),
+        (json!({"banExpires": 1}), "banExpires"),
+    ] {
+        let (s, answer) = parts(user.post("/sign-up/email", sign_up(extra)).await).await;
+        assert_eq!(
+            (s, answer),
+            (
+                400,
+                json!({"message": format!("{field} is not allowed to be set"), "code": "FIELD_NOT_ALLOWED"})
+            )
+        );
+    }
+    assert_eq!(
+        entity::user::Entity::find().count(&server.db).await.unwrap(),
+        0
+    );
+    let (s, _) = parts(
+        user.post("/sign-up/email", sign_up(json!({"banned": false, "role": null})))
+            .await,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, answer) = parts(
+        user.post("/update-user", json!({"name": "Other", "role": "admin"}))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (s, answer),
+        (
+            400,
+            json!({"message": "role is not allowed to be set", "code": "FIELD_NOT_ALLOWED"})
+        )
+    );
+    let stored = entity::user::Entity::find()
+        .one(&server.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((stored.name.as_str(), stored.role.as_deref()), ("F", Some("user")));
+}
+
 db_tests!(
+    core_routes_refuse_the_admin_fields,
     properties_of_the_wrong_type_are_refused,
     a_missing_body_is_undefined_not_the_wrong_type,
     update_session_sets_nothing_the_server_manages,
