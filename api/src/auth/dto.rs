@@ -200,7 +200,7 @@ pub struct AdminFields {
     /// Refused when set (`FIELD_NOT_ALLOWED`): the admin plugin's `set-role` sets it.
     pub role: Option<Refused>,
     /// Refused when set (`FIELD_NOT_ALLOWED`): the admin plugin's `ban-user` sets it.
-    pub banned: Option<Refused>,
+    pub banned: Option<Refused<bool>>,
     /// Refused when set (`FIELD_NOT_ALLOWED`).
     pub ban_reason: Option<Refused>,
     /// Refused when set (`FIELD_NOT_ALLOWED`).
@@ -211,14 +211,14 @@ impl AdminFields {
     /// The first field that is set, in Better Auth's order, refused.
     pub fn refuse(&self) -> Result<(), service::Error> {
         let fields = [
-            ("role", &self.role),
-            ("banned", &self.banned),
-            ("banReason", &self.ban_reason),
-            ("banExpires", &self.ban_expires),
+            ("role", self.role.as_ref().map(|v| &v.0)),
+            ("banned", self.banned.as_ref().map(|v| &v.0)),
+            ("banReason", self.ban_reason.as_ref().map(|v| &v.0)),
+            ("banExpires", self.ban_expires.as_ref().map(|v| &v.0)),
         ];
         match fields
             .into_iter()
-            .find(|(_, v)| v.as_ref().is_some_and(|v| crate::wire::is_truthy(&v.0)))
+            .find(|(_, v)| v.is_some_and(crate::wire::is_truthy))
         {
             Some((name, _)) => Err(service::Error::FieldNotAllowed(name)),
             None => Ok(()),
@@ -312,13 +312,20 @@ pub struct UpdateSessionBody {
     pub active_team_id: Option<Refused>,
 }
 
-/// A field clients may not set: documented and read as any JSON value, since Better Auth refuses
-/// any value that is set (not `null`, `false`, `0` or `""`) with `FIELD_NOT_ALLOWED` rather than
-/// a type error.
-#[derive(Debug, Clone)]
-pub struct Refused(pub Value);
+/// A field clients may not set: documented as the `T` it holds (nullable), read as any JSON value,
+/// since Better Auth refuses any value that is set (not `null`, `false`, `0` or `""`) with
+/// `FIELD_NOT_ALLOWED` rather than a type error (a value of another JSON type than `T` is
+/// refused as one, by `wire::Body`).
+#[derive(Clone)]
+pub struct Refused<T = String>(pub Value, std::marker::PhantomData<T>);
 
-impl Type for Refused {
+impl<T> std::fmt::Debug for Refused<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T: Type> Type for Refused<T> {
     const IS_REQUIRED: bool = true;
 
     type RawValueType = Value;
@@ -326,11 +333,18 @@ impl Type for Refused {
     type RawElementValueType = Value;
 
     fn name() -> Cow<'static, str> {
-        "any".into()
+        T::name()
     }
 
+    /// `T`'s schema, nullable.
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema::ANY))
+        match T::schema_ref() {
+            MetaSchemaRef::Inline(schema) => MetaSchemaRef::Inline(Box::new(MetaSchema {
+                nullable: true,
+                ..*schema
+            })),
+            reference => reference,
+        }
     }
 
     fn as_raw_value(&self) -> Option<&Value> {
@@ -342,13 +356,13 @@ impl Type for Refused {
     }
 }
 
-impl ParseFromJSON for Refused {
+impl<T: Type> ParseFromJSON for Refused<T> {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        Ok(Self(value.unwrap_or_default()))
+        Ok(Self(value.unwrap_or_default(), std::marker::PhantomData))
     }
 }
 
-impl ToJSON for Refused {
+impl<T: Type> ToJSON for Refused<T> {
     fn to_json(&self) -> Option<Value> {
         Some(self.0.clone())
     }

@@ -48,11 +48,14 @@ test('the reference page renders the operations, from this server alone', async 
   assert.ok(tags.length >= 8, tags.join(' '));
   const text = await page.evaluate(() => document.body.innerText);
   for (const tag of tags) assert.match(text, new RegExp(`(Expand|Collapse) ${tag}\\b`), `tag ${tag} in the sidebar`);
+  // The tag the page opens (the first of the sidebar): its operations are listed by summary.
+  const open = tags.filter((tag) => new RegExp(`Collapse ${tag}\\b`).test(text));
+  assert.equal(open.length, 1, `one tag open: ${open.join(' ')}`);
   const first = Object.entries(spec.paths).flatMap(([, item]) =>
-    Object.values(item).filter((op) => op.tags[0] === 'Authentication'),
+    Object.values(item).filter((op) => op.tags[0] === open[0]),
   );
+  assert.ok(first.length > 0, open[0]);
   for (const op of first) await page.getByText(op.summary, { exact: true }).first().waitFor({ timeout: 10_000 });
-  assert.ok(first.some((op) => op.operationId === 'signInWithMagicLink'));
   // Scalar titles the page from the configuration's metaData, as on Better Auth's page.
   assert.equal(await page.title(), 'orgauth API');
   await page.screenshot({ path: join(ARTIFACTS, 'api-reference.png') });

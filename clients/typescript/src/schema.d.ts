@@ -1270,6 +1270,322 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/admin/create-user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a user
+         * @description Needs `user:create` (and `user:set-role` to give a role, which cannot rank above the
+         *     caller's own; `user:ban` for ban fields). No session is opened.
+         */
+        post: operations["adminCreateUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/list-users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List users
+         * @description Needs `user:list`. `searchValue` matches `searchField` (`email` or `name`) without regard
+         *     to case, literally (`%` and `_` are not wildcards); `filterField` / `filterOperator` /
+         *     `filterValue` (repeated for `in` and `not_in`) keep matching users; `sortBy` is a field
+         *     name (default: creation, oldest first). `limit` (default 100, at most 1000), `offset`.
+         */
+        get: operations["adminListUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/get-user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user
+         * @description Needs `user:get`. The user, not wrapped in `{user}` (as Better Auth answers).
+         */
+        get: operations["adminGetUser"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/update-user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change a user's fields
+         * @description Needs `user:update`, and per field `user:set-role` (`role`), `user:ban` (`banned`,
+         *     `banReason`, `banExpires`), `user:set-email` (`email`, `emailVerified`). A ban ends every
+         *     session of the user. The user, not wrapped (as Better Auth answers).
+         */
+        post: operations["adminUpdateUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/set-role": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a user's roles
+         * @description Needs `user:set-role`. Every role must be configured and none may rank above the
+         *     caller's; the user must rank below the caller; the last admin keeps an admin role.
+         */
+        post: operations["adminSetRole"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/set-user-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a user's password
+         * @description Needs `user:set-password`, on oneself or a user ranked below the caller.
+         */
+        post: operations["adminSetUserPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/ban-user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ban a user
+         * @description Needs `user:ban`. Every session of the user ends at once; new ones are refused
+         *     (`BANNED_USER`) until the ban ends or is lifted. Not oneself, not the last admin, not a
+         *     user ranked at or above the caller.
+         */
+        post: operations["adminBanUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/unban-user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Lift a user's ban
+         * @description Needs `user:ban`.
+         */
+        post: operations["adminUnbanUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/list-user-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user's sessions
+         * @description Needs `session:list`. Impersonation sessions show `impersonatedBy`.
+         */
+        post: operations["adminListUserSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/revoke-user-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End one session of a user
+         * @description Needs `session:revoke`, and the session's user must rank below the caller (or be the
+         *     caller). An unknown token changes nothing and answers success, as Better Auth does.
+         */
+        post: operations["adminRevokeUserSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/revoke-user-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * End every session of a user
+         * @description Needs `session:revoke`, on oneself or a user ranked below the caller.
+         */
+        post: operations["adminRevokeUserSessions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/remove-user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Delete a user
+         * @description Needs `user:delete`. Not oneself, not the last admin, not a user ranked at or above the
+         *     caller; as `delete-user`, an organization is never left without an owner.
+         */
+        post: operations["adminRemoveUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/impersonate-user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Act as another user
+         * @description Needs `user:impersonate` (and `user:impersonate-admins` for an admin). Opens a session of
+         *     the user marked `impersonatedBy`, ending after the impersonation lifetime (1 hour) and
+         *     never extended; the caller's own session is kept in the `admin_session` cookie. Not
+         *     oneself, not from an impersonation session. Written to the security log.
+         */
+        post: operations["adminImpersonateUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/stop-impersonating": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop acting as another user
+         * @description Ends the impersonation session and returns to the impersonator's own session (from the
+         *     `admin_session` cookie).
+         */
+        post: operations["adminStopImpersonating"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/admin/has-permission": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Does the caller have these permissions?
+         * @description True when one of the caller's roles grants every requested action (an `adminUserIds`
+         *     user has every permission).
+         */
+        post: operations["adminHasPermission"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/ok": {
         parameters: {
             query?: never;
@@ -1430,6 +1746,160 @@ export interface components {
             providerId: string;
             /** @description The provider's id for the user. */
             accountId: string;
+        };
+        /**
+         * AdminBanUserBody
+         * @description `ban-user`'s body.
+         */
+        AdminBanUserBody: {
+            /** @description The user's id. */
+            userId: string;
+            /** @description Why (default: the configured default reason). */
+            banReason?: string;
+            /**
+             * Format: int64
+             * @description Seconds until the ban ends (default: the configured default, else never).
+             */
+            banExpiresIn?: number;
+        };
+        /**
+         * AdminCreateUserBody
+         * @description `create-user`'s body.
+         */
+        AdminCreateUserBody: {
+            /** @description The address (lower-cased). */
+            email: string;
+            /** @description The display name. */
+            name: string;
+            /** @description A password (8 to 128 characters); none: the user has no password account. */
+            password?: string;
+            /** @description The user's roles (default: the default role). */
+            role?: components["schemas"]["RoleInput"] & unknown;
+            /** @description More user fields: `image`, `emailVerified`, `banned`, `banReason`, `banExpires`, `role`. */
+            data?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * AdminHasPermissionBody
+         * @description `has-permission`'s body.
+         */
+        AdminHasPermissionBody: {
+            /** @description resource → actions, e.g. `{"user": ["ban"]}`. */
+            permissions?: {
+                [key: string]: string[];
+            };
+            /** @description Deprecated; refused. */
+            permission?: {
+                [key: string]: string[];
+            };
+            /** @description Ignored: the caller is judged. */
+            userId?: string;
+            /** @description Ignored: the caller is judged. */
+            role?: string;
+        };
+        /**
+         * AdminPermissionCheck
+         * @description Whether the caller has the permissions.
+         */
+        AdminPermissionCheck: {
+            /** @description Always null. */
+            error: string | null;
+            /** @description True when one of the caller's roles grants every requested action. */
+            success: boolean;
+        };
+        /**
+         * AdminRevokeUserSessionBody
+         * @description `revoke-user-session`'s body.
+         */
+        AdminRevokeUserSessionBody: {
+            /** @description A session's token, or the handle `list-user-sessions` showed for it. */
+            sessionToken: string;
+        };
+        /**
+         * AdminSessionsEnvelope
+         * @description A user's sessions.
+         */
+        AdminSessionsEnvelope: {
+            /**
+             * @description Oldest first, expired ones included (at most 100). `token` is a handle for
+             *     `revoke-user-session`, not a usable token (see docs/admin.md, "In orgauth").
+             */
+            sessions: components["schemas"]["Session"][];
+        };
+        /**
+         * AdminSetRoleBody
+         * @description `set-role`'s body.
+         */
+        AdminSetRoleBody: {
+            /** @description The user's id. */
+            userId: string;
+            /** @description The new roles (all of them: they replace the current ones). */
+            role: components["schemas"]["RoleInput"] & unknown;
+        };
+        /**
+         * AdminSetUserPasswordBody
+         * @description `set-user-password`'s body.
+         */
+        AdminSetUserPasswordBody: {
+            /** @description The user's id. */
+            userId: string;
+            /** @description The new password: 8 to 128 characters. */
+            newPassword: string;
+        };
+        /**
+         * AdminUpdateUserBody
+         * @description `update-user`'s body.
+         */
+        AdminUpdateUserBody: {
+            /** @description The user's id. */
+            userId: string;
+            /**
+             * @description The fields to change: `name`, `image`, `email`, `emailVerified`, `role`, `banned`,
+             *     `banReason`, `banExpires`.
+             */
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * AdminUserEnvelope
+         * @description `{user}`.
+         */
+        AdminUserEnvelope: {
+            /** @description The user, with the admin plugin's fields. */
+            user: components["schemas"]["User"] & unknown;
+        };
+        /**
+         * AdminUserIdBody
+         * @description A body naming a user.
+         */
+        AdminUserIdBody: {
+            /** @description The user's id. */
+            userId: string;
+        };
+        /**
+         * AdminUsersPage
+         * @description A page of users.
+         */
+        AdminUsersPage: {
+            /** @description The page. */
+            users: components["schemas"]["User"][];
+            /**
+             * Format: uint64
+             * @description Every user matching the search and filter, whatever the page.
+             */
+            total: number;
+            /**
+             * Format: uint64
+             * @description The `limit` asked for, when one was.
+             */
+            limit?: number;
+            /**
+             * Format: uint64
+             * @description The `offset` asked for, when one was.
+             */
+            offset?: number;
         };
         /**
          * CallbackForm
@@ -2075,6 +2545,8 @@ export interface components {
             activeOrganizationId: string | null;
             /** @description The session's active team (of its active organization), or null. */
             activeTeamId: string | null;
+            /** @description Who is impersonating the user through this session (the admin plugin), or null. */
+            impersonatedBy: string | null;
         };
         /**
          * SessionAndUser
@@ -2222,6 +2694,14 @@ export interface components {
             callbackURL?: string;
             /** @description `false`: the session ends with the browser session (and lasts at most one day). */
             rememberMe?: boolean;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`): the admin plugin's `set-role` sets it. */
+            role?: string | null;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`): the admin plugin's `ban-user` sets it. */
+            banned?: boolean | null;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`). */
+            banReason?: string | null;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`). */
+            banExpires?: string | null;
         };
         /**
          * Status
@@ -2455,6 +2935,14 @@ export interface components {
             image?: string | null;
             /** @description Refused: the email changes through `change-email`. */
             email?: string;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`): the admin plugin's `set-role` sets it. */
+            role?: string | null;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`): the admin plugin's `ban-user` sets it. */
+            banned?: boolean | null;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`). */
+            banReason?: string | null;
+            /** @description Refused when set (`FIELD_NOT_ALLOWED`). */
+            banExpires?: string | null;
         };
         /**
          * User
@@ -2481,6 +2969,17 @@ export interface components {
              * @description `YYYY-MM-DDTHH:mm:ss.sssZ`
              */
             updatedAt: string;
+            /** @description The admin plugin's roles of the user, comma-joined (null: the default role). */
+            role: string | null;
+            /** @description Whether the user is banned (the admin plugin). */
+            banned: boolean | null;
+            /** @description Why, when banned. */
+            banReason: string | null;
+            /**
+             * Format: date-time
+             * @description When the ban ends (null: never, or not banned).
+             */
+            banExpires: string | null;
         };
         /**
          * UserInvitation
@@ -9181,6 +9680,1653 @@ export interface operations {
                 };
                 content: {
                     "application/json; charset=utf-8": components["schemas"]["Message"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminCreateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminCreateUserBody"];
+            };
+        };
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminUserEnvelope"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListUsers: {
+        parameters: {
+            query?: {
+                /** @description Text to look for in `searchField`. */
+                searchValue?: string;
+                /** @description `email` (default) or `name`. */
+                searchField?: "email" | "name";
+                /** @description `contains` (default), `starts_with` or `ends_with`. */
+                searchOperator?: "contains" | "starts_with" | "ends_with";
+                /** @description How many users at most (default 100, at most 1000). */
+                limit?: number;
+                /** @description How many matching users to skip. */
+                offset?: number;
+                /** @description A user field to sort by (default: creation). */
+                sortBy?: string;
+                /** @description `asc` (default) or `desc`. */
+                sortDirection?: "asc" | "desc";
+                /** @description The user field `filterValue` is compared with (default `email`). */
+                filterField?: string;
+                /** @description The value (repeated for `in` and `not_in`). */
+                filterValue?: string[];
+                /** @description How to compare (default `eq`). */
+                filterOperator?: "eq" | "ne" | "lt" | "lte" | "gt" | "gte" | "in" | "not_in" | "contains" | "starts_with" | "ends_with";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users and the number of all matches. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminUsersPage"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminGetUser: {
+        parameters: {
+            query?: {
+                /** @description The user's id. */
+                id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user, not wrapped (as Better Auth answers `get-user` and `update-user`). */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["User"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminUpdateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminUpdateUserBody"];
+            };
+        };
+        responses: {
+            /** @description The user, not wrapped (as Better Auth answers `get-user` and `update-user`). */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["User"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminSetRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminSetRoleBody"];
+            };
+        };
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminUserEnvelope"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminSetUserPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminSetUserPasswordBody"];
+            };
+        };
+        responses: {
+            /** @description The password was set. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["StatusTrue"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminBanUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminBanUserBody"];
+            };
+        };
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminUserEnvelope"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminUnbanUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminUserIdBody"];
+            };
+        };
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminUserEnvelope"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminListUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminUserIdBody"];
+            };
+        };
+        responses: {
+            /** @description The user's sessions. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminSessionsEnvelope"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminRevokeUserSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminRevokeUserSessionBody"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Success"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminRevokeUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminUserIdBody"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Success"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminRemoveUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminUserIdBody"];
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["Success"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminImpersonateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminUserIdBody"];
+            };
+        };
+        responses: {
+            /** @description The new session and its user; the cookies now name it. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["SessionAndUser"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminStopImpersonating: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json; charset=utf-8": {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description The new session and its user; the cookies now name it. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["SessionAndUser"];
+                };
+            };
+            /** @description The request is malformed or breaks a rule (see `code`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid session, or the credentials or the token are wrong. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Not allowed: untrusted origin or callback URL, stale session, unverified email, missing
+             *     permission.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is over 64 KiB (`PAYLOAD_TOO_LARGE`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The request body is not `application/json` (`UNSUPPORTED_MEDIA_TYPE`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Rate-limited: too many requests from this client to this path (no `code`), or too many
+             *     failed password checks for this account lately (`TOO_MANY_REQUESTS`, with `Retry-After`
+             *     as well); retry after `X-Retry-After` seconds.
+             */
+            429: {
+                headers: {
+                    "X-RETRY-AFTER": number;
+                    "RETRY-AFTER"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side; the details are in the server log under the request id. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description Overloaded, or the database or the social provider is unreachable; retry after the given
+             *     seconds.
+             */
+            503: {
+                headers: {
+                    "RETRY-AFTER": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    adminHasPermission: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json; charset=utf-8": components["schemas"]["AdminHasPermissionBody"];
+            };
+        };
+        responses: {
+            /** @description Whether the caller has every requested permission. */
+            200: {
+                headers: {
+                    /** @description The session's signed token (`token.signature`) for `Authorization: Bearer`; sent when this call opened or renewed the session. */
+                    "SET-AUTH-TOKEN"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["AdminPermissionCheck"];
                 };
             };
             /** @description The request is malformed or breaks a rule (see `code`). */

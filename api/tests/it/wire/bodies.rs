@@ -259,7 +259,8 @@ async fn core_routes_refuse_the_admin_fields(db: TestDb) {
     let server = TestServer::start(&db).await;
     let user = server.browser();
     let sign_up = |extra: serde_json::Value| {
-        let mut body = json!({"email": "fields@example.com", "password": "password123", "name": "F"});
+        let mut body =
+            json!({"email": "fields@example.com", "password": "password123", "name": "F"});
         body.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
@@ -269,7 +270,10 @@ async fn core_routes_refuse_the_admin_fields(db: TestDb) {
         (json!({"role": "admin"}), "role"),
         (json!({"banned": true}), "banned"),
         (json!({"banReason": "x"}), "banReason"),
-        (json!({"banExpires": 1}), "banExpires"),
+        (
+            json!({"banExpires": "2030-01-01T00:00:00.000Z"}),
+            "banExpires",
+        ),
     ] {
         let (s, answer) = parts(user.post("/sign-up/email", sign_up(extra)).await).await;
         assert_eq!(
@@ -281,12 +285,18 @@ async fn core_routes_refuse_the_admin_fields(db: TestDb) {
         );
     }
     assert_eq!(
-        entity::user::Entity::find().count(&server.db).await.unwrap(),
+        entity::user::Entity::find()
+            .count(&server.db)
+            .await
+            .unwrap(),
         0
     );
     let (s, _) = parts(
-        user.post("/sign-up/email", sign_up(json!({"banned": false, "role": null})))
-            .await,
+        user.post(
+            "/sign-up/email",
+            sign_up(json!({"banned": false, "role": null})),
+        )
+        .await,
     )
     .await;
     assert_eq!(s, 200);
@@ -307,7 +317,10 @@ async fn core_routes_refuse_the_admin_fields(db: TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((stored.name.as_str(), stored.role.as_deref()), ("F", Some("user")));
+    assert_eq!(
+        (stored.name.as_str(), stored.role.as_deref()),
+        ("F", Some("user"))
+    );
 }
 
 db_tests!(
