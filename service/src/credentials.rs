@@ -363,6 +363,30 @@ pub(crate) fn new_credential_account(
     }
 }
 
+/// Stores `hash` as the user's password: on their password account, or on a new one (a user who
+/// signed up by a provider or a magic link gets one).
+pub(crate) async fn set_password(
+    db: &impl ConnectionTrait,
+    user_id: &str,
+    hash: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    match credential_account(db, user_id).await? {
+        Some(acct) => {
+            let mut acct = acct.into_active_model();
+            acct.password = Set(Some(hash));
+            acct.updated_at = Set(db_time(now));
+            acct.update(db).await?;
+        }
+        None => {
+            new_credential_account(user_id, hash, now)
+                .insert(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 /// The password account of a user: `provider_id = "credential"` and `account_id` = the user id.
 async fn credential_account(
     db: &impl ConnectionTrait,

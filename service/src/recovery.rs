@@ -1,13 +1,9 @@
 //! Password reset: a mailed single-use link, then a new password that ends every session.
 
-use entity::{account, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
-};
+use entity::user;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
 
-use crate::clock::db_time;
-use crate::credentials::{check_new_password, new_credential_account, normalize_email, CREDENTIAL};
+use crate::credentials::{check_new_password, normalize_email};
 use crate::mail::templates::Kind;
 use crate::verification::{self, Check, Purpose};
 use crate::{session, Auth, Error, Result};
@@ -122,24 +118,7 @@ impl Auth {
         };
         let revoked = crate::unproven::revoke_unproven_access(&txn, &user.id, keep, now).await?;
         verification::revoke_all(&txn, Purpose::ResetPassword, &user.id).await?;
-        let existing = account::Entity::find()
-            .filter(account::Column::UserId.eq(&user.id))
-            .filter(account::Column::ProviderId.eq(CREDENTIAL))
-            .one(&txn)
-            .await?;
-        match existing {
-            Some(acct) => {
-                let mut acct = acct.into_active_model();
-                acct.password = Set(Some(hash));
-                acct.updated_at = Set(db_time(now));
-                acct.update(&txn).await?;
-            }
-            None => {
-                new_credential_account(&user.id, hash, now)
-                    .insert(&txn)
-                    .await?;
-            }
-        }
+        crate::credentials::set_password(&txn, &user.id, hash, now).await?;
         if self.cfg.revoke_sessions_on_password_reset {
             session::revoke_all(&txn, &user.id, None).await?;
         }

@@ -3,7 +3,7 @@
 //! come after the target is known. Writes of several rows share one transaction.
 
 use chrono::{DateTime, Utc};
-use entity::{account, session, user};
+use entity::{session, user};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbBackend,
@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::access::AdminPermission as P;
 use super::AdminError as A;
 use crate::clock::db_time;
-use crate::credentials::{check_new_password, new_credential_account, normalize_email, CREDENTIAL};
+use crate::credentials::{check_new_password, new_credential_account, normalize_email};
 use crate::error::{violated, Error};
 use crate::org::access::role_names;
 use crate::session::{ClientInfo, Current};
@@ -608,25 +608,7 @@ impl Auth {
         let hash = self.hasher.hash(new_password).await?;
         let now = self.clock.now();
         let txn = self.db.begin().await?;
-        let existing = account::Entity::find()
-            .filter(account::Column::UserId.eq(&target.id))
-            .filter(account::Column::ProviderId.eq(CREDENTIAL))
-            .filter(account::Column::AccountId.eq(&target.id))
-            .one(&txn)
-            .await?;
-        match existing {
-            Some(acct) => {
-                let mut acct = acct.into_active_model();
-                acct.password = Set(Some(hash));
-                acct.updated_at = Set(db_time(now));
-                acct.update(&txn).await?;
-            }
-            None => {
-                new_credential_account(&target.id, hash, now)
-                    .insert(&txn)
-                    .await?;
-            }
-        }
+        crate::credentials::set_password(&txn, &target.id, hash, now).await?;
         txn.commit().await?;
         crate::audit::admin_action("password_set_by_admin", &me.id, &target.id);
         Ok(())
