@@ -83,11 +83,14 @@ pub async fn serve(
     let (stop_tx, stop_rx) = watch::channel(Stop::Running);
     tokio::pin!(shutdown);
     loop {
+        // `biased`: the stop is checked first on every turn, even while connections pour in.
         let permit = tokio::select! {
+            biased;
             _ = &mut shutdown => break,
             permit = slots.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
         };
         let accepted = tokio::select! {
+            biased;
             _ = &mut shutdown => break,
             accepted = acceptor.accept() => accepted,
         };

@@ -202,6 +202,8 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     let auth = service::Auth::new(db.clone(), hasher, cfg, clock, mailer);
     tokio::spawn(service::maintenance::sweep_periodically(auth.clone()));
     auth.social.warm();
+    // Before the start-up line: from then on a SIGTERM is a graceful stop.
+    let shutdown = crate::server::shutdown_signal();
     let acceptor = crate::server::bind(&args.host, args.port)
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -211,7 +213,7 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     crate::server::run_with_limits(
         acceptor,
         crate::server::app(AppState::new(auth, web)),
-        crate::server::shutdown_signal(),
+        shutdown,
         args.limits(),
     )
     .await

@@ -17,7 +17,7 @@ async fn reads_postgres_url_and_logs_json() {
             "ok"
         );
         let (status, lines) = server.terminate();
-        assert!(status.success());
+        assert!(status.success(), "{status}: {lines:#?}");
         let response = lines
             .iter()
             .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("every log line is JSON"))
@@ -77,7 +77,7 @@ async fn security_events_are_structured_lines_without_secrets() {
             assert_eq!(r.status(), status, "{email}");
         }
         let (status, lines) = server.terminate();
-        assert!(status.success());
+        assert!(status.success(), "{status}: {lines:#?}");
         for secret in ["first-secret-pw", "second-secret-pw", "third-secret-pw", token.as_str()] {
             assert!(
                 !lines.iter().any(|l| l.contains(secret)),
@@ -152,7 +152,7 @@ async fn secrets_never_reach_the_log() {
             assert_eq!(refused.status(), 401);
         }
         let (status, lines) = server.terminate();
-        assert!(status.success());
+        assert!(status.success(), "{status}: {lines:#?}");
         let log = lines.join("\n");
         assert!(log.contains("/api/auth/sign-in/email"), "the requests were logged");
         assert!(!log.contains(wrong), "a wrong password is a secret too");
