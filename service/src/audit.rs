@@ -28,6 +28,10 @@ pub fn sign_in_succeeded(user_id: &str, method: &str) {
 /// before the address was looked up, so without a user), `email_not_verified` or `banned`.
 /// `user_id` when the address has an account; never the address itself.
 pub fn sign_in_failed(user_id: Option<&str>, reason: &'static str) {
+    crate::metrics::get()
+        .sign_in_failures
+        .with_label_values(&[reason])
+        .inc();
     tracing::info!(
         target: "orgauth::security",
         event = "sign_in_failed",

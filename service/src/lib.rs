@@ -21,6 +21,7 @@ pub mod lookups;
 pub mod magic_link;
 pub mod mail;
 pub mod maintenance;
+pub mod metrics;
 pub mod org;
 pub mod password;
 pub mod recovery;

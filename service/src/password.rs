@@ -82,6 +82,7 @@ type Work = Box<dyn FnOnce(&mut [Block]) + Send>;
 
 /// A unit of hashing work. Dropped unrun (so its caller is refused) once `deadline` has passed.
 struct Job {
+    queued: Instant,
     deadline: Instant,
     run: Work,
 }
@@ -109,12 +110,22 @@ impl Memory {
     }
 }
 
-/// Decrements the waiting count however the caller's future ends (done, refused, cancelled).
+/// Counts a caller in (the pool's waiting count and the queue gauge) and out again however its
+/// future ends (done, refused, cancelled).
 struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    /// Counts a caller in; returns the guard and how many were counted before it.
+    fn enter(waiting: &'a AtomicUsize) -> (Self, usize) {
+        crate::metrics::get().hash_queue.inc();
+        (Self(waiting), waiting.fetch_add(1, Ordering::SeqCst))
+    }
+}
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        crate::metrics::get().hash_queue.dec();
     }
 }
 
@@ -130,7 +141,11 @@ fn worker(jobs: flume::Receiver<Job>, blocks: usize, mapped: Arc<AtomicUsize>) {
     }
     let mut memory: Option<Memory> = None;
     while let Ok(job) = jobs.recv() {
-        if Instant::now() <= job.deadline {
+        let now = Instant::now();
+        crate::metrics::get()
+            .hash_wait
+            .observe((now - job.queued).as_secs_f64());
+        if now <= job.deadline {
             let memory = memory.get_or_insert_with(|| {
                 mapped.fetch_add(1, Ordering::SeqCst);
                 Memory::new(blocks)
@@ -293,13 +308,15 @@ impl Hasher {
         work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let inner = &self.inner;
-        let _queued = Queued(&inner.waiting);
-        if inner.waiting.fetch_add(1, Ordering::SeqCst) >= inner.queue_limit {
-            return Err(PasswordError::Overloaded);
+        let (_queued, ahead) = Queued::enter(&inner.waiting);
+        if ahead >= inner.queue_limit {
+            return Err(refused());
         }
         let (done, result) = oneshot::channel();
+        let queued = Instant::now();
         let job = Job {
-            deadline: Instant::now() + WAIT_LIMIT,
+            queued,
+            deadline: queued + WAIT_LIMIT,
             run: Box::new(move |memory| {
                 // A caller that has gone (its request was dropped) gets no hash.
                 if !done.is_closed() {
@@ -307,17 +324,20 @@ impl Hasher {
                 }
             }),
         };
-        inner
-            .jobs
-            .send(job)
-            .map_err(|_| PasswordError::Overloaded)?;
-        result.await.map_err(|_| PasswordError::Overloaded)
+        inner.jobs.send(job).map_err(|_| refused())?;
+        result.await.map_err(|_| refused())
     }
 
     /// Workers currently holding Argon2 memory (0 once the queue has run dry).
     pub fn mapped_buffers(&self) -> usize {
         self.inner.mapped.load(Ordering::SeqCst)
     }
+}
+
+/// An overloaded pool's answer, counted.
+fn refused() -> PasswordError {
+    crate::metrics::get().hash_refused.inc();
+    PasswordError::Overloaded
 }
 
 /// Writing Better Auth's format: keep its hashes, and turn a matching Argon2 hash into one

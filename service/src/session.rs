@@ -161,6 +161,7 @@ pub async fn create(
     }
     .insert(db)
     .await?;
+    crate::metrics::get().sessions_created.inc();
     Ok((token, row))
 }
 
@@ -193,6 +194,7 @@ pub async fn create_impersonation(
     }
     .insert(db)
     .await?;
+    crate::metrics::get().sessions_created.inc();
     Ok((token, row))
 }
 
@@ -301,7 +303,10 @@ pub async fn revoke(
     let Some(target) = target else {
         return Ok(None);
     };
-    session::Entity::delete_by_id(&target.id).exec(db).await?;
+    let deleted = session::Entity::delete_by_id(&target.id).exec(db).await?;
+    crate::metrics::get()
+        .sessions_revoked
+        .inc_by(deleted.rows_affected);
     crate::audit::event("session_revoked", user_id, None);
     Ok(Some(target.id))
 }
@@ -317,6 +322,7 @@ pub async fn revoke_all(
         delete = delete.filter(session::Column::Id.ne(keep));
     }
     let revoked = delete.exec(db).await?.rows_affected;
+    crate::metrics::get().sessions_revoked.inc_by(revoked);
     if revoked > 0 {
         crate::audit::event("sessions_revoked", user_id, None);
     }
@@ -329,10 +335,13 @@ pub async fn delete_by_token(
     cfg: &AuthConfig,
     token: &str,
 ) -> Result<()> {
-    session::Entity::delete_many()
+    let deleted = session::Entity::delete_many()
         .filter(session::Column::Token.is_in(stored_forms(cfg, token)))
         .exec(db)
         .await?;
+    crate::metrics::get()
+        .sessions_revoked
+        .inc_by(deleted.rows_affected);
     Ok(())
 }
 

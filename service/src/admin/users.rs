@@ -746,9 +746,12 @@ impl Auth {
         {
             self.may_manage(me, &owner)?;
         }
-        session::Entity::delete_by_id(&found.id)
+        let deleted = session::Entity::delete_by_id(&found.id)
             .exec(&self.db)
             .await?;
+        crate::metrics::get()
+            .sessions_revoked
+            .inc_by(deleted.rows_affected);
         crate::audit::admin_action("session_revoked_by_admin", &me.id, &found.user_id);
         Ok(())
     }
