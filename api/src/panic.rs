@@ -94,6 +94,7 @@ mod tests {
     fn app() -> impl poem::Endpoint {
         super::catch_panics(Route::new().at("/boom", boom).at("/fine", fine)).with(RequestLog {
             client_ip: Default::default(),
+            routes: std::sync::Arc::new(crate::route_template::RouteTemplates::new(&["/boom"])),
         })
     }
 

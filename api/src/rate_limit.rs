@@ -390,6 +390,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             .zip(req.uri().path().strip_prefix("/api/auth"));
         if let Some((limiter, path)) = limited {
             if let Some(retry_after) = limiter.check(&req, path) {
+                service::metrics::get().rate_limit_refusals.inc();
                 return Ok(Response::builder()
                     .status(StatusCode::TOO_MANY_REQUESTS)
                     .header("X-Retry-After", retry_after.to_string())

@@ -1,8 +1,12 @@
-//! A request id on every request and one log line per response, without secrets.
+//! A request id on every request, one log line per response, without secrets, and the
+//! request's count and duration in the metrics (see [`service::metrics`]).
 //!
 //! poem's own `Tracing` middleware logs the full URI; ours logs the path only, with the token of
 //! `/reset-password/:token` masked, because query strings and that path carry one-time tokens.
+//! The request's span is also what OpenTelemetry exports (when configured): named after the
+//! method and route template, with `http.route` and `http.response.status_code`.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use poem::http::HeaderValue;
@@ -10,12 +14,15 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use tracing::Instrument;
 
 use crate::client_ip::ClientIp;
+use crate::route_template::{method_label, RouteTemplates};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
 pub struct RequestLog {
     /// How the client address is read.
     pub client_ip: ClientIp,
+    /// The routes, for the span's and the metrics' route label.
+    pub routes: Arc<RouteTemplates>,
 }
 
 impl<E: Endpoint> Middleware<E> for RequestLog {
@@ -25,6 +32,7 @@ impl<E: Endpoint> Middleware<E> for RequestLog {
         RequestLogEndpoint {
             next,
             client_ip: self.client_ip.clone(),
+            routes: self.routes.clone(),
         }
     }
 }
@@ -32,6 +40,7 @@ impl<E: Endpoint> Middleware<E> for RequestLog {
 pub struct RequestLogEndpoint<E> {
     next: E,
     client_ip: ClientIp,
+    routes: Arc<RouteTemplates>,
 }
 
 /// An incoming id is kept when it is short and plain (so a proxy's id follows the request);
@@ -72,21 +81,36 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
             .of(&req)
             .map(|ip| ip.to_string())
             .unwrap_or_default();
+        let method = method_label(req.method());
+        let route = self.routes.of(req.uri().path());
         let span = tracing::info_span!(
             "request",
             request_id = %id,
             client_ip = %client,
             method = %req.method(),
             path = %loggable_path(req.uri().path()),
+            "http.route" = route,
+            "http.response.status_code" = tracing::field::Empty,
+            "otel.name" = format!("{method} {route}"),
+            "otel.kind" = "server",
         );
+        let recorded = span.clone();
         async move {
             let started = Instant::now();
             let mut response = self.next.get_response(req).await.into_response();
-            tracing::info!(
-                status = response.status().as_u16(),
-                elapsed_us = started.elapsed().as_micros() as u64,
-                "response"
-            );
+            let status = response.status().as_u16();
+            let elapsed = started.elapsed();
+            tracing::info!(status, elapsed_us = elapsed.as_micros() as u64, "response");
+            // As i64: OpenTelemetry has no unsigned integers (a u16 would be exported as text).
+            recorded.record("http.response.status_code", i64::from(status));
+            let metrics = service::metrics::get();
+            let status_code = response.status();
+            let labels = [method, route, status_code.as_str()];
+            metrics.http_requests.with_label_values(&labels).inc();
+            metrics
+                .http_duration
+                .with_label_values(&labels)
+                .observe(elapsed.as_secs_f64());
             if let Ok(value) = HeaderValue::from_str(&id) {
                 response.headers_mut().insert(REQUEST_ID, value);
             }

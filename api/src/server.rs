@@ -25,6 +25,7 @@ use crate::outbox::WithOutbox;
 use crate::panic::catch_panics;
 use crate::rate_limit::RateLimit;
 use crate::request_log::RequestLog;
+use crate::route_template::RouteTemplates;
 use crate::state::AppState;
 
 /// Request bodies larger than this are refused with 413 before they are read.
@@ -98,18 +99,28 @@ pub fn openapi_json() -> String {
     openapi(AppState::new(auth, Default::default())).spec()
 }
 
+/// The routes served beside the API's own (`/docs` is nested; see `route_template`).
+const SERVED_BESIDE: &[&str] = &[
+    "/openapi.json",
+    "/api/auth/reference",
+    "/api/auth/open-api/generate-schema",
+];
+
 /// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json` and (as Better
 /// Auth's `openAPI()` plugin serves them) at `/api/auth/open-api/generate-schema`, with the Scalar
 /// reference at `/api/auth/reference`.
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
-    let request_log = RequestLog {
-        client_ip: state.client_ip.clone(),
-    };
     let known_paths: Vec<String> = <Apis as poem_openapi::OpenApi>::meta()
         .into_iter()
         .flat_map(|api| api.paths.into_iter().map(|p| p.path))
         .collect();
+    let mut routes = known_paths.clone();
+    routes.extend(SERVED_BESIDE.iter().map(|p| p.to_string()));
+    let request_log = RequestLog {
+        client_ip: state.client_ip.clone(),
+        routes: std::sync::Arc::new(RouteTemplates::new(&routes)),
+    };
     let limiter = RateLimit::new(
         state.rate_limit.clone(),
         state.client_ip.clone(),
