@@ -18,6 +18,8 @@ pub struct Cli {
     pub database: DatabaseArgs,
     #[command(flatten)]
     pub log: LogArgs,
+    #[command(flatten)]
+    pub traces: TraceArgs,
     /// The server's settings when no command is given (`serve` takes the same).
     #[command(flatten)]
     pub server: ServerArgs,
@@ -30,6 +32,8 @@ pub struct Cli {
 pub struct ServerArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -136,6 +140,52 @@ pub struct LogArgs {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+}
+
+/// Traces over OTLP/HTTP, the OpenTelemetry standard variables (docs/deploy.md, Observability).
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Observability")]
+pub struct TraceArgs {
+    /// The OTLP/HTTP collector's base URL (e.g. http://127.0.0.1:4318); traces go to its
+    /// /v1/traces. Unset (and no traces endpoint): no traces.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", global = true, value_parser = http_url)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// The full URL traces are posted to, instead of the base URL's /v1/traces.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", global = true, value_parser = http_url)]
+    pub otel_exporter_otlp_traces_endpoint: Option<String>,
+    /// The traces' service.name.
+    #[arg(
+        long,
+        env = "OTEL_SERVICE_NAME",
+        global = true,
+        default_value = "orgauth"
+    )]
+    pub otel_service_name: String,
+}
+
+/// An http:// or https:// URL.
+fn http_url(value: &str) -> Result<String, String> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(value.to_owned()),
+        _ => Err("expected an http:// or https:// URL".to_owned()),
+    }
+}
+
+/// The Prometheus endpoint (docs/deploy.md, Observability).
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Observability")]
+pub struct MetricsArgs {
+    /// IP:PORT of a separate listener serving Prometheus metrics at GET /metrics, e.g.
+    /// 127.0.0.1:9464. Unset: no metrics listener.
+    #[arg(long, env = "ORGAUTH_METRICS_ADDR", value_parser = ip_port)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// An IP address and port (no host name: the listener binds exactly what is given).
+fn ip_port(value: &str) -> Result<std::net::SocketAddr, String> {
+    value
+        .parse()
+        .map_err(|_| "expected IP:PORT, e.g. 127.0.0.1:9464".to_owned())
 }
 
 #[derive(Args, Debug)]

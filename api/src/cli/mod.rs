@@ -9,6 +9,7 @@ mod args;
 mod environment;
 mod healthcheck;
 mod settings;
+mod traces;
 
 pub use args::*;
 
@@ -21,17 +22,33 @@ use migration::{Migrator, MigratorTrait};
 
 use crate::state::AppState;
 
-fn init_logging(format: LogFormat) {
+/// Log lines on stderr and, when a collector is configured, traces to it; the returned provider
+/// is shut down (flushing what is batched) when the command ends.
+fn init_logging(
+    format: LogFormat,
+    trace_args: &TraceArgs,
+) -> anyhow::Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
+    let lines = match format {
+        LogFormat::Text => lines.boxed(),
+        LogFormat::Json => lines.json().boxed(),
+    };
+    let provider = traces::provider(trace_args)?;
+    let otel = provider.as_ref().map(traces::layer);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(otel)
+        .init();
+    Ok(provider)
 }
 
 /// Parses the command line, runs the command, and turns any failure into one line on stderr and
@@ -55,7 +72,13 @@ pub fn main() -> ExitCode {
             }
         };
     }
-    init_logging(cli.log.log_format);
+    let traces = match init_logging(cli.log.log_format, &cli.traces) {
+        Ok(traces) => traces,
+        Err(e) => {
+            eprintln!("orgauth: error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     crate::panic::install_hook();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -64,7 +87,14 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    if let Some(traces) = traces {
+        // Sends the spans still batched; a collector that is down costs at most its timeout.
+        if let Err(e) = traces.shutdown() {
+            eprintln!("orgauth: warning: flushing traces failed: {e}");
+        }
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("orgauth: error: {e:#}");
@@ -177,6 +207,7 @@ async fn print_status(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
 async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<()> {
     let ServerArgs {
         serve: args,
+        metrics,
         auth: auth_args,
     } = server;
     let base_url = auth_args.public_url(args);
@@ -207,9 +238,24 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     let acceptor = crate::server::bind(&args.host, args.port)
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    // Bound before the start-up line too: whoever has read that line can scrape.
+    let metrics_acceptor = match metrics.metrics_addr {
+        Some(addr) => Some(
+            crate::metrics::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (ORGAUTH_METRICS_ADDR)"))?,
+        ),
+        None => None,
+    };
     if let Some(addr) = crate::server::local_addr(&acceptor) {
         tracing::info!("orgauth listening on http://{addr} (Swagger UI: http://{addr}/docs)");
     }
+    let metrics_server = metrics_acceptor.map(|acceptor| {
+        if let Some(addr) = crate::server::local_addr(&acceptor) {
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
+        tokio::spawn(crate::metrics::serve(acceptor, db.clone()))
+    });
     crate::server::run_with_limits(
         acceptor,
         crate::server::app(AppState::new(auth, web)),
@@ -218,6 +264,9 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     )
     .await
     .context("server failed")?;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     db.close().await.ok();
     tracing::info!("orgauth stopped");
     Ok(())

@@ -9,6 +9,7 @@ mod failures;
 mod healthcheck;
 mod logging;
 mod memory;
+mod observability;
 mod serve;
 
 fn orgauth() -> Command {
@@ -21,6 +22,10 @@ fn orgauth() -> Command {
         "RUST_LOG",
         "ORGAUTH_LOG_FORMAT",
         "ORGAUTH_AUTO_MIGRATE",
+        "ORGAUTH_METRICS_ADDR",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_SERVICE_NAME",
     ] {
         cmd.env_remove(var);
     }
