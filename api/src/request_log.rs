@@ -6,6 +6,7 @@
 //! The request's span is also what OpenTelemetry exports (when configured): named after the
 //! method and route template, with `http.route` and `http.response.status_code`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,6 +18,15 @@ use crate::client_ip::ClientIp;
 use crate::route_template::{method_label, RouteTemplates};
 
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// Whether spans are exported to a collector (set once at start-up): only then do request spans
+/// carry OpenTelemetry's span name and kind, which would otherwise clutter every log line.
+static EXPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Request spans get OpenTelemetry's name (`<METHOD> <route>`) and kind (server) from now on.
+pub fn spans_exported() {
+    EXPORTED.store(true, Ordering::Relaxed);
+}
 
 pub struct RequestLog {
     /// How the client address is read.
@@ -91,9 +101,13 @@ impl<E: Endpoint> Endpoint for RequestLogEndpoint<E> {
             path = %loggable_path(req.uri().path()),
             "http.route" = route,
             "http.response.status_code" = tracing::field::Empty,
-            "otel.name" = format!("{method} {route}"),
-            "otel.kind" = "server",
+            "otel.name" = tracing::field::Empty,
+            "otel.kind" = tracing::field::Empty,
         );
+        if EXPORTED.load(Ordering::Relaxed) {
+            span.record("otel.name", format!("{method} {route}"));
+            span.record("otel.kind", "server");
+        }
         let recorded = span.clone();
         async move {
             let started = Instant::now();

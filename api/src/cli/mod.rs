@@ -42,6 +42,9 @@ fn init_logging(
         LogFormat::Json => lines.json().boxed(),
     };
     let provider = traces::provider(trace_args)?;
+    if provider.is_some() {
+        crate::request_log::spans_exported();
+    }
     let otel = provider.as_ref().map(traces::layer);
     tracing_subscriber::registry()
         .with(filter)
