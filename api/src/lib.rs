@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod base_path;
 pub mod body_limit;
 pub mod cli;
 pub mod client_ip;

@@ -68,13 +68,15 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
-/// The path as it may be logged: one-time tokens carried in the path are masked.
+/// The path as it may be logged: one-time tokens carried in the path are masked, under any base
+/// path (`ORGAUTH_BASE_PATH`).
 pub fn loggable_path(path: &str) -> String {
-    const TOKEN_IN_PATH: &[&str] = &["/api/auth/reset-password/"];
-    for prefix in TOKEN_IN_PATH {
-        if let Some(rest) = path.strip_prefix(prefix) {
-            if !rest.is_empty() {
-                return format!("{prefix}:token");
+    const TOKEN_IN_PATH: &[&str] = &["/reset-password/"];
+    for marker in TOKEN_IN_PATH {
+        if let Some(at) = path.find(marker) {
+            let end = at + marker.len();
+            if end < path.len() {
+                return format!("{}:token", &path[..end]);
             }
         }
     }
@@ -144,6 +146,10 @@ mod tests {
         assert_eq!(
             loggable_path("/api/auth/reset-password/abc123"),
             "/api/auth/reset-password/:token"
+        );
+        assert_eq!(
+            loggable_path("/custom/auth/reset-password/abc123"),
+            "/custom/auth/reset-password/:token"
         );
         assert_eq!(
             loggable_path("/api/auth/get-session"),

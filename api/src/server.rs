@@ -6,7 +6,9 @@ use std::time::Duration;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
 
 pub use crate::connections::Limits;
-use poem::{Endpoint, EndpointExt, Route};
+use poem::endpoint::make_sync;
+use poem::web::Html;
+use poem::{Endpoint, EndpointExt, Response, Route};
 use poem_openapi::OpenApiService;
 use sea_orm::DatabaseConnection;
 
@@ -15,6 +17,7 @@ use crate::auth::flows::FlowsApi;
 use crate::auth::magic_link::MagicLinkApi;
 use crate::auth::social::SocialApi;
 use crate::auth::AuthApi;
+use crate::base_path::BasePath;
 use crate::body_limit::BodyLimit;
 use crate::cors::Cors;
 use crate::error::with_contract_fallbacks;
@@ -107,8 +110,9 @@ const SERVED_BESIDE: &[&str] = &[
 ];
 
 /// Every route: the API, Swagger UI at `/docs`, the document at `/openapi.json` and (as Better
-/// Auth's `openAPI()` plugin serves them) at `/api/auth/open-api/generate-schema`, with the Scalar
-/// reference at `/api/auth/reference`.
+/// Auth's `openAPI()` plugin serves them) at `<base path>/open-api/generate-schema`, with the
+/// Scalar reference at `<base path>/reference`; the auth routes under the base path
+/// (`ORGAUTH_BASE_PATH`, see [`crate::base_path`]).
 pub fn app(state: AppState) -> impl Endpoint {
     let trusted = state.trusted.clone();
     let known_paths: Vec<String> = <Apis as poem_openapi::OpenApi>::meta()
@@ -127,28 +131,46 @@ pub fn app(state: AppState) -> impl Endpoint {
         state.auth.clock.clone(),
         &known_paths,
     );
+    let base_path = state.base_path.clone();
     let api = openapi(state.clone());
+    // The pages embed the document; they get the one with the configured paths.
+    let spec = api.spec();
+    let document = crate::base_path::document(&spec, &base_path);
+    let swagger_ui = api.swagger_ui_html().replacen(&spec, &document, 1);
+    let reference = crate::reference::page(&api).replacen(&spec, &document, 1);
+    let spec_endpoint = move || {
+        let document = document.clone();
+        make_sync(move |_| {
+            Response::builder()
+                .content_type("application/json")
+                .body(document.clone())
+        })
+    };
     let state_cors = state.cors;
     let routes = Route::new()
-        .nest("/docs", api.swagger_ui())
-        .at("/openapi.json", api.spec_endpoint())
-        .at(
-            "/api/auth/reference",
-            crate::reference::endpoint(crate::reference::page(&api)),
+        .nest(
+            "/docs",
+            Route::new().at("/", make_sync(move |_| Html(swagger_ui.clone()))),
         )
-        .at("/api/auth/open-api/generate-schema", api.spec_endpoint())
+        .at("/openapi.json", spec_endpoint())
+        .at("/api/auth/reference", crate::reference::endpoint(reference))
+        .at("/api/auth/open-api/generate-schema", spec_endpoint())
         .nest("/", api)
         // For the extractors that find the caller (see `auth::Caller`).
         .data(state);
-    // Outermost first: log, answer a panic with a 500, CORS (preflights answered here), collect
-    // headers, rate-limit, read the body, check origins, route.
+    // Outermost first: log, answer a panic with a 500, map the base path, CORS (preflights
+    // answered here), collect headers, rate-limit, read the body, check origins, route.
     let cors = Cors(trusted.clone());
     let inner = with_contract_fallbacks(routes)
         .with(OriginCheck(trusted))
         .with(BodyLimit(MAX_BODY_BYTES))
         .with(limiter)
         .with(WithOutbox)
-        .with_if(state_cors, cors);
+        .with_if(state_cors, cors)
+        .with_if(
+            base_path != crate::base_path::DEFAULT,
+            BasePath(base_path.clone()),
+        );
     catch_panics(inner).with(request_log)
 }
 

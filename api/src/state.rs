@@ -24,6 +24,8 @@ pub struct WebSettings {
     pub cookie_prefix: Option<String>,
     /// The cookies' `Domain` when they are shared across subdomains.
     pub cookie_domain: Option<String>,
+    /// `ORGAUTH_BASE_PATH`; `None`: Better Auth's `/api/auth`.
+    pub base_path: Option<String>,
 }
 
 #[derive(Clone)]
@@ -38,6 +40,8 @@ pub struct Inner {
     pub rate_limit: Option<RateLimitConfig>,
     pub client_ip: ClientIp,
     pub cors: bool,
+    /// Where the auth routes are served (`ORGAUTH_BASE_PATH`).
+    pub base_path: String,
 }
 
 impl AppState {
@@ -60,6 +64,9 @@ impl AppState {
             rate_limit: web.rate_limit,
             client_ip: web.client_ip,
             cors: web.cors,
+            base_path: web
+                .base_path
+                .unwrap_or_else(|| crate::base_path::DEFAULT.to_owned()),
         }))
     }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end suite: the official better-auth 1.7.25 client against the orgauth release binary
-# on SQLite, then on PostgreSQL, then Swagger UI and the API reference page in headless Chromium.
+# on SQLite, then on PostgreSQL (the topologies' cross-origin page in headless Chromium among them),
+# then Swagger UI and the API reference page in headless Chromium.
 # Needs the binary built (ORGAUTH_BIN, default <repo>/target/release/orgauth) and PostgreSQL at
 # TEST_POSTGRES_URL.
 set -euo pipefail
@@ -43,7 +44,7 @@ for db in sqlite postgres; do
   rm -rf "artifacts/calls/$db"
   export E2E_DATABASE=$db
   run "$db" test/core.test.mjs test/organization.test.mjs test/teams.test.mjs test/social.test.mjs \
-    test/magic-link.test.mjs test/admin.test.mjs
+    test/magic-link.test.mjs test/admin.test.mjs test/topologies.test.mjs
 done
 # Reads the calls both runs recorded: every client call exercised as expected, on both databases.
 unset E2E_DATABASE

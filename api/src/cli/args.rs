@@ -336,6 +336,11 @@ pub struct AuthArgs {
     /// `BETTER_AUTH_URL`.
     #[arg(long, env = "ORGAUTH_CROSS_SUB_DOMAIN_COOKIES_DOMAIN")]
     pub cross_sub_domain_cookies_domain: Option<String>,
+    /// Where the auth routes are served (Better Auth's `basePath`), e.g. `/auth`; `/api/auth`
+    /// answers 404 when another is set. Default: the path of `BETTER_AUTH_URL` if it has one (as
+    /// in Better Auth), else `/api/auth`.
+    #[arg(long, env = "ORGAUTH_BASE_PATH")]
+    pub base_path: Option<String>,
     /// `smtp://host:port` (plain local relay), `smtp://user:pass@host:587?tls=required` or
     /// `smtps://user:pass@host:465`. Unset: mails are written to the log (development only).
     #[arg(long, env = "SMTP_URL", hide_env_values = true)]

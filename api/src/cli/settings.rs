@@ -55,6 +55,26 @@ impl AuthArgs {
             .to_owned()
     }
 
+    /// The base path (Better Auth's `basePath`) for the public URL `base_url`: as Better Auth's
+    /// router, the path of `BETTER_AUTH_URL` when it has one, else `ORGAUTH_BASE_PATH`, else
+    /// `/api/auth`. Both, differing, stop the server.
+    pub fn base_path(&self, base_url: &str) -> Result<String, ConfigError> {
+        let in_url = url::Url::parse(base_url)
+            .ok()
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .filter(|p| !p.is_empty());
+        let set = self.base_path.as_deref().map(str::trim);
+        match (in_url, set) {
+            (Some(path), Some(set)) if path != set => Err(ConfigError::Invalid(format!(
+                "ORGAUTH_BASE_PATH: `{set}` differs from BETTER_AUTH_URL's path `{path}`, which \
+                 Better Auth serves the routes under; set one of them"
+            ))),
+            (Some(path), _) => checked_base_path("BETTER_AUTH_URL's path", &path),
+            (None, Some(set)) => checked_base_path("ORGAUTH_BASE_PATH", set),
+            (None, None) => Ok(crate::base_path::DEFAULT.to_owned()),
+        }
+    }
+
     /// The HTTP-facing settings for `base_url`, or the first rule they break.
     pub fn web(&self, base_url: String) -> Result<WebSettings, ConfigError> {
         let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
@@ -66,13 +86,14 @@ impl AuthArgs {
         let proxies = crate::client_ip::parse_trusted_proxies(&self.trusted_proxies)
             .map_err(ConfigError::Invalid)?;
         Ok(WebSettings {
-            base_url,
             trusted_origins: self.trusted_origins.clone(),
             rate_limit,
             client_ip: ClientIp::new(self.client_ip_header.as_deref(), proxies),
             cors: self.cors == Switch::On,
             cookie_prefix: Some(cookie_prefix(&self.cookie_prefix)?),
             cookie_domain,
+            base_path: Some(self.base_path(&base_url)?),
+            base_url: origin(&base_url),
         })
     }
 
@@ -134,7 +155,7 @@ impl AuthArgs {
         cfg.send_verification_on_sign_up = self
             .send_verification_on_sign_up
             .unwrap_or(self.require_email_verification);
-        cfg.api_base_url = format!("{base_url}/api/auth");
+        cfg.api_base_url = format!("{}{}", origin(base_url), self.base_path(base_url)?);
         cfg.reset_password_expires_in = Duration::seconds(self.reset_password_token_expires_in);
         cfg.email_verification_expires_in = Duration::seconds(self.email_verification_expires_in);
         cfg.revoke_sessions_on_password_reset = self.revoke_sessions_on_password_reset;
@@ -155,7 +176,7 @@ impl AuthArgs {
             invitation_url: self
                 .invitation_url
                 .clone()
-                .unwrap_or_else(|| format!("{base_url}/accept-invitation/{{id}}")),
+                .unwrap_or_else(|| format!("{}/accept-invitation/{{id}}", origin(base_url))),
             maximum_teams: self.maximum_teams,
             maximum_members_per_team: self.maximum_members_per_team,
             allow_removing_all_teams: self.allow_removing_all_teams,
@@ -169,7 +190,7 @@ impl AuthArgs {
         cfg.social = social;
         cfg.mail = std::sync::Arc::new(service::mail::templates::Templates::new(
             &self.app_name,
-            base_url,
+            &origin(base_url),
             self.mail_templates.as_deref(),
         )?);
         cfg.provider_timeout = std::time::Duration::from_secs(self.social.provider_timeout);
@@ -266,5 +287,108 @@ fn cookie_prefix(prefix: &str) -> Result<String, ConfigError> {
         false => Err(ConfigError::Invalid(format!(
             "ORGAUTH_COOKIE_PREFIX: `{prefix}` must be letters, digits, `-`, `_` or `.`"
         ))),
+    }
+}
+
+/// A base path (`what` names where it was set) as Better Auth's router matches it: absolute,
+/// plain segments, no trailing slash; not the root, where the auth routes would share the
+/// namespace of `/docs`, `/openapi.json` and the health checks.
+fn checked_base_path(what: &str, path: &str) -> Result<String, ConfigError> {
+    let valid = path.len() > 1
+        && path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.contains("//")
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/-_.~".contains(&b))
+        && !path.split('/').any(|s| s == "." || s == "..");
+    match valid {
+        true => Ok(path.to_owned()),
+        false => Err(ConfigError::Invalid(format!(
+            "{what}: `{path}` must be a path such as /api/auth: `/` then segments of letters, \
+             digits, `-`, `_`, `.` and `~`, without a trailing `/`, `//`, `.` or `..` segments or \
+             a query"
+        ))),
+    }
+}
+
+/// The origin of the public URL (Better Auth keeps `baseURL`'s origin as its `baseURL` option;
+/// the path is the base path).
+fn origin(base_url: &str) -> String {
+    match url::Url::parse(base_url) {
+        Ok(url) if url.origin().is_tuple() => url.origin().ascii_serialization(),
+        _ => base_url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(base_path: Option<&str>) -> AuthArgs {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            auth: AuthArgs,
+        }
+        let mut auth = Only::parse_from(["orgauth"]).auth;
+        auth.base_path = base_path.map(str::to_owned);
+        auth
+    }
+
+    #[test]
+    fn base_paths() {
+        for ok in ["/api/auth", "/auth", "/v1/auth-api", "/a.b/c_d~e"] {
+            assert_eq!(args(Some(ok)).base_path("https://a.example").unwrap(), ok);
+        }
+        for bad in [
+            "",
+            "/",
+            "auth",
+            "/auth/",
+            "/a//b",
+            "/auth?x=1",
+            "/a/../b",
+            "/a b",
+            "/a%2fb",
+        ] {
+            let err = args(Some(bad)).base_path("https://a.example").unwrap_err();
+            assert!(
+                err.to_string().starts_with("ORGAUTH_BASE_PATH: "),
+                "{bad}: {err}"
+            );
+        }
+        assert_eq!(
+            args(None).base_path("https://a.example").unwrap(),
+            "/api/auth"
+        );
+    }
+
+    #[test]
+    fn a_path_in_the_public_url_is_the_base_path_as_in_better_auth() {
+        let url = "https://a.example/identity";
+        assert_eq!(args(None).base_path(url).unwrap(), "/identity");
+        assert_eq!(args(Some("/identity")).base_path(url).unwrap(), "/identity");
+        let err = args(Some("/auth")).base_path(url).unwrap_err().to_string();
+        assert!(
+            err.starts_with("ORGAUTH_BASE_PATH: `/auth` differs"),
+            "{err}"
+        );
+        let err = args(None)
+            .base_path("https://a.example/a//b")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("BETTER_AUTH_URL's path: "), "{err}");
+        assert_eq!(origin(url), "https://a.example");
+        assert_eq!(origin("http://127.0.0.1:3000"), "http://127.0.0.1:3000");
+        let cfg = args(None).config("http://a.example/identity").unwrap();
+        assert_eq!(cfg.api_base_url, "http://a.example/identity");
+        assert_eq!(
+            cfg.org.invitation_url,
+            "http://a.example/accept-invitation/{id}"
+        );
+        let cfg = args(Some("/auth")).config("http://a.example").unwrap();
+        assert_eq!(cfg.api_base_url, "http://a.example/auth");
     }
 }

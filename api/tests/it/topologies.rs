@@ -1,14 +1,17 @@
 //! The topologies Better Auth supports: CORS for a web app on another origin (`ORGAUTH_CORS`, on
 //! the trusted origins: preflights answered, credentials allowed, nothing for other origins or
-//! outside the auth routes), and the cookie prefix and cookies shared across subdomains.
+//! outside the auth routes), the cookie prefix and cookies shared across subdomains, and a base
+//! path other than `/api/auth` (`ORGAUTH_BASE_PATH`).
 
 use api::state::WebSettings;
 use migration::db_tests;
 use migration::testing::TestDb;
 use reqwest::{Method, Response};
+use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::harness::{parts, set_cookies, TestServer, ORIGIN};
+use crate::harness::{assert_error, parts, set_cookies, TestServer, ORIGIN};
+use crate::smtp::MailSink;
 
 const APP: &str = "https://app.example.com";
 const EVIL: &str = "https://evil.example.com";
@@ -233,10 +236,265 @@ async fn cross_subdomain_cookies_carry_the_domain(db: TestDb) {
     );
 }
 
+// ---------------------------------------------------------------------------------------------
+// Base path (`ORGAUTH_BASE_PATH`, Better Auth's `basePath`).
+
+const BASE_PATH: &str = "/custom/auth";
+
+/// A server whose auth routes are under [`BASE_PATH`], with `ORGAUTH_RATE_LIMIT` as `rate_limit`.
+async fn under_base_path(
+    db: &TestDb,
+    configure: impl FnOnce(&mut service::config::AuthConfig),
+    rate_limit: Option<api::rate_limit::RateLimitConfig>,
+) -> TestServer {
+    let web = WebSettings {
+        base_url: ORIGIN.to_owned(),
+        trusted_origins: vec![APP.to_owned()],
+        cors: true,
+        base_path: Some(BASE_PATH.to_owned()),
+        rate_limit,
+        ..Default::default()
+    };
+    let configure = |cfg: &mut service::config::AuthConfig| {
+        // What `orgauth serve` derives from BETTER_AUTH_URL and ORGAUTH_BASE_PATH.
+        cfg.api_base_url = format!("{ORIGIN}{BASE_PATH}");
+        configure(cfg);
+    };
+    TestServer::start_full(db, configure, web).await
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The routes answer under the base path, with the session cookie working there; under
+/// `/api/auth` every path is Better Auth's 404 for a path outside its base path; the pages and
+/// the health check stay where they are.
+async fn the_routes_move_to_the_base_path(db: TestDb) {
+    let server = under_base_path(&db, |_| {}, None).await;
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let signed_up = http
+        .post(server.url("/custom/auth/sign-up/email"))
+        .header("origin", ORIGIN)
+        .json(&json!({"email": "base@example.com", "password": "password123", "name": "B"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    let session = http
+        .get(server.url("/custom/auth/get-session?disableCookieCache=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parts(session).await.1["user"]["email"], "base@example.com");
+    let created = http
+        .post(server.url("/custom/auth/organization/create"))
+        .header("origin", ORIGIN)
+        .json(&json!({"name": "Base", "slug": "base"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    assert_eq!(server.get("/custom/auth/ok").await.status(), 200);
+
+    for path in [
+        "/api/auth/ok",
+        "/api/auth/get-session",
+        "/api/auth",
+        "/api/auth/reference",
+        "/api/auth/open-api/generate-schema",
+        "/custom/authx/ok",
+        "/custom/auth/",
+    ] {
+        let r = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.text().await.unwrap(), "", "{path}");
+    }
+    let old = http
+        .post(server.url("/api/auth/sign-up/email"))
+        .header("origin", ORIGIN)
+        .json(&json!({"email": "old@example.com", "password": "password123", "name": "O"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 404);
+    for path in ["/healthz", "/docs", "/openapi.json"] {
+        assert_eq!(server.get(path).await.status(), 200, "{path}");
+    }
+}
+
+/// Swagger UI, `/openapi.json`, and the `openAPI()` plugin's document and reference page (now
+/// under the base path) all show the configured paths, in the document's order.
+async fn the_documents_show_the_base_path(db: TestDb) {
+    let server = under_base_path(&db, |_| {}, None).await;
+    let spec: serde_json::Value = server.get("/openapi.json").await.json().await.unwrap();
+    let paths: Vec<&String> = spec["paths"].as_object().unwrap().keys().collect();
+    assert!(paths.iter().any(|p| *p == "/custom/auth/sign-up/email"));
+    assert!(paths
+        .iter()
+        .any(|p| *p == "/custom/auth/organization/create"));
+    assert!(paths.iter().any(|p| *p == "/healthz"));
+    assert!(
+        !paths.iter().any(|p| p.starts_with("/api/auth")),
+        "{paths:?}"
+    );
+    let plugin = server.get("/custom/auth/open-api/generate-schema").await;
+    assert_eq!(plugin.status(), 200);
+    assert_eq!(plugin.json::<serde_json::Value>().await.unwrap(), spec);
+    for page in ["/docs", "/custom/auth/reference"] {
+        let html = server.get(page).await.text().await.unwrap();
+        assert!(html.contains("\"/custom/auth/sign-up/email\""), "{page}");
+        assert!(!html.contains("\"/api/auth/sign-up/email\""), "{page}");
+    }
+    // The document keeps its order: the core routes before the admin plugin's.
+    let text = server.get("/openapi.json").await.text().await.unwrap();
+    let sign_up = text.find("\"/custom/auth/sign-up/email\"").unwrap();
+    let admin = text.find("\"/custom/auth/admin/").unwrap();
+    assert!(sign_up < admin);
+}
+
+/// Mailed links (verification, password reset) and the social callback carry the base path, and
+/// the links work.
+async fn links_carry_the_base_path(db: TestDb) {
+    let server = under_base_path(
+        &db,
+        |cfg| {
+            cfg.send_verification_on_sign_up = true;
+            cfg.social = vec![service::social::ProviderConfig::github(
+                "gh-id",
+                "gh-secret",
+            )];
+        },
+        None,
+    )
+    .await;
+    let http = no_redirects();
+    let signed_up = http
+        .post(server.url("/custom/auth/sign-up/email"))
+        .json(&json!({"email": "links@example.com", "password": "password123", "name": "L"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_up.status(), 200);
+    let mail = server.mail.wait("links@example.com", 1).await;
+    let verify = MailSink::link(&mail, &format!("{ORIGIN}{BASE_PATH}/verify-email?token="));
+    let verified = http
+        .get(verify.replacen(ORIGIN, &server.base, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 302);
+    assert_eq!(verified.headers()["location"], "/");
+    let user = entity::user::Entity::find().one(&server.db).await.unwrap();
+    assert!(user.unwrap().email_verified);
+
+    let asked = http
+        .post(server.url("/custom/auth/request-password-reset"))
+        .json(&json!({"email": "links@example.com", "redirectTo": "/reset"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 200);
+    let mail = server.mail.wait("links@example.com", 2).await;
+    let reset = MailSink::link(&mail, &format!("{ORIGIN}{BASE_PATH}/reset-password/"));
+    let landed = http
+        .get(reset.replacen(ORIGIN, &server.base, 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status(), 302);
+    assert!(landed.headers()["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/reset?token="));
+
+    let social = http
+        .post(server.url("/custom/auth/sign-in/social"))
+        .json(&json!({"provider": "github"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = parts(social).await;
+    assert_eq!(status, 200, "{body}");
+    let url = url::Url::parse(body["url"].as_str().unwrap()).unwrap();
+    let redirect_uri = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(
+        redirect_uri.as_deref(),
+        Some(format!("{ORIGIN}{BASE_PATH}/callback/github").as_str())
+    );
+    // A provider's form_post goes on to the GET form, under the base path too.
+    let form = http
+        .post(server.url("/custom/auth/callback/github"))
+        .form(&[("code", "abc"), ("state", "xyz")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 302);
+    assert_eq!(
+        form.headers()["location"],
+        format!("{ORIGIN}{BASE_PATH}/callback/github?code=abc&state=xyz").as_str()
+    );
+}
+
+/// Rate limits, origin checks and CORS apply to the routes under the base path as under
+/// `/api/auth`.
+async fn the_checks_apply_under_the_base_path(db: TestDb) {
+    let limits = api::rate_limit::RateLimitConfig::default();
+    let server = under_base_path(&db, |c| c.account_guessing.free_failures = 0, Some(limits)).await;
+    let attempt = || {
+        server
+            .http
+            .post(server.url("/custom/auth/sign-in/email"))
+            .json(&json!({"email": "nobody@example.com", "password": "password123"}))
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt().await.unwrap().status(), 401);
+    }
+    assert_eq!(attempt().await.unwrap().status(), 429);
+
+    let refused = server
+        .http
+        .post(server.url("/custom/auth/sign-up/email"))
+        .header("origin", EVIL)
+        .json(&json!({"email": "evil@example.com", "password": "password123", "name": "E"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(refused, 403, "INVALID_ORIGIN").await;
+    let refused = server
+        .http
+        .get(server.url("/custom/auth/get-session"))
+        .query(&[("callbackURL", "https://evil.example.com/x")])
+        .send()
+        .await
+        .unwrap();
+    assert_error(refused, 403, "INVALID_CALLBACK_URL").await;
+
+    let pre = preflight(&server, APP, "/custom/auth/get-session").await;
+    assert_eq!(pre.status(), 204);
+    assert_eq!(header(&pre, "access-control-allow-origin"), Some(APP));
+    let pre = preflight(&server, APP, "/api/auth/get-session").await;
+    assert_eq!(header(&pre, "access-control-allow-origin"), None);
+}
+
 db_tests!(
     a_trusted_origin_gets_cors_with_credentials,
     an_untrusted_origin_gets_none,
     only_the_auth_routes_and_only_when_on,
     the_cookie_prefix_names_the_cookies,
     cross_subdomain_cookies_carry_the_domain,
+    the_routes_move_to_the_base_path,
+    the_documents_show_the_base_path,
+    links_carry_the_base_path,
+    the_checks_apply_under_the_base_path,
 );

@@ -3,7 +3,9 @@
 // Redirects are followed by hand so that cookies set on a 3xx response are kept, as a browser does.
 import { CookieJar } from 'tough-cookie';
 
-export function createJar({ onResponse } = {}) {
+// `connect(url)`: where to send a request for `url` (host names that do not resolve, such as
+// api.orgauth.test, to 127.0.0.1); cookies stay keyed by `url`.
+export function createJar({ onResponse, connect = (url) => url } = {}) {
   const jar = new CookieJar();
 
   async function jarFetch(input, init = {}) {
@@ -16,7 +18,7 @@ export function createJar({ onResponse } = {}) {
       const cookie = await jar.getCookieString(url);
       if (cookie) headers.set('cookie', cookie);
       else headers.delete('cookie');
-      const res = await fetch(url, { ...init, method, body, headers, redirect: 'manual' });
+      const res = await fetch(connect(url), { ...init, method, body, headers, redirect: 'manual' });
       for (const setCookie of res.headers.getSetCookie()) await jar.setCookie(setCookie, url);
       onResponse?.({ method, url: new URL(url), status: res.status, response: res });
       const location = res.headers.get('location');

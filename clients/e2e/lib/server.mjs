@@ -72,10 +72,13 @@ export function runCli(args, env) {
   });
 }
 
-/** Starts orgauth; resolves once it logs that it listens. */
-export async function startServer({ databaseUrl, smtpUrl, extraEnv = {} }) {
+/**
+ * Starts orgauth; resolves once it logs that it listens. `port`: the one to listen on (default: a
+ * free one), for an `extraEnv` that names it (BETTER_AUTH_URL on another host name).
+ */
+export async function startServer({ databaseUrl, smtpUrl, extraEnv = {}, port }) {
   if (!existsSync(BIN)) throw new Error(`orgauth binary not found at ${BIN} (set ORGAUTH_BIN)`);
-  const port = await freePort();
+  port ??= await freePort();
   const baseURL = `http://127.0.0.1:${port}`;
   const secret = randomBytes(32).toString('base64url');
   const env = {

@@ -110,3 +110,30 @@ fn bad_cookie_settings_are_one_line() {
         ["orgauth: error: ORGAUTH_COOKIE_PREFIX: `my app` must be letters, digits, `-`, `_` or `.`"]
     );
 }
+
+/// A base path Better Auth's router could not match, or one that differs from BETTER_AUTH_URL's
+/// path, stops the start with one line naming the setting.
+#[test]
+fn bad_base_path_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("b.db").display());
+    let out = run(orgauth()
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "off")
+        .env("ORGAUTH_BASE_PATH", "/auth/"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        ["orgauth: error: ORGAUTH_BASE_PATH: `/auth/` must be a path such as /api/auth: `/` then segments of letters, digits, `-`, `_`, `.` and `~`, without a trailing `/`, `//`, `.` or `..` segments or a query"]
+    );
+    let out = run(orgauth()
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "off")
+        .env("BETTER_AUTH_URL", "http://localhost:3000/identity")
+        .env("ORGAUTH_BASE_PATH", "/auth"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_lines(&out),
+        ["orgauth: error: ORGAUTH_BASE_PATH: `/auth` differs from BETTER_AUTH_URL's path `/identity`, which Better Auth serves the routes under; set one of them"]
+    );
+}

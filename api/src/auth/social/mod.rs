@@ -376,8 +376,8 @@ impl SocialApi {
         }
         let id = service::token::encode_uri_component(&id);
         Ok(FormPostRedirect::Found(format!(
-            "{}/api/auth/callback/{id}?{}",
-            self.state.base_url,
+            "{}/callback/{id}?{}",
+            self.state.auth.cfg.api_base_url,
             query.finish()
         )))
     }
