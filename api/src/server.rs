@@ -119,8 +119,20 @@ pub fn app(state: AppState) -> impl Endpoint {
         .into_iter()
         .flat_map(|api| api.paths.into_iter().map(|p| p.path))
         .collect();
-    let mut routes = known_paths.clone();
-    routes.extend(SERVED_BESIDE.iter().map(|p| p.to_string()));
+    // The log and the metrics see the path the client sent: under the configured base path.
+    let mut routes: Vec<String> = known_paths
+        .iter()
+        .map(String::as_str)
+        .chain(SERVED_BESIDE.iter().copied())
+        .map(|p| match p.strip_prefix(crate::base_path::DEFAULT) {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                format!("{}{rest}", state.base_path)
+            }
+            _ => p.to_string(),
+        })
+        .collect();
+    routes.sort();
+    routes.dedup();
     let request_log = RequestLog {
         client_ip: state.client_ip.clone(),
         routes: std::sync::Arc::new(RouteTemplates::new(&routes)),
