@@ -21,6 +21,7 @@ use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use service::clock::Clock;
 
 use crate::client_ip::ClientIp;
+use crate::route_template::Template;
 
 #[derive(Clone, Debug)]
 pub struct RateLimitConfig {
@@ -101,7 +102,7 @@ fn limits(cfg: &RateLimitConfig, rule: Rule) -> (i64, u32) {
 struct Routes {
     exact: HashMap<String, (u16, Rule)>,
     /// Routes with parameters (`{id}` segments match any one segment).
-    templates: Vec<(Vec<Option<String>>, u16, Rule)>,
+    templates: Vec<(Template, u16, Rule)>,
     /// The first number after the routes'; unknown paths count against `unknown + rule`.
     unknown: u16,
 }
@@ -119,7 +120,10 @@ impl Routes {
                 continue;
             };
             if routes.exact.contains_key(path)
-                || routes.templates.iter().any(|(t, ..)| template(path) == *t)
+                || routes
+                    .templates
+                    .iter()
+                    .any(|(t, ..)| Template::new(path) == *t)
             {
                 continue;
             }
@@ -129,7 +133,7 @@ impl Routes {
                 .checked_add(1)
                 .expect("fewer than 65,536 routes");
             if path.contains('{') {
-                routes.templates.push((template(path), id, rule(path)));
+                routes.templates.push((Template::new(path), id, rule(path)));
             } else {
                 routes.exact.insert(path.to_owned(), (id, rule(path)));
             }
@@ -142,16 +146,8 @@ impl Routes {
         if let Some(&known) = self.exact.get(path) {
             return known;
         }
-        for (template, id, rule) in &self.templates {
-            let mut segments = path.split('/');
-            let matches = template.iter().all(|t| match (t, segments.next()) {
-                (Some(literal), Some(s)) => literal == s,
-                (None, Some(s)) => !s.is_empty(),
-                (_, None) => false,
-            }) && segments.next().is_none();
-            if matches {
-                return (*id, *rule);
-            }
+        if let Some((_, id, rule)) = self.templates.iter().find(|(t, _, _)| t.matches(path)) {
+            return (*id, *rule);
         }
         let rule = rule(path);
         let offset = RULES.iter().position(|r| *r == rule).unwrap_or(0) as u16;
@@ -160,12 +156,6 @@ impl Routes {
 }
 
 /// A path's segments, `None` for a `{parameter}`.
-fn template(path: &str) -> Vec<Option<String>> {
-    path.split('/')
-        .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
-        .collect()
-}
-
 /// Who is counted: IPv4 as is; IPv6 by its /64, since one client usually holds a whole /64;
 /// without an address (no socket address, no trusted header), everyone together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

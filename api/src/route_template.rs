@@ -15,8 +15,33 @@ const PREFIXES: &[&str] = &["/docs"];
 
 pub struct RouteTemplates {
     exact: HashSet<String>,
-    /// Templates with their segments, `None` for a `{parameter}` (matches one non-empty segment).
-    templates: Vec<(String, Vec<Option<String>>)>,
+    templates: Vec<(String, Template)>,
+}
+
+/// A route path with parameters, by segment: `None` for a `{parameter}`, which matches one
+/// non-empty segment. Shared with the rate limiter's counters.
+#[derive(PartialEq, Eq)]
+pub struct Template(Vec<Option<String>>);
+
+impl Template {
+    /// From a path as the OpenAPI document writes it (`/reset-password/{token}`).
+    pub fn new(path: &str) -> Self {
+        Self(
+            path.split('/')
+                .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                .collect(),
+        )
+    }
+
+    /// Whether `path` is one of the template's paths.
+    pub fn matches(&self, path: &str) -> bool {
+        let mut segments = path.split('/');
+        self.0.iter().all(|t| match (t, segments.next()) {
+            (Some(literal), Some(s)) => literal == s,
+            (None, Some(s)) => !s.is_empty(),
+            (_, None) => false,
+        }) && segments.next().is_none()
+    }
 }
 
 impl RouteTemplates {
@@ -28,10 +53,6 @@ impl RouteTemplates {
         };
         for path in paths.iter().map(AsRef::as_ref) {
             if path.contains('{') {
-                let segments: Vec<Option<String>> = path
-                    .split('/')
-                    .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
-                    .collect();
                 let label = path
                     .split('/')
                     .map(
@@ -42,7 +63,7 @@ impl RouteTemplates {
                     )
                     .collect::<Vec<_>>()
                     .join("/");
-                routes.templates.push((label, segments));
+                routes.templates.push((label, Template::new(path)));
             } else {
                 routes.exact.insert(path.to_owned());
             }
@@ -55,16 +76,8 @@ impl RouteTemplates {
         if let Some(route) = self.exact.get(path) {
             return route;
         }
-        for (route, template) in &self.templates {
-            let mut segments = path.split('/');
-            let matches = template.iter().all(|t| match (t, segments.next()) {
-                (Some(literal), Some(s)) => literal == s,
-                (None, Some(s)) => !s.is_empty(),
-                (_, None) => false,
-            }) && segments.next().is_none();
-            if matches {
-                return route;
-            }
+        if let Some((route, _)) = self.templates.iter().find(|(_, t)| t.matches(path)) {
+            return route;
         }
         PREFIXES
             .iter()
