@@ -5,7 +5,7 @@
 //! its own), [`Body`] (a request body read as strictly as it is documented), [`OptionalJson`] (a
 //! body that may be absent),
 //! `string_enum!` (a string documented as one of a few values) and `success!`, which declares an
-//! operation's success response.
+//! operation's success response ([`Lean`] for the large reads, written without a JSON tree).
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -85,6 +85,13 @@ impl<T: ParseFromJSON> ParseFromJSON for Nullable<T> {
                 .map(|v| Self(Some(v)))
                 .map_err(ParseError::propagate),
         }
+    }
+}
+
+/// As its `ToJSON`: the value, or `null`.
+impl<T: serde::Serialize> serde::Serialize for Nullable<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
     }
 }
 
@@ -512,6 +519,8 @@ macro_rules! string_enum {
                 Some(serde_json::Value::String(self.0.clone()))
             }
         }
+
+        $crate::wire::lean_string!($name);
     };
 }
 
@@ -549,6 +558,28 @@ macro_rules! success {
         }
         $crate::wire::success!(@from $name($body));
     };
+    ($(#[doc = $doc:literal])+ $vis:vis $name:ident($body:ty) + session + lean) => {
+        #[derive(poem_openapi::ApiResponse)]
+        $vis enum $name {
+            $(#[doc = $doc])+
+            #[oai(
+                status = 200,
+                header(
+                    name = "set-auth-token",
+                    ty = "Option<String>",
+                    description = "The session's signed token (`token.signature`) for \
+                                   `Authorization: Bearer`; sent when this call opened or renewed \
+                                   the session."
+                )
+            )]
+            Ok($crate::wire::Lean<$body>),
+        }
+        impl From<$body> for $name {
+            fn from(body: $body) -> Self {
+                Self::Ok($crate::wire::Lean(body))
+            }
+        }
+    };
     (@from $name:ident($body:ty)) => {
         impl From<$body> for $name {
             fn from(body: $body) -> Self {
@@ -561,7 +592,12 @@ macro_rules! success {
 pub(crate) use success;
 
 mod body;
+mod lean;
 #[cfg(test)]
 mod props;
 
 pub use body::Body;
+#[cfg(test)]
+pub(crate) use lean::same_as_to_json;
+pub use lean::Lean;
+pub(crate) use lean::{lean_object, lean_string};

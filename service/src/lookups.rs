@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use entity::{invitation, member, organization, session, team, team_member, user};
 use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, RuntimeErr,
 };
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -35,16 +35,12 @@ pub struct Lookups {
     organizations: Batcher<OrganizationsByUser>,
     memberships: Batcher<MembershipsByOrganization>,
     members: Batcher<MembersByOrganization>,
+    member_counts: Batcher<MemberCountsByOrganization>,
     contents: Batcher<ContentsByOrganization>,
 }
 
-/// An organization's members with their users, oldest first (at most [`LISTED`]), and how many
-/// there are in all.
-#[derive(Debug, Default)]
-pub struct Members {
-    pub rows: Vec<(member::Model, user::Model)>,
-    pub total: u64,
-}
+/// An organization's first members with their users, oldest first (at most [`LISTED`]).
+pub type Members = Vec<(member::Model, user::Model)>;
 
 /// An organization's teams (with member counts) and invitations, oldest first, at most
 /// [`LISTED`] of each, before the caller's role decides which invitations they see.
@@ -61,6 +57,7 @@ impl Lookups {
             organizations: Batcher::new(db.clone()),
             memberships: Batcher::new(db.clone()),
             members: Batcher::new(db.clone()),
+            member_counts: Batcher::new(db.clone()),
             contents: Batcher::new(db),
         }
     }
@@ -74,11 +71,21 @@ impl Lookups {
         self.memberships.find((organization_id, user_id)).await
     }
 
-    /// The members of `organization_id` with their users; requests for the same organization
-    /// in one batch share one read.
+    /// The first [`LISTED`] members of `organization_id` with their users; requests for the same
+    /// organization in one batch share one read.
     pub async fn members(&self, organization_id: String) -> Result<Arc<Members>> {
         Ok(self
             .members
+            .find(organization_id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// How many members `organization_id` has. Kept apart from [`Self::members`] because it reads
+    /// an index entry per member: only `list-members` past its first [`LISTED`] asks for it.
+    pub async fn member_count(&self, organization_id: String) -> Result<u64> {
+        Ok(self
+            .member_counts
             .find(organization_id)
             .await?
             .unwrap_or_default())
@@ -185,12 +192,18 @@ impl Load for MembershipsByOrganization {
         db: &DatabaseConnection,
         keys: Vec<(String, String)>,
     ) -> std::result::Result<HashMap<(String, String), Self::Value>, DbErr> {
-        let (organizations, users): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
-        // Pairs nobody asked for may come back too; they are simply not looked at.
+        // Exactly the pairs asked for, each through the `(organization_id, user_id)` unique index:
+        // a batch never reads another membership of its users or its organizations.
+        let pairs = keys.into_iter().fold(Condition::any(), |any, (o, u)| {
+            any.add(
+                Condition::all()
+                    .add(member::Column::OrganizationId.eq(o))
+                    .add(member::Column::UserId.eq(u)),
+            )
+        });
         Ok(organization::Entity::find()
-            .filter(organization::Column::Id.is_in(organizations))
             .find_also_related(member::Entity)
-            .filter(member::Column::UserId.is_in(users))
+            .filter(pairs)
             .all(db)
             .await?
             .into_iter()
@@ -229,7 +242,7 @@ where
 }
 
 /// Members with their users by organization: the first [`LISTED`] (oldest first, by the
-/// `(organization_id, created_at, id)` index), and a count only when there are more.
+/// `(organization_id, created_at, id)` index).
 struct MembersByOrganization;
 
 impl Load for MembersByOrganization {
@@ -241,7 +254,7 @@ impl Load for MembersByOrganization {
         organizations: Vec<String>,
     ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
         per_organization(db, organizations, |db, id| async move {
-            let rows: Vec<(member::Model, user::Model)> = member::Entity::find()
+            Ok(member::Entity::find()
                 .filter(member::Column::OrganizationId.eq(&id))
                 .find_also_related(user::Entity)
                 .order_by_asc(member::Column::CreatedAt)
@@ -251,18 +264,38 @@ impl Load for MembersByOrganization {
                 .await?
                 .into_iter()
                 .filter_map(|(m, u)| Some((m, u?)))
-                .collect();
-            let total = if rows.len() < LISTED {
-                rows.len() as u64
-            } else {
-                member::Entity::find()
-                    .filter(member::Column::OrganizationId.eq(&id))
-                    .count(&db)
-                    .await?
-            };
-            Ok(Members { rows, total })
+                .collect())
         })
         .await
+    }
+}
+
+/// Member counts by organization, the batch's in one grouped count over the `organization_id`
+/// index (an index-only scan where the visibility map allows). Organizations without members
+/// are absent, which reads as 0.
+struct MemberCountsByOrganization;
+
+impl Load for MemberCountsByOrganization {
+    type Key = String;
+    type Value = u64;
+
+    async fn load(
+        db: &DatabaseConnection,
+        organizations: Vec<String>,
+    ) -> std::result::Result<HashMap<String, u64>, DbErr> {
+        let counts: Vec<(String, i64)> = member::Entity::find()
+            .select_only()
+            .column(member::Column::OrganizationId)
+            .column_as(member::Column::Id.count(), "count")
+            .filter(member::Column::OrganizationId.is_in(organizations))
+            .group_by(member::Column::OrganizationId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(counts
+            .into_iter()
+            .map(|(id, n)| (id, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 }
 

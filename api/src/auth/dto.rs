@@ -61,6 +61,8 @@ impl ParseFromJSON for Timestamp {
     }
 }
 
+crate::wire::lean_string!(Timestamp);
+
 impl ToJSON for Timestamp {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))

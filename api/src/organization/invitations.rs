@@ -14,7 +14,7 @@ use crate::auth::dto::Timestamp;
 use crate::auth::Caller;
 use crate::error::{Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{string_enum, success, Body, Count, Nullable};
+use crate::wire::{lean_object, string_enum, success, Body, Count, Nullable};
 
 /// An invitation to join an organization.
 #[derive(Object, Debug)]
@@ -55,6 +55,18 @@ impl From<&entity::invitation::Model> for Invitation {
         }
     }
 }
+
+lean_object!(Invitation, |i| {
+    "createdAt": &i.created_at,
+    "email": &i.email,
+    "expiresAt": &i.expires_at,
+    "id": &i.id,
+    "inviterId": &i.inviter_id,
+    "organizationId": &i.organization_id,
+    "role": &i.role,
+    "status": &i.status,
+    "teamId": &i.team_id,
+});
 
 string_enum! {
     /// Where an invitation stands.

@@ -14,7 +14,7 @@ use crate::auth::dto::Timestamp;
 use crate::auth::Caller;
 use crate::error::{ApiError, Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{string_enum, success, Body, Count, Nullable};
+use crate::wire::{lean_object, string_enum, success, Body, Count, Nullable};
 
 /// A membership. `role` is comma-joined when a member holds several.
 #[derive(Object, Debug)]
@@ -87,6 +87,22 @@ impl From<&(entity::member::Model, entity::user::Model)> for MemberWithUser {
     }
 }
 
+lean_object!(MemberUser, |u| {
+    "email": &u.email,
+    "id": &u.id,
+    "image": &u.image,
+    "name": &u.name,
+});
+
+lean_object!(MemberWithUser, |m| {
+    "createdAt": &m.member.created_at,
+    "id": &m.member.id,
+    "organizationId": &m.member.organization_id,
+    "role": &m.member.role,
+    "user": &m.user,
+    "userId": &m.member.user_id,
+});
+
 /// A member's roles.
 #[derive(Object, Debug)]
 pub struct RoleResponse {
@@ -102,6 +118,11 @@ pub struct MembersPage {
     /// All members matching the filter, whatever the page.
     pub total: u64,
 }
+
+lean_object!(MembersPage, |p| {
+    "members": &p.members,
+    "total": &p.total,
+});
 
 /// `has-permission`'s body: the permissions to check, under `permissions`.
 #[derive(Object, Debug)]
@@ -173,7 +194,7 @@ success! {
 
 success! {
     /// A page of the members, with their users, and the number of all matches.
-    pub Members(MembersPage) + session
+    pub Members(MembersPage) + session + lean
 }
 
 success! {

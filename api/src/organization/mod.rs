@@ -3,6 +3,8 @@
 //! holds its routes and the wire shapes they read and answer; the rules are the service's.
 
 mod invitations;
+#[cfg(test)]
+mod lean_answers;
 mod members;
 mod organizations;
 mod teams;

@@ -16,7 +16,7 @@ use crate::auth::dto::{StatusTrue, Timestamp};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Errors, JsonBody, NoBody};
 use crate::state::AppState;
-use crate::wire::{success, Body, Count, JsonObject, Nullable};
+use crate::wire::{lean_object, success, Body, Count, JsonObject, Nullable};
 
 /// An organization; `metadata` as stored (a JSON string), as Better Auth returns it from reads.
 #[derive(Object, Debug)]
@@ -137,6 +137,27 @@ impl From<FullOrganization> for FullOrganizationResponse {
     }
 }
 
+lean_object!(TeamWithCount, |t| {
+    "createdAt": &t.team.created_at,
+    "id": &t.team.id,
+    "memberCount": &t.member_count,
+    "name": &t.team.name,
+    "organizationId": &t.team.organization_id,
+    "updatedAt": &t.team.updated_at,
+});
+
+lean_object!(FullOrganizationResponse, |f| {
+    "createdAt": &f.organization.created_at,
+    "id": &f.organization.id,
+    "invitations": &f.invitations,
+    "logo": &f.organization.logo,
+    "members": &f.members,
+    "metadata": &f.organization.metadata,
+    "name": &f.organization.name,
+    "slug": &f.organization.slug,
+    "teams": &f.teams,
+});
+
 /// `create`'s body.
 #[derive(Object, Debug)]
 #[oai(rename_all = "camelCase")]
@@ -249,7 +270,7 @@ success! {
 success! {
     /// The organization with its members, teams and invitations, or `null` when none is named and
     /// none is active.
-    pub OrganizationDetails(Nullable<FullOrganizationResponse>) + session
+    pub OrganizationDetails(Nullable<FullOrganizationResponse>) + session + lean
 }
 
 success! {

@@ -207,15 +207,23 @@ impl Auth {
             .unwrap_or(self.cfg.org.membership_limit)
             .min(self.cfg.org.membership_limit);
         let by_creation = matches!(page.sort_by.as_deref(), None | Some("createdAt"));
+        let mut counted = None;
         if page.role.is_none() && by_creation {
             // The common page: from the batched read of the organization's first members, when
             // it holds them all or the page lies within them.
             let members = self.lookups.members(org.clone()).await?;
-            let held = members.rows.len() as u64;
+            let held = members.len() as u64;
+            // Fewer than the lookup takes: these are all of them, and no count is needed.
+            let total = if members.len() < crate::lookups::LISTED {
+                held
+            } else {
+                self.lookups.member_count(org.clone()).await?
+            };
+            counted = Some(total);
             let end = page.offset.unwrap_or(0).saturating_add(limit);
-            if members.total == held || (!page.descending && end <= held) {
+            if total == held || (!page.descending && end <= held) {
                 // Only the page's rows are cloned out of the shared read.
-                let mut rows: Vec<_> = members.rows.iter().collect();
+                let mut rows: Vec<_> = members.iter().collect();
                 if page.descending {
                     // Stable: equal times keep their id order, as in the statement below.
                     rows.sort_by_key(|(m, _)| std::cmp::Reverse(m.created_at));
@@ -226,7 +234,7 @@ impl Auth {
                     .take(usize::try_from(limit).unwrap_or(usize::MAX))
                     .cloned()
                     .collect();
-                return Ok((rows, members.total));
+                return Ok((rows, total));
             }
         }
         let mut query = member::Entity::find().filter(member::Column::OrganizationId.eq(&org));
@@ -240,7 +248,10 @@ impl Auth {
                     .add(member::Column::Role.contains(format!(",{role},"))),
             );
         }
-        let total = query.clone().count(&self.db).await?;
+        let total = match counted {
+            Some(total) => total,
+            None => query.clone().count(&self.db).await?,
+        };
         let column = match page.sort_by.as_deref() {
             None | Some("createdAt") => member::Column::CreatedAt,
             Some("role") => member::Column::Role,
@@ -256,19 +267,28 @@ impl Auth {
         } else {
             query.order_by_asc(column)
         };
-        let rows = query
+        // The page's members alone first, so the range is taken from the index order (a join
+        // with users would let the planner sort the whole organization), then their users.
+        let page_members = query
             .order_by_asc(member::Column::Id)
-            .find_also_related(user::Entity)
             .limit(limit)
             .offset(page.offset.unwrap_or(0))
             .all(&self.db)
             .await?;
-        Ok((
-            rows.into_iter()
-                .filter_map(|(m, u)| u.map(|u| (m, u)))
-                .collect(),
-            total,
-        ))
+        let ids: Vec<&str> = page_members.iter().map(|m| m.user_id.as_str()).collect();
+        let mut users: std::collections::HashMap<String, user::Model> = user::Entity::find()
+            .filter(user::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect();
+        let rows = page_members
+            .into_iter()
+            // A user is a member once, so each user is taken once.
+            .filter_map(|m| users.remove(&m.user_id).map(|u| (m, u)))
+            .collect();
+        Ok((rows, total))
     }
 
     /// `has-permission`: whether one of the caller's roles grants every requested action.

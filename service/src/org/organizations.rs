@@ -325,7 +325,7 @@ impl Auth {
             self.lookups.contents(org.id.clone())
         )?;
         let limit = members_limit.map_or(LISTED, |n| usize::try_from(n).unwrap_or(LISTED));
-        let members = members.rows.iter().take(limit).cloned().collect();
+        let members = members.iter().take(limit).cloned().collect();
         let teams = contents.teams.clone();
         let invitations = if roles.can(&me.role, Permission::CREATE_INVITATION) {
             let creator = roles.is_creator(&me.role);
