@@ -23,13 +23,13 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 net_free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # net_start NAME [VAR=value ...]: the server with the given settings (rate limiting off: all load
-# comes from one address), logging at info to $WORK/NAME.log.
+# comes from one address), logging at info to $WORK/NAME.log; on NET_DATABASE_URL if set.
 net_start() {
   local name=$1; shift
   local port; port=$(net_free_port)
   BASE=http://127.0.0.1:$port LOG=$WORK/$name.log
   env PORT=$port HOST=127.0.0.1 BETTER_AUTH_URL=$BASE \
-    DATABASE_URL="sqlite://$WORK/$name.db?mode=rwc" \
+    DATABASE_URL="${NET_DATABASE_URL:-sqlite://$WORK/$name.db?mode=rwc}" \
     BETTER_AUTH_SECRET=faults-net-secret-0123456789-0123456789 \
     ORGAUTH_RATE_LIMIT=off RUST_LOG=${RUST_LOG:-info} "$@" \
     "$ORGAUTH_BIN" serve >"$LOG" 2>&1 &

@@ -8,9 +8,22 @@
 # before, at the peak and after. Deadlines: ORGAUTH_HEADER_READ_TIMEOUT (10 s) and
 # ORGAUTH_IDLE_TIMEOUT (75 s; 12 s with QUICK=1), overridable as HEADER_TIMEOUT / IDLE_TIMEOUT.
 # ROUNDS (2; 1 with QUICK=1) times over, to show the second round reuses the first one's memory.
+# PG=1: on a fresh PostgreSQL database of TEST_POSTGRES_URL's server (dropped at the end), each
+# idle connection's one request a get-session with a session cookie, and the server's
+# connections to that database (pg_stat_activity) counted before, at the peak and after.
 #   bench/faults/slow-clients.sh            # about 200 s
 #   QUICK=1 bench/faults/slow-clients.sh    # about 40 s
+#   PG=1 SLOW=0 SILENT=0 ROUNDS=1 IDLE_TIMEOUT=20 bench/faults/slow-clients.sh   # idle only, ~45 s
 source "$(dirname "$0")/net-lib.sh"
+pg_db="" pg_url=""
+if [[ ${PG:-0} == 1 ]]; then
+  pg_server=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  pg_db="orgauth_bench_idle_$$"
+  pg_url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$pg_server" "$pg_db")
+  psql "$pg_server" -qc "CREATE DATABASE \"$pg_db\""
+  trap 'net_cleanup; psql "$pg_server" -qc "DROP DATABASE IF EXISTS \"$pg_db\" WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+  export NET_DATABASE_URL=$pg_url
+fi
 if [[ ${QUICK:-0} == 1 ]]; then
   idle=${IDLE:-5000} slow=${SLOW:-200} silent=${SILENT:-200} idle_timeout=${IDLE_TIMEOUT:-12} rounds=${ROUNDS:-1}
 else
@@ -18,12 +31,24 @@ else
 fi
 header_timeout=${HEADER_TIMEOUT:-10}
 RUST_LOG=warn net_start slow ORGAUTH_HEADER_READ_TIMEOUT="$header_timeout" ORGAUTH_IDLE_TIMEOUT="$idle_timeout"
-echo "slow-clients: idle=$idle slow=$slow silent=$silent header_timeout=${header_timeout}s idle_timeout=${idle_timeout}s"
-python3 - "$PID" "${BASE#http://}" "$idle" "$slow" "$silent" "$header_timeout" "$idle_timeout" "$rounds" <<'PY'
-import asyncio, os, statistics, sys, time
-pid, hostport, n_idle, n_slow, n_silent, header_t, idle_t, rounds = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:])
+cookie=""
+[[ -z $pg_db ]] || cookie=$(net_session_cookie)
+echo "slow-clients: idle=$idle slow=$slow silent=$silent header_timeout=${header_timeout}s idle_timeout=${idle_timeout}s${pg_db:+ database=PostgreSQL}"
+python3 - "$PID" "${BASE#http://}" "$idle" "$slow" "$silent" "$header_timeout" "$idle_timeout" "$rounds" "$pg_db" "$cookie" <<'PY'
+import asyncio, os, statistics, subprocess, sys, time
+pid, hostport, n_idle, n_slow, n_silent, header_t, idle_t, rounds = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:9])
+pg_db, cookie = sys.argv[9], sys.argv[10]
 host, port = hostport.split(":"); port = int(port)
 REQ = b"GET /api/auth/ok HTTP/1.1\r\nHost: x\r\nUser-Agent: faults\r\n\r\n"
+# The idle connections' one request: with a database to watch, one that reads it.
+IDLE_REQ = (f"GET /api/auth/get-session HTTP/1.1\r\nHost: x\r\nUser-Agent: faults\r\nCookie: {cookie}\r\n\r\n".encode()
+            if cookie else REQ)
+def pg_conns():
+    """The server's connections to its database (none counted without PG=1)."""
+    if not pg_db: return 0
+    sql = f"SELECT count(*) FROM pg_stat_activity WHERE datname = '{pg_db}' AND pid <> pg_backend_pid()"
+    return int(subprocess.run(["psql", os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+                               "-XAtc", sql], capture_output=True, text=True, check=True).stdout)
 limit = max(header_t, idle_t) + 20          # a connection open this long was not cut
 def rss():
     with open(f"/proc/{pid}/status") as f:
@@ -45,8 +70,10 @@ async def wait_closed(reader, deadline):
 async def idle_one(res):
     try:
         r, w = await asyncio.open_connection(host, port)
-        w.write(REQ); await w.drain()
-        head = await asyncio.wait_for(r.readuntil(b'{"ok":true}'), 30)
+        w.write(IDLE_REQ); await w.drain()
+        head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 30)
+        length = next((int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")), 0)
+        await asyncio.wait_for(r.readexactly(length), 30)
         if not head.startswith(b"HTTP/1.1 200"): res["bad"] += 1; return
         res["served"] += 1
         t = await wait_closed(r, time.monotonic() + limit)
@@ -94,13 +121,14 @@ async def probe(stop, out):
 async def sample(stop, out):
     while not stop.is_set():
         out["rss"] = max(out["rss"], rss()); out["fds"] = max(out["fds"], fds())
+        if pg_db: out["pg"] = max(out["pg"], await asyncio.to_thread(pg_conns))
         await asyncio.sleep(0.25)
 
 def kinds(): return {"served": 0, "bad": 0, "failed": 0, "cut": [], "open": [0], "bytes": []}
 
 async def round_(n):
-    before = (rss(), fds())
-    stop, peak, pr = asyncio.Event(), {"rss": 0, "fds": 0}, {"ok": 0, "bad": 0, "failed": 0, "ms": []}
+    before = (rss(), fds(), pg_conns())
+    stop, peak, pr = asyncio.Event(), {"rss": 0, "fds": 0, "pg": 0}, {"ok": 0, "bad": 0, "failed": 0, "ms": []}
     bg = [asyncio.ensure_future(probe(stop, pr)), asyncio.ensure_future(sample(stop, peak))]
     res = {"idle": kinds(), "slow": kinds(), "silent": kinds()}
     tasks, t0 = [], time.monotonic()
@@ -113,7 +141,7 @@ async def round_(n):
     await asyncio.gather(*tasks)
     stop.set(); await asyncio.gather(*bg)
     await asyncio.sleep(2)
-    after = (rss(), fds())
+    after = (rss(), fds(), pg_conns())
     print(f"round {n}: opened {len(plan)} connections in {opened:.1f}s; all ended after {time.monotonic() - t0:.1f}s")
     for kind, r in res.items():
         cut = sorted(r["cut"])
@@ -125,6 +153,7 @@ async def round_(n):
     ms = sorted(pr["ms"]) or [0]
     print(f"probe: ok {pr['ok']}, not ok {pr['bad']}, failed {pr['failed']}; latency ms median {statistics.median(ms):.1f} max {ms[-1]:.1f}")
     print(f"server RSS KiB: before {before[0]}, peak {peak['rss']}, after {after[0]}; open fds: before {before[1]}, peak {peak['fds']}, after {after[1]}")
+    if pg_db: print(f"server connections to PostgreSQL: before {before[2]}, peak {peak['pg']}, after {after[2]}")
 async def main():
     for n in range(1, rounds + 1):
         await round_(n)

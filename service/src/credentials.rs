@@ -2,6 +2,8 @@
 
 use entity::{account, user};
 use migration::constraints::USER_EMAIL;
+use migration::LEGACY_PASSWORD_CONDITION;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
@@ -402,11 +404,11 @@ async fn credential_account(
 
 /// Whether any stored password is a Better Auth scrypt hash (`<salt hex>:<key hex>`, not a PHC
 /// string): failed sign-ins then spend scrypt work too, so they cannot tell such users apart.
+/// The condition is written as the partial index `account_legacyPassword_idx` states it, so the
+/// look reads that (usually empty) index, not every account.
 pub async fn scrypt_hashes_present(db: &impl ConnectionTrait) -> Result<bool> {
     Ok(account::Entity::find()
-        .filter(account::Column::ProviderId.eq(CREDENTIAL))
-        .filter(account::Column::Password.is_not_null())
-        .filter(account::Column::Password.not_like("$%"))
+        .filter(Expr::cust(LEGACY_PASSWORD_CONDITION))
         .one(db)
         .await?
         .is_some())

@@ -4,4 +4,5 @@ mod db;
 mod invariants;
 mod org;
 mod password;
+mod sweep;
 mod unique;
