@@ -19,9 +19,11 @@ mod m20250101_000002_unique_memberships;
 mod m20250101_000003_unique_provider_accounts;
 mod m20250101_000004_organization_order_indexes;
 mod m20250101_000005_admin_columns;
+mod m20250101_000006_rate_limit;
 pub use m20250101_000002_unique_memberships::{MEMBER_UNIQUE, TEAM_MEMBER_UNIQUE};
 pub use m20250101_000003_unique_provider_accounts::ACCOUNT_UNIQUE;
 pub use m20250101_000005_admin_columns::ADMIN_COLUMNS;
+pub use m20250101_000006_rate_limit::RATE_LIMIT_KEY_UNIQUE;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -45,6 +47,7 @@ impl MigratorTrait for Steps {
             Box::new(m20250101_000003_unique_provider_accounts::Migration),
             Box::new(m20250101_000004_organization_order_indexes::Migration),
             Box::new(m20250101_000005_admin_columns::Migration),
+            Box::new(m20250101_000006_rate_limit::Migration),
         ]
     }
 }
