@@ -173,7 +173,9 @@ impl Routes {
 
     /// A counter's name in the shared stores.
     fn name(&self, bucket: u16) -> &str {
-        self.names.get(usize::from(bucket)).map_or("?", String::as_str)
+        self.names
+            .get(usize::from(bucket))
+            .map_or("?", String::as_str)
     }
 
     /// The counter and rule of a path relative to `/api/auth`.
@@ -217,11 +219,9 @@ impl std::fmt::Display for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Client::V4(bits) => write!(f, "{}", Ipv4Addr::from_bits(*bits)),
-            Client::V6(prefix) => write!(
-                f,
-                "{}/64",
-                Ipv6Addr::from_bits(u128::from(*prefix) << 64)
-            ),
+            Client::V6(prefix) => {
+                write!(f, "{}/64", Ipv6Addr::from_bits(u128::from(*prefix) << 64))
+            }
             Client::Unknown => f.write_str("unknown"),
         }
     }
@@ -438,19 +438,18 @@ impl Limiter {
         let client = Client::from(self.client_ip.of(req));
         let now = self.clock.now().timestamp_millis();
         let left = match &self.store {
-            Store::Memory(table) => table
-                .lock()
-                .expect("rate-limit table")
-                .hit((client, bucket), window, max, now),
+            Store::Memory(table) => {
+                table
+                    .lock()
+                    .expect("rate-limit table")
+                    .hit((client, bucket), window, max, now)
+            }
             Store::Shared(counters) => {
                 let key = format!("{client}|{}", self.routes.name(bucket));
-                counters
-                    .hit(&key, window, max, now)
-                    .await
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "counting a rate-limited request failed");
-                        Uncounted
-                    })?
+                counters.hit(&key, window, max, now).await.map_err(|e| {
+                    tracing::error!(error = %e, "counting a rate-limited request failed");
+                    Uncounted
+                })?
             }
         };
         Ok(left.map(|left| (left + 999) / 1000))

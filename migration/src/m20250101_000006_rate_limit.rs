@@ -95,10 +95,19 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(RateLimit::Table)
-                    .col(ColumnDef::new(RateLimit::Id).text().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(RateLimit::Id)
+                            .text()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(RateLimit::Key).text().not_null())
                     .col(ColumnDef::new(RateLimit::Count).integer().not_null())
-                    .col(ColumnDef::new(RateLimit::LastRequest).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(RateLimit::LastRequest)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .index(
                         Index::create()
                             .name(RATE_LIMIT_KEY_UNIQUE)

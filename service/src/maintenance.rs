@@ -237,7 +237,9 @@ mod tests {
                 Auth::new(
                     db.clone(),
                     crate::password::Hasher::new(1, 1),
-                    AuthConfig::with_secret(Secret::new("maintenance-test-secret-0123456789abcdef")),
+                    AuthConfig::with_secret(Secret::new(
+                        "maintenance-test-secret-0123456789abcdef",
+                    )),
                     Arc::new(clock.clone()),
                     crate::mail::Mailer::Log { links: false },
                 )

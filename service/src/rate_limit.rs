@@ -234,7 +234,13 @@ impl SharedCounters {
 
     /// Counts a request against `key`: `Some(milliseconds)` left when it is over `max`; an error
     /// only when neither Redis nor the database could count it.
-    pub async fn hit(&self, key: &str, window: i64, max: u32, now: i64) -> Result<Option<i64>, DbErr> {
+    pub async fn hit(
+        &self,
+        key: &str,
+        window: i64,
+        max: u32,
+        now: i64,
+    ) -> Result<Option<i64>, DbErr> {
         if let Some(redis) = &self.redis {
             if let Some(verdict) = redis.hit(key, window, max).await {
                 return Ok(verdict);
@@ -261,10 +267,7 @@ mod tests {
             hit_db(&db, "a", 10_000, 3, 4_500).await.unwrap(),
             Some(6_500)
         );
-        assert_eq!(
-            hit_db(&db, "a", 10_000, 3, 10_999).await.unwrap(),
-            Some(1)
-        );
+        assert_eq!(hit_db(&db, "a", 10_000, 3, 10_999).await.unwrap(), Some(1));
         assert_eq!(hit_db(&db, "b", 10_000, 3, 4_500).await.unwrap(), None);
         assert_eq!(hit_db(&db, "a", 10_000, 3, 11_000).await.unwrap(), None);
         // The windows that ran out go; the sweep's own row stays.

@@ -79,7 +79,11 @@ impl AuthArgs {
     /// Where the rate-limit counters live: as set, else in Redis when `REDIS_URL` is set (as
     /// Better Auth uses its secondary storage when one is configured), else in memory.
     pub fn rate_limit_storage(&self) -> Result<Storage, ConfigError> {
-        let url = self.redis_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+        let url = self
+            .redis_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
         let kind = self.rate_limit_storage.unwrap_or(match url {
             Some(_) => RateLimitStorage::Redis,
             None => RateLimitStorage::Memory,

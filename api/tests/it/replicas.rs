@@ -167,7 +167,11 @@ async fn limits_are_shared_through_redis_and_hold_while_it_is_down(db: TestDb) {
     assert_eq!(sign_in(b, "203.0.113.2").await, 401);
     assert_eq!(sign_in(a, "203.0.113.2").await, 401);
     assert_eq!(sign_in(b, "203.0.113.2").await, 429);
-    assert_eq!(rows_for(a, "203.0.113.2").await, 1, "counted in the database");
+    assert_eq!(
+        rows_for(a, "203.0.113.2").await,
+        1,
+        "counted in the database"
+    );
 
     redis.restart().await;
     // Each server tries Redis again after its backoff; until then the database counts.
@@ -188,7 +192,11 @@ async fn limits_are_shared_through_redis_and_hold_while_it_is_down(db: TestDb) {
         assert_eq!(sign_in(server, "203.0.113.3").await, 401);
     }
     assert_eq!(sign_in(b, "203.0.113.3").await, 429);
-    assert_eq!(rows_for(a, "203.0.113.3").await, 0, "counted in Redis again");
+    assert_eq!(
+        rows_for(a, "203.0.113.3").await,
+        0,
+        "counted in Redis again"
+    );
 }
 
 db_tests!(

@@ -522,10 +522,7 @@ async fn concurrent_migrators_migrate_once(db: TestDb) {
         .iter()
         .map(|m| m.name().to_owned())
         .collect();
-    assert_eq!(
-        recorded.iter().map(|r| s(&r[0])).collect::<Vec<_>>(),
-        names
-    );
+    assert_eq!(recorded.iter().map(|r| s(&r[0])).collect::<Vec<_>>(), names);
     let once = rows(
         &a,
         "SELECT version FROM seaql_migrations GROUP BY version HAVING count(*) > 1",
@@ -535,12 +532,7 @@ async fn concurrent_migrators_migrate_once(db: TestDb) {
     assert!(once.is_empty(), "{once:?}");
     // The tables are there, once each, and usable.
     for table in ["user", "member", "rate_limit"] {
-        let n = rows(
-            &a,
-            &format!("SELECT count(*) FROM \"{table}\""),
-            0,
-        )
-        .await;
+        let n = rows(&a, &format!("SELECT count(*) FROM \"{table}\""), 0).await;
         assert_eq!(n.len(), 1);
     }
 }
