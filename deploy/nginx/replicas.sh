@@ -17,6 +17,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=${ORGAUTH_BIN:-$here/../../target/release/orgauth}
 [[ -x $bin ]] || { echo "no orgauth binary at $bin (set ORGAUTH_BIN)" >&2; exit 1; }
+bin=$(realpath "$bin")
 server=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 duration=30
 connections=32
@@ -153,7 +154,10 @@ local n = 0
 request = function()
   n = n + 1
   if n % 10 == 0 then
-    return wrk.format("POST", "/api/auth/update-user", {["content-type"] = "application/json"}, '{"name":"Load"}')
+    -- wrk.format replaces wrk.headers (Host, the -H bearer token) with the table it is given.
+    local headers = {["content-type"] = "application/json"}
+    for k, v in pairs(wrk.headers) do headers[k] = v end
+    return wrk.format("POST", "/api/auth/update-user", headers, '{"name":"Load"}')
   end
   return wrk.format("GET", "/api/auth/get-session")
 end
