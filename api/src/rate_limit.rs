@@ -363,7 +363,7 @@ struct Limiter {
 
 enum Store {
     Memory(Mutex<Table>),
-    Shared(SharedCounters),
+    Shared(Box<SharedCounters>),
 }
 
 /// The limiter; with no configuration it lets everything through.
@@ -385,14 +385,14 @@ impl RateLimit {
             let windows: Vec<i64> = RULES.iter().map(|r| limits(&cfg, *r).0).collect();
             let store = match &cfg.storage {
                 Storage::Memory => Store::Memory(Mutex::new(Table::new(cfg.max_entries, &windows))),
-                Storage::Database => Store::Shared(SharedCounters::new(db.clone(), None)),
-                Storage::Redis(url) => Store::Shared(SharedCounters::new(
+                Storage::Database => Store::Shared(Box::new(SharedCounters::new(db.clone(), None))),
+                Storage::Redis(url) => Store::Shared(Box::new(SharedCounters::new(
                     db.clone(),
                     Some(
                         RedisCounters::new(url.expose())
                             .expect("REDIS_URL was checked with the settings"),
                     ),
-                )),
+                ))),
             };
             Arc::new(Limiter {
                 store,

@@ -502,7 +502,6 @@ async fn duplicate_provider_accounts_are_refused(db: TestDb) {
 /// succeed (the lock makes the others wait, then find nothing pending), with one set of tables and
 /// each migration recorded once.
 async fn concurrent_migrators_migrate_once(db: TestDb) {
-    use sea_orm_migration::MigrationName;
     let (a, b, c) = tokio::join!(db.connect(), db.connect(), db.connect());
     let (ra, rb, rc) = tokio::join!(
         Migrator::up(&a, None),
