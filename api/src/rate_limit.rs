@@ -1,24 +1,32 @@
 //! Better Auth's rate limiter (contract §5), on by default: a fixed window per client address and
 //! route, 100 requests per 10 s, with stricter rules for sign-in, sign-up and password and e-mail
-//! flows. It runs before routing, so unknown paths count too. Counters live in this process; a
-//! deployment of several replicas gets per-replica limits.
+//! flows. It runs before routing, so unknown paths count too.
+//!
+//! Where the counters live (`ORGAUTH_RATE_LIMIT_STORAGE`): in this process (`memory`, the default
+//! for one server; several replicas would each allow the limit), or shared by every replica on one
+//! database: in its `rate_limit` table (`database`, one upsert per request) or in Redis (`redis`,
+//! one script call per request; while Redis does not answer the database counts, and when neither
+//! can, the request is answered 503, never let through). See `service::rate_limit`.
 //!
 //! Better Auth keys its counters `<ip>|<path>`. Here every route the server has keeps its own
 //! counter per client (a route with a parameter, `/callback/{id}`, is one route), and every path
 //! the server does not have shares one counter per client and rule: a client cannot make the
-//! table grow by inventing paths. The table holds at most `max_entries` windows; windows that have
-//! run out are dropped a few at a time as requests come in, and when the table is full the window
-//! that started first makes room. Each request costs amortized constant work under the lock, never
-//! a scan of the table.
+//! table grow by inventing paths. In memory the table holds at most `max_entries` windows; windows
+//! that have run out are dropped a few at a time as requests come in, and when the table is full
+//! the window that started first makes room. Each request costs amortized constant work under the
+//! lock, never a scan of the table. The shared stores key by `<client>|<route>` and are swept
+//! with the other expired rows (`service::maintenance`).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
 use chrono::Duration;
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use service::clock::Clock;
+use service::config::Secret;
+use service::rate_limit::{RedisCounters, SharedCounters};
 
 use crate::client_ip::ClientIp;
 use crate::route_template::Template;
@@ -31,6 +39,20 @@ pub struct RateLimitConfig {
     pub max: u32,
     /// The most windows (client and route pairs) kept at once (`ORGAUTH_RATE_LIMIT_MAX_ENTRIES`).
     pub max_entries: usize,
+    /// Where the counters live (`ORGAUTH_RATE_LIMIT_STORAGE`).
+    pub storage: Storage,
+}
+
+/// Where the counters live.
+#[derive(Clone, Debug, Default)]
+pub enum Storage {
+    /// In this process: each replica counts on its own.
+    #[default]
+    Memory,
+    /// In the database's `rate_limit` table, shared by the replicas on it.
+    Database,
+    /// In Redis at this URL (`REDIS_URL`), the database counting while Redis does not answer.
+    Redis(Secret),
 }
 
 /// The table's default size; at most about 15 MB.
@@ -42,6 +64,7 @@ impl Default for RateLimitConfig {
             window: Duration::seconds(10),
             max: 100,
             max_entries: DEFAULT_MAX_ENTRIES,
+            storage: Storage::Memory,
         }
     }
 }
@@ -105,6 +128,8 @@ struct Routes {
     templates: Vec<(Template, u16, Rule)>,
     /// The first number after the routes'; unknown paths count against `unknown + rule`.
     unknown: u16,
+    /// Each number's name in the shared stores' keys: the route, or `?<rule>` for unknown paths.
+    names: Vec<String>,
 }
 
 impl Routes {
@@ -114,6 +139,7 @@ impl Routes {
             exact: HashMap::new(),
             templates: Vec::new(),
             unknown: 0,
+            names: Vec::new(),
         };
         for path in paths {
             let Some(path) = path.as_ref().strip_prefix("/api/auth") else {
@@ -132,6 +158,7 @@ impl Routes {
                 .unknown
                 .checked_add(1)
                 .expect("fewer than 65,536 routes");
+            routes.names.push(path.to_owned());
             if path.contains('{') {
                 routes.templates.push((Template::new(path), id, rule(path)));
             } else {
@@ -139,6 +166,16 @@ impl Routes {
             }
         }
         routes
+            .names
+            .extend(RULES.iter().map(|r| format!("?{r:?}").to_lowercase()));
+        routes
+    }
+
+    /// A counter's name in the shared stores.
+    fn name(&self, bucket: u16) -> &str {
+        self.names
+            .get(usize::from(bucket))
+            .map_or("?", String::as_str)
     }
 
     /// The counter and rule of a path relative to `/api/auth`.
@@ -174,6 +211,18 @@ impl From<Option<IpAddr>> for Client {
                 None => Client::V6((v6.to_bits() >> 64) as u64),
             },
             None => Client::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Client::V4(bits) => write!(f, "{}", Ipv4Addr::from_bits(*bits)),
+            Client::V6(prefix) => {
+                write!(f, "{}/64", Ipv6Addr::from_bits(u128::from(*prefix) << 64))
+            }
+            Client::Unknown => f.write_str("unknown"),
         }
     }
 }
@@ -309,7 +358,12 @@ struct Limiter {
     routes: Routes,
     client_ip: ClientIp,
     clock: Arc<dyn Clock>,
-    table: Mutex<Table>,
+    store: Store,
+}
+
+enum Store {
+    Memory(Mutex<Table>),
+    Shared(Box<SharedCounters>),
 }
 
 /// The limiter; with no configuration it lets everything through.
@@ -319,16 +373,29 @@ pub struct RateLimit(Option<Arc<Limiter>>);
 impl RateLimit {
     /// `known_paths`: every path the server routes (as the OpenAPI document lists them, with
     /// `{parameter}` segments).
+    /// `db`: where the `database` storage counts, and `redis` while Redis does not answer.
     pub fn new<S: AsRef<str>>(
         cfg: Option<RateLimitConfig>,
         client_ip: ClientIp,
         clock: Arc<dyn Clock>,
+        db: &sea_orm::DatabaseConnection,
         known_paths: &[S],
     ) -> Self {
         Self(cfg.map(|cfg| {
             let windows: Vec<i64> = RULES.iter().map(|r| limits(&cfg, *r).0).collect();
+            let store = match &cfg.storage {
+                Storage::Memory => Store::Memory(Mutex::new(Table::new(cfg.max_entries, &windows))),
+                Storage::Database => Store::Shared(Box::new(SharedCounters::new(db.clone(), None))),
+                Storage::Redis(url) => Store::Shared(Box::new(SharedCounters::new(
+                    db.clone(),
+                    Some(
+                        RedisCounters::new(url.expose())
+                            .expect("REDIS_URL was checked with the settings"),
+                    ),
+                ))),
+            };
             Arc::new(Limiter {
-                table: Mutex::new(Table::new(cfg.max_entries, &windows)),
+                store,
                 routes: Routes::new(known_paths),
                 cfg,
                 client_ip,
@@ -354,19 +421,38 @@ pub struct RateLimitEndpoint<E> {
     limiter: Option<Arc<Limiter>>,
 }
 
+/// The longest window of the rules: what the sweep keeps of the shared counters.
+pub fn longest_window(cfg: &RateLimitConfig) -> chrono::Duration {
+    let longest = RULES.iter().map(|r| limits(cfg, *r).0).max().unwrap_or(0);
+    chrono::Duration::milliseconds(longest)
+}
+
+/// The shared counters could not count the request: neither Redis nor the database answered.
+struct Uncounted;
+
 impl Limiter {
     /// `Some(seconds)` to wait when the request is over its limit.
-    fn check(&self, req: &Request, path: &str) -> Option<i64> {
+    async fn check(&self, req: &Request, path: &str) -> Result<Option<i64>, Uncounted> {
         let (bucket, rule) = self.routes.bucket(path);
         let (window, max) = limits(&self.cfg, rule);
         let client = Client::from(self.client_ip.of(req));
         let now = self.clock.now().timestamp_millis();
-        let left =
-            self.table
-                .lock()
-                .expect("rate-limit table")
-                .hit((client, bucket), window, max, now)?;
-        Some((left + 999) / 1000)
+        let left = match &self.store {
+            Store::Memory(table) => {
+                table
+                    .lock()
+                    .expect("rate-limit table")
+                    .hit((client, bucket), window, max, now)
+            }
+            Store::Shared(counters) => {
+                let key = format!("{client}|{}", self.routes.name(bucket));
+                counters.hit(&key, window, max, now).await.map_err(|e| {
+                    tracing::error!(error = %e, "counting a rate-limited request failed");
+                    Uncounted
+                })?
+            }
+        };
+        Ok(left.map(|left| (left + 999) / 1000))
     }
 }
 
@@ -379,7 +465,18 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             .as_ref()
             .zip(req.uri().path().strip_prefix("/api/auth"));
         if let Some((limiter, path)) = limited {
-            if let Some(retry_after) = limiter.check(&req, path) {
+            let verdict = limiter.check(&req, path).await;
+            if verdict.is_err() {
+                // Never let the request through uncounted.
+                return Ok(Response::builder()
+                    .status(StatusCode::SERVICE_UNAVAILABLE)
+                    .header("Retry-After", "5")
+                    .content_type("application/json")
+                    .body(
+                        r#"{"message":"The database is unavailable","code":"SERVICE_UNAVAILABLE"}"#,
+                    ));
+            }
+            if let Ok(Some(retry_after)) = verdict {
                 service::metrics::get().rate_limit_refusals.inc();
                 return Ok(Response::builder()
                     .status(StatusCode::TOO_MANY_REQUESTS)

@@ -141,6 +141,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         state.rate_limit.clone(),
         state.client_ip.clone(),
         state.auth.clock.clone(),
+        &state.auth.db,
         &known_paths,
     );
     let base_path = state.base_path.clone();

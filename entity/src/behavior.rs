@@ -72,3 +72,18 @@ behavior! {
     team_member { created: optional },
     invitation { created: required },
 }
+
+/// The rate-limit counters are written by one upsert (`service::rate_limit`), never through an
+/// active model; an insert through one still gets an id.
+#[async_trait::async_trait]
+impl ActiveModelBehavior for crate::rate_limit::ActiveModel {
+    async fn before_save<C>(mut self, _db: &C, insert: bool) -> Result<Self, DbErr>
+    where
+        C: ConnectionTrait,
+    {
+        if insert {
+            fill(&mut self.id, new_id());
+        }
+        Ok(self)
+    }
+}

@@ -19,11 +19,13 @@ mod m20250101_000002_unique_memberships;
 mod m20250101_000003_unique_provider_accounts;
 mod m20250101_000004_organization_order_indexes;
 mod m20250101_000005_admin_columns;
-mod m20250101_000009_sweep_indexes;
+mod m20250101_000006_rate_limit;
+mod m20250101_000007_sweep_indexes;
 pub use m20250101_000002_unique_memberships::{MEMBER_UNIQUE, TEAM_MEMBER_UNIQUE};
 pub use m20250101_000003_unique_provider_accounts::ACCOUNT_UNIQUE;
 pub use m20250101_000005_admin_columns::ADMIN_COLUMNS;
-pub use m20250101_000009_sweep_indexes::LEGACY_PASSWORD_CONDITION;
+pub use m20250101_000006_rate_limit::RATE_LIMIT_KEY_UNIQUE;
+pub use m20250101_000007_sweep_indexes::LEGACY_PASSWORD_CONDITION;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -47,7 +49,8 @@ impl MigratorTrait for Steps {
             Box::new(m20250101_000003_unique_provider_accounts::Migration),
             Box::new(m20250101_000004_organization_order_indexes::Migration),
             Box::new(m20250101_000005_admin_columns::Migration),
-            Box::new(m20250101_000009_sweep_indexes::Migration),
+            Box::new(m20250101_000006_rate_limit::Migration),
+            Box::new(m20250101_000007_sweep_indexes::Migration),
         ]
     }
 }

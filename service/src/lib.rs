@@ -24,6 +24,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod org;
 pub mod password;
+pub mod rate_limit;
 pub mod recovery;
 pub mod session;
 pub mod social;

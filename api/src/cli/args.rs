@@ -310,6 +310,14 @@ pub struct AuthArgs {
         default_value_t = crate::rate_limit::DEFAULT_MAX_ENTRIES
     )]
     pub rate_limit_max_entries: usize,
+    /// Where the rate-limit counters live: `memory` (this process), `database` (the `rate_limit`
+    /// table, shared by replicas) or `redis` (`REDIS_URL`; Better Auth's `secondary-storage`)
+    /// [default: `redis` when REDIS_URL is set, else `memory`].
+    #[arg(long, env = "ORGAUTH_RATE_LIMIT_STORAGE")]
+    pub rate_limit_storage: Option<RateLimitStorage>,
+    /// The Redis that replicas share rate-limit counters through (`redis://[:password@]host:port/db`).
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
     /// The header proxies set to the client address. Alone: trusted from any peer when it holds
     /// one address. With `ORGAUTH_TRUSTED_PROXIES`: read only from those proxies, walked from the
     /// right (default `x-forwarded-for`; `forwarded` is read as RFC 7239).
@@ -560,6 +568,15 @@ pub struct SocialArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub provider_timeout: u64,
+}
+
+/// `ORGAUTH_RATE_LIMIT_STORAGE`: Better Auth's `rateLimit.storage`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RateLimitStorage {
+    Memory,
+    Database,
+    #[value(alias = "secondary-storage")]
+    Redis,
 }
 
 /// `on` or `off` (`ORGAUTH_RATE_LIMIT`), or any other boolean spelling.

@@ -234,7 +234,12 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     };
     let clock = std::sync::Arc::new(service::clock::SystemClock);
     let auth = service::Auth::new(db.clone(), hasher, cfg, clock, mailer);
-    tokio::spawn(service::maintenance::sweep_periodically(auth.clone()));
+    let rate_limit_keep =
+        crate::rate_limit::longest_window(&web.rate_limit.clone().unwrap_or_default());
+    tokio::spawn(service::maintenance::sweep_periodically(
+        auth.clone(),
+        rate_limit_keep,
+    ));
     auth.social.warm();
     // Before the start-up line: from then on a SIGTERM is a graceful stop.
     let shutdown = crate::server::shutdown_signal();

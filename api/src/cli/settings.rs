@@ -6,10 +6,11 @@ use service::config::{self, AuthConfig, ConfigError, OrgConfig, Secret, TokenSto
 use service::db::{self, PoolSize, DEFAULT_DATABASE_URL};
 
 use super::args::{
-    AdminArgs, AuthArgs, DatabaseArgs, ServeArgs, SessionTokens, SocialArgs, Switch,
+    AdminArgs, AuthArgs, DatabaseArgs, RateLimitStorage, ServeArgs, SessionTokens, SocialArgs,
+    Switch,
 };
 use crate::client_ip::ClientIp;
-use crate::rate_limit::RateLimitConfig;
+use crate::rate_limit::{RateLimitConfig, Storage};
 use crate::state::WebSettings;
 
 impl DatabaseArgs {
@@ -75,12 +76,41 @@ impl AuthArgs {
         }
     }
 
+    /// Where the rate-limit counters live: as set, else in Redis when `REDIS_URL` is set (as
+    /// Better Auth uses its secondary storage when one is configured), else in memory.
+    pub fn rate_limit_storage(&self) -> Result<Storage, ConfigError> {
+        let url = self
+            .redis_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let kind = self.rate_limit_storage.unwrap_or(match url {
+            Some(_) => RateLimitStorage::Redis,
+            None => RateLimitStorage::Memory,
+        });
+        Ok(match kind {
+            RateLimitStorage::Memory => Storage::Memory,
+            RateLimitStorage::Database => Storage::Database,
+            RateLimitStorage::Redis => {
+                let url = url.ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "ORGAUTH_RATE_LIMIT_STORAGE=redis needs REDIS_URL".to_owned(),
+                    )
+                })?;
+                service::rate_limit::RedisCounters::new(url).map_err(ConfigError::Invalid)?;
+                Storage::Redis(Secret::new(url))
+            }
+        })
+    }
+
     /// The HTTP-facing settings for `base_url`, or the first rule they break.
     pub fn web(&self, base_url: String) -> Result<WebSettings, ConfigError> {
+        let storage = self.rate_limit_storage()?;
         let rate_limit = (self.rate_limit == Switch::On).then(|| RateLimitConfig {
             window: chrono::Duration::seconds(self.rate_limit_window.max(1)),
             max: self.rate_limit_max,
             max_entries: self.rate_limit_max_entries.max(1),
+            storage,
         });
         let cookie_domain = self.cookie_domain(&base_url)?;
         let proxies = crate::client_ip::parse_trusted_proxies(&self.trusted_proxies)

@@ -22,6 +22,7 @@ mod org_domain;
 mod organization;
 mod origin;
 mod paging;
+mod replicas;
 mod resilience;
 mod security;
 mod smtp;

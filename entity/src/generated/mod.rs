@@ -6,6 +6,7 @@ pub mod account;
 pub mod invitation;
 pub mod member;
 pub mod organization;
+pub mod rate_limit;
 pub mod session;
 pub mod team;
 pub mod team_member;

@@ -4,6 +4,7 @@ pub use super::account::Entity as Account;
 pub use super::invitation::Entity as Invitation;
 pub use super::member::Entity as Member;
 pub use super::organization::Entity as Organization;
+pub use super::rate_limit::Entity as RateLimit;
 pub use super::session::Entity as Session;
 pub use super::team::Entity as Team;
 pub use super::team_member::Entity as TeamMember;

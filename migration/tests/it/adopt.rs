@@ -27,13 +27,14 @@ ALTER TABLE "user" ADD COLUMN "ban_expires" timestamp;
 ALTER TABLE "session" ADD COLUMN "impersonated_by" text;
 "#;
 
-const MIGRATIONS: [&str; 6] = [
+const MIGRATIONS: [&str; 7] = [
     "m20250101_000001_seed_schema",
     "m20250101_000002_unique_memberships",
     "m20250101_000003_unique_provider_accounts",
     "m20250101_000004_organization_order_indexes",
     "m20250101_000005_admin_columns",
-    "m20250101_000009_sweep_indexes",
+    "m20250101_000006_rate_limit",
+    "m20250101_000007_sweep_indexes",
 ];
 
 /// How many migrations come after migration 5 (the admin columns).
@@ -448,7 +449,7 @@ async fn postgres_admin_columns_adopted_are_kept_by_down() {
             .unwrap()
             .keys()
             .all(|k| !k.starts_with(MIGRATIONS[4])));
-        // Up again adopts them again.
+        // Up again adopts them again, and restores the later migrations.
         Migrator::up(&db, None).await.unwrap();
         assert_eq!(catalog(&db).await, before);
     })
@@ -498,7 +499,42 @@ async fn admin_columns_fresh(t: TestDb) {
     assert!(adopt::adopted(&db).await.unwrap().is_empty());
 }
 
+/// Better Auth's own `rate_limit` table (here without a unique key, as some of its versions make
+/// it) is adopted with its rows: only a unique index on `key` is added, and rolling back removes
+/// that index and nothing else.
+async fn a_better_auth_rate_limit_table_is_adopted(t: TestDb) {
+    let db = t.connect().await;
+    Migrator::up(&db, Some(5)).await.unwrap();
+    exec(
+        &db,
+        "CREATE TABLE rate_limit (id text PRIMARY KEY NOT NULL, key text NOT NULL, \
+         count integer NOT NULL, last_request bigint NOT NULL)",
+    )
+    .await;
+    exec(
+        &db,
+        "INSERT INTO rate_limit VALUES ('r1', '192.0.2.1|/sign-in/email', 2, 1000)",
+    )
+    .await;
+    Migrator::up(&db, None).await.unwrap();
+    let adopted = adopt::adopted(&db).await.unwrap();
+    assert!(adopted.contains_key(&format!("{} rate_limit", MIGRATIONS[5])));
+    assert!(adopted.contains_key(&format!(
+        "{} rate_limit (rate_limit_key_uidx)",
+        MIGRATIONS[5]
+    )));
+    let duplicate = "INSERT INTO rate_limit VALUES ('r2', '192.0.2.1|/sign-in/email', 1, 1000)";
+    db.execute_unprepared(duplicate)
+        .await
+        .expect_err("the key is unique now");
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(texts(&db, "SELECT id FROM rate_limit").await, ["r1"]);
+    assert!(adopt::adopted(&db).await.unwrap().is_empty());
+    exec(&db, duplicate).await;
+}
+
 migration::db_tests!(
+    a_better_auth_rate_limit_table_is_adopted,
     admin_columns_partly_present,
     admin_columns_fresh,
     refuses_another_shape,

@@ -498,7 +498,46 @@ async fn duplicate_provider_accounts_are_refused(db: TestDb) {
     );
 }
 
+/// Three replicas starting together on a fresh database each run `Migrator::up` at once: all
+/// succeed (the lock makes the others wait, then find nothing pending), with one set of tables and
+/// each migration recorded once.
+async fn concurrent_migrators_migrate_once(db: TestDb) {
+    let (a, b, c) = tokio::join!(db.connect(), db.connect(), db.connect());
+    let (ra, rb, rc) = tokio::join!(
+        Migrator::up(&a, None),
+        Migrator::up(&b, None),
+        Migrator::up(&c, None)
+    );
+    for r in [ra, rb, rc] {
+        r.expect("every migrator succeeds");
+    }
+    let recorded = rows(
+        &a,
+        "SELECT version, count(*) FROM seaql_migrations GROUP BY version ORDER BY version",
+        1,
+    )
+    .await;
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    assert_eq!(recorded.iter().map(|r| s(&r[0])).collect::<Vec<_>>(), names);
+    let once = rows(
+        &a,
+        "SELECT version FROM seaql_migrations GROUP BY version HAVING count(*) > 1",
+        1,
+    )
+    .await;
+    assert!(once.is_empty(), "{once:?}");
+    // The tables are there, once each, and usable.
+    for table in ["user", "member", "rate_limit"] {
+        let n = rows(&a, &format!("SELECT count(*) FROM \"{table}\""), 0).await;
+        assert_eq!(n.len(), 1);
+    }
+}
+
 db_tests!(
+    concurrent_migrators_migrate_once,
     down_then_up_restores_the_schema,
     duplicate_memberships_are_refused,
     duplicate_provider_accounts_are_refused

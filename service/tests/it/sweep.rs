@@ -1,5 +1,5 @@
 //! The periodic sweep on both databases: what it removes and keeps, whether a Better Auth scrypt
-//! hash is left, and that its statements read indexes (migration 9's) instead of whole tables.
+//! hash is left, and that its statements read indexes (migration 7's) instead of whole tables.
 
 use chrono::{Duration, Utc};
 use migration::testing::TestDb;

@@ -10,7 +10,7 @@ pub struct Migration;
 
 impl MigrationName for Migration {
     fn name(&self) -> &str {
-        "m20250101_000009_sweep_indexes"
+        "m20250101_000007_sweep_indexes"
     }
 }
 
