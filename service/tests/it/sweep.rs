@@ -40,12 +40,13 @@ async fn sweeps_what_expired_and_sees_scrypt_hashes(db: TestDb) {
     exec(&conn, &format!("INSERT INTO account (id, account_id, provider_id, user_id, updated_at) VALUES ('a2', '42', 'github', 'u1', {past})")).await;
     assert!(!scrypt_hashes_present(&conn).await.unwrap());
 
-    let swept = sweep(&conn, now).await.unwrap();
+    let swept = sweep(&conn, now, Duration::minutes(1)).await.unwrap();
     assert_eq!(
         swept,
         Swept {
             sessions: 1,
-            verifications: 1
+            verifications: 1,
+            rate_limits: 0,
         }
     );
     assert_eq!(

@@ -43,7 +43,10 @@ async fn migrate_commands_work(db: TestDb) {
         "{status:?}"
     );
     ok(&["migrate", "up"]);
-    ok(&["migrate", "down", "-n", "5"]);
+    let all = <migration::Migrator as migration::MigratorTrait>::migrations()
+        .len()
+        .to_string();
+    ok(&["migrate", "down", "-n", &all]);
     assert_eq!(tables().await, 0);
     ok(&["migrate", "fresh"]);
     assert_eq!(tables().await, 2);
