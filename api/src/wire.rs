@@ -529,7 +529,8 @@ pub(crate) use string_enum;
 /// Declares an operation's success response: an `ApiResponse` answering 200 with `Json<$body>`,
 /// described by the doc comment, and `From<$body>`. `+ session` adds the optional
 /// `set-auth-token` header, which a route that reads the session sends when it renews it (and
-/// sign-in, sign-up and change-password when they open one).
+/// sign-in, sign-up and change-password when they open one); `+ session + lean` also writes the
+/// body with serde directly ([`Lean`]).
 macro_rules! success {
     ($(#[doc = $doc:literal])+ $vis:vis $name:ident($body:ty)) => {
         #[derive(poem_openapi::ApiResponse)]
@@ -541,24 +542,14 @@ macro_rules! success {
         $crate::wire::success!(@from $name($body));
     };
     ($(#[doc = $doc:literal])+ $vis:vis $name:ident($body:ty) + session) => {
-        #[derive(poem_openapi::ApiResponse)]
-        $vis enum $name {
-            $(#[doc = $doc])+
-            #[oai(
-                status = 200,
-                header(
-                    name = "set-auth-token",
-                    ty = "Option<String>",
-                    description = "The session's signed token (`token.signature`) for \
-                                   `Authorization: Bearer`; sent when this call opened or renewed \
-                                   the session."
-                )
-            )]
-            Ok(poem_openapi::payload::Json<$body>),
-        }
-        $crate::wire::success!(@from $name($body));
+        $crate::wire::success!(@session $(#[doc = $doc])+ $vis $name($body)
+            poem_openapi::payload::Json<$body>, poem_openapi::payload::Json);
     };
     ($(#[doc = $doc:literal])+ $vis:vis $name:ident($body:ty) + session + lean) => {
+        $crate::wire::success!(@session $(#[doc = $doc])+ $vis $name($body)
+            $crate::wire::Lean<$body>, $crate::wire::Lean);
+    };
+    (@session $(#[doc = $doc:literal])+ $vis:vis $name:ident($body:ty) $payload:ty, $wrap:path) => {
         #[derive(poem_openapi::ApiResponse)]
         $vis enum $name {
             $(#[doc = $doc])+
@@ -572,11 +563,11 @@ macro_rules! success {
                                    the session."
                 )
             )]
-            Ok($crate::wire::Lean<$body>),
+            Ok($payload),
         }
         impl From<$body> for $name {
             fn from(body: $body) -> Self {
-                Self::Ok($crate::wire::Lean(body))
+                Self::Ok($wrap(body))
             }
         }
     };
