@@ -214,6 +214,17 @@ impl ApiError {
         }
     }
 
+    /// 503 while the database (or what counts in its place) cannot answer; retried in 5 s.
+    pub fn database_unavailable() -> Self {
+        ApiError::Unavailable(
+            Json(ErrorBody::new(
+                "SERVICE_UNAVAILABLE",
+                "The database is unavailable",
+            )),
+            5,
+        )
+    }
+
     /// The answer to `e`, whose input (for validation messages) was in `input`.
     pub fn answer(e: service::Error, input: &str) -> Self {
         use service::Error as E;
@@ -227,13 +238,7 @@ impl ApiError {
             E::Database(ref db) => {
                 tracing::error!(error = %db, "database error");
                 if service::error::unavailable(db) {
-                    ApiError::Unavailable(
-                        Json(ErrorBody::new(
-                            "SERVICE_UNAVAILABLE",
-                            "The database is unavailable",
-                        )),
-                        5,
-                    )
+                    ApiError::database_unavailable()
                 } else {
                     ApiError::Internal(body)
                 }

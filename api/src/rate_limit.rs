@@ -468,13 +468,7 @@ impl<E: Endpoint> Endpoint for RateLimitEndpoint<E> {
             let verdict = limiter.check(&req, path).await;
             if verdict.is_err() {
                 // Never let the request through uncounted.
-                return Ok(Response::builder()
-                    .status(StatusCode::SERVICE_UNAVAILABLE)
-                    .header("Retry-After", "5")
-                    .content_type("application/json")
-                    .body(
-                        r#"{"message":"The database is unavailable","code":"SERVICE_UNAVAILABLE"}"#,
-                    ));
+                return Ok(crate::error::ApiError::database_unavailable().into_response());
             }
             if let Ok(Some(retry_after)) = verdict {
                 service::metrics::get().rate_limit_refusals.inc();

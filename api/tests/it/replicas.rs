@@ -199,7 +199,48 @@ async fn limits_are_shared_through_redis_and_hold_while_it_is_down(db: TestDb) {
     );
 }
 
+/// Neither Redis nor the database can count (Redis down, the table gone): the request is
+/// answered 503 in the contract's shape and reaches no route, never let through uncounted.
+async fn a_request_nothing_can_count_is_refused(db: TestDb) {
+    let mut redis = OwnRedis::start().await;
+    let servers = servers(&db, 1, Storage::Redis(Secret::new(redis.url()))).await;
+    let server = &servers[0];
+    redis.kill().await;
+    server
+        .db
+        .execute_unprepared("DROP TABLE rate_limit")
+        .await
+        .unwrap();
+    let reply = server
+        .http
+        .post(server.url("/api/auth/sign-up/email"))
+        .header("x-forwarded-for", "203.0.113.50")
+        .json(&json!({"email": "new@example.com", "password": "password123", "name": "New"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 503);
+    assert_eq!(reply.headers()["retry-after"], "5");
+    assert_eq!(
+        parts(reply).await.1,
+        json!({"message": "The database is unavailable", "code": "SERVICE_UNAVAILABLE"})
+    );
+    let users = server
+        .db
+        .query_one_raw(Statement::from_string(
+            server.db.get_database_backend(),
+            r#"SELECT count(*) FROM "user""#.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(users, 0, "the sign-up did not run");
+}
+
 db_tests!(
+    a_request_nothing_can_count_is_refused,
     a_sign_in_limit_holds_across_servers_on_one_database,
     memory_limits_are_per_process,
     limits_are_shared_through_redis_and_hold_while_it_is_down
