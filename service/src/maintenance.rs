@@ -68,10 +68,7 @@ pub async fn claim_sweep(
     interval: chrono::Duration,
 ) -> std::result::Result<bool, sea_orm::DbErr> {
     let b = db.get_database_backend();
-    let p = |n: usize| match b {
-        sea_orm::DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    };
+    let p = |n| crate::rate_limit::placeholder(b, n);
     let sql = format!(
         "INSERT INTO rate_limit (id, key, count, last_request) VALUES ({}, {}, 0, {})
          ON CONFLICT (key) DO UPDATE SET last_request = excluded.last_request

@@ -14,8 +14,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 /// key looks like it (theirs start with an address).
 pub const SWEEP_KEY: &str = "orgauth:sweep";
 
-/// `$n` on PostgreSQL, `?n` on SQLite.
-fn p(backend: DbBackend, n: usize) -> String {
+/// `$n` on PostgreSQL, `?n` on SQLite: the statements on the `rate_limit` table.
+pub(crate) fn placeholder(backend: DbBackend, n: usize) -> String {
     match backend {
         DbBackend::Postgres => format!("${n}"),
         _ => format!("?{n}"),
@@ -33,7 +33,8 @@ pub async fn hit_db<C: ConnectionTrait>(
     now: i64,
 ) -> Result<Option<i64>, DbErr> {
     let b = db.get_database_backend();
-    let (id, k, now_p, window_p, max_p) = (p(b, 1), p(b, 2), p(b, 3), p(b, 4), p(b, 5));
+    let p = |n| placeholder(b, n);
+    let (id, k, now_p, window_p, max_p) = (p(1), p(2), p(3), p(4), p(5));
     let sql = format!(
         "INSERT INTO rate_limit (id, key, count, last_request) VALUES ({id}, {k}, 1, {now_p})
          ON CONFLICT (key) DO UPDATE SET
@@ -70,8 +71,8 @@ pub async fn sweep_db<C: ConnectionTrait>(db: &C, before: i64) -> Result<u64, Db
     let b = db.get_database_backend();
     let sql = format!(
         "DELETE FROM rate_limit WHERE last_request < {} AND key <> {}",
-        p(b, 1),
-        p(b, 2)
+        placeholder(b, 1),
+        placeholder(b, 2)
     );
     Ok(db
         .execute_raw(Statement::from_sql_and_values(
