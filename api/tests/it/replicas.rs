@@ -49,11 +49,16 @@ async fn sign_in(server: &TestServer, client: &str) -> u16 {
 
 /// Windows in the `rate_limit` table for `client`.
 async fn rows_for(server: &TestServer, client: &str) -> i64 {
-    let db = &server.db;
     let sql = format!(
         "SELECT count(*) FROM rate_limit WHERE key LIKE '{}|%'",
         client.replace('\'', "")
     );
+    count(server, sql).await
+}
+
+/// The count a `SELECT count(*) …` answers on the server's database.
+async fn count(server: &TestServer, sql: String) -> i64 {
+    let db = &server.db;
     db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
@@ -225,17 +230,7 @@ async fn a_request_nothing_can_count_is_refused(db: TestDb) {
         parts(reply).await.1,
         json!({"message": "The database is unavailable", "code": "SERVICE_UNAVAILABLE"})
     );
-    let users = server
-        .db
-        .query_one_raw(Statement::from_string(
-            server.db.get_database_backend(),
-            r#"SELECT count(*) FROM "user""#.to_owned(),
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap();
+    let users = count(server, r#"SELECT count(*) FROM "user""#.to_owned()).await;
     assert_eq!(users, 0, "the sign-up did not run");
 }
 
