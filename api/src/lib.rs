@@ -8,6 +8,7 @@ pub mod admin;
 pub mod auth;
 pub mod base_path;
 pub mod body_limit;
+pub mod cache_fence;
 pub mod cli;
 pub mod client_ip;
 pub mod connections;

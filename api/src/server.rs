@@ -19,6 +19,7 @@ use crate::auth::social::SocialApi;
 use crate::auth::AuthApi;
 use crate::base_path::BasePath;
 use crate::body_limit::BodyLimit;
+use crate::cache_fence::CacheFence;
 use crate::cors::Cors;
 use crate::error::with_contract_fallbacks;
 use crate::health::HealthApi;
@@ -160,6 +161,7 @@ pub fn app(state: AppState) -> impl Endpoint {
         })
     };
     let state_cors = state.cors;
+    let session_cache = state.auth.session_cache.clone();
     let routes = Route::new()
         .nest(
             "/docs",
@@ -172,9 +174,11 @@ pub fn app(state: AppState) -> impl Endpoint {
         // For the extractors that find the caller (see `auth::Caller`).
         .data(state);
     // Outermost first: log, answer a panic with a 500, map the base path, CORS (preflights
-    // answered here), collect headers, rate-limit, read the body, check origins, route.
+    // answered here), collect headers, rate-limit, read the body, check origins, wait for the
+    // session cache to hear the route's changes, route.
     let cors = Cors(trusted.clone());
     let inner = with_contract_fallbacks(routes)
+        .with(CacheFence(session_cache))
         .with(OriginCheck(trusted))
         .with(BodyLimit(MAX_BODY_BYTES))
         .with(limiter)

@@ -21,11 +21,13 @@ mod m20250101_000004_organization_order_indexes;
 mod m20250101_000005_admin_columns;
 mod m20250101_000006_rate_limit;
 mod m20250101_000007_sweep_indexes;
+mod m20250101_000008_cache_notify;
 pub use m20250101_000002_unique_memberships::{MEMBER_UNIQUE, TEAM_MEMBER_UNIQUE};
 pub use m20250101_000003_unique_provider_accounts::ACCOUNT_UNIQUE;
 pub use m20250101_000005_admin_columns::ADMIN_COLUMNS;
 pub use m20250101_000006_rate_limit::RATE_LIMIT_KEY_UNIQUE;
 pub use m20250101_000007_sweep_indexes::LEGACY_PASSWORD_CONDITION;
+pub use m20250101_000008_cache_notify::CHANNEL as CACHE_CHANNEL;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -51,6 +53,7 @@ impl MigratorTrait for Steps {
             Box::new(m20250101_000005_admin_columns::Migration),
             Box::new(m20250101_000006_rate_limit::Migration),
             Box::new(m20250101_000007_sweep_indexes::Migration),
+            Box::new(m20250101_000008_cache_notify::Migration),
         ]
     }
 }

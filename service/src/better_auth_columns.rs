@@ -174,6 +174,12 @@ pub async fn check_ban(db: &impl ConnectionTrait, user_id: &str, now: DateTime<U
     }
 }
 
+/// Whether `user` is not banned at `now`: [`not_banned_sql`], for a user read earlier (the
+/// session cache's).
+pub fn not_banned(user: &entity::user::Model, now: chrono::NaiveDateTime) -> bool {
+    user.banned != Some(true) || user.ban_expires.is_some_and(|expires| expires <= now)
+}
+
 /// A condition on `"user"` that holds for users who are not banned now, for the session lookup: a banned user's sessions stop working at once (Better Auth only
 /// deletes them when it bans through its API).
 pub fn not_banned_sql(backend: DbBackend) -> String {

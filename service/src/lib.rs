@@ -27,6 +27,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod recovery;
 pub mod session;
+pub mod session_cache;
 pub mod social;
 pub mod token;
 pub mod unproven;
@@ -53,6 +54,8 @@ pub struct Auth {
     pub social: Arc<social::Social>,
     /// Failed password checks per account (see [`guessing`]).
     pub guessing: Arc<guessing::Guessing>,
+    /// Sessions and users this replica has served (`ORGAUTH_SESSION_CACHE`; PostgreSQL only).
+    pub session_cache: Option<session_cache::SessionCache>,
 }
 
 impl Auth {
@@ -64,7 +67,17 @@ impl Auth {
         mailer: mail::Mailer,
     ) -> Self {
         hasher.set_scrypt_in_use(cfg.scrypt_hashes_present);
+        // On SQLite the settings refuse it (one process has nothing to share).
+        let session_cache = cfg
+            .session_cache
+            .as_ref()
+            .filter(|_| db.get_database_backend() == sea_orm::DbBackend::Postgres)
+            .map(|limits| {
+                let pool = db.get_postgres_connection_pool().clone();
+                session_cache::SessionCache::start(pool, limits)
+            });
         Self {
+            session_cache,
             lookups: lookups::Lookups::new(db.clone()),
             social: Arc::new(social::Social::new(&cfg)),
             guessing: Arc::new(guessing::Guessing::new(cfg.account_guessing.clone())),

@@ -41,6 +41,12 @@ pub struct Metrics {
     pub sign_in_failures: IntCounterVec,
     /// `orgauth_rate_limit_refusals_total`: requests answered 429 by the rate limiter.
     pub rate_limit_refusals: IntCounter,
+    /// `orgauth_session_cache_hits_total`: sessions served from the session cache.
+    pub session_cache_hits: IntCounter,
+    /// `orgauth_session_cache_misses_total`: lookups the session cache could not serve.
+    pub session_cache_misses: IntCounter,
+    /// `orgauth_session_cache_trusted`: 1 while the session cache hears its notifications.
+    pub session_cache_trusted: IntGauge,
 }
 
 /// Request durations: 1 ms to 10 s (a password hash alone is tens of milliseconds).
@@ -123,6 +129,21 @@ impl Metrics {
             "Requests refused by the rate limiter (429).",
         )
         .expect("valid metric");
+        let session_cache_hits = IntCounter::new(
+            "orgauth_session_cache_hits_total",
+            "Sessions served from the session cache, without a query.",
+        )
+        .expect("valid metric");
+        let session_cache_misses = IntCounter::new(
+            "orgauth_session_cache_misses_total",
+            "Session lookups the session cache could not serve (not cached, or not trusted).",
+        )
+        .expect("valid metric");
+        let session_cache_trusted = IntGauge::new(
+            "orgauth_session_cache_trusted",
+            "1 while the session cache hears the database's change notifications.",
+        )
+        .expect("valid metric");
         let metrics = Self {
             registry,
             http_requests,
@@ -136,8 +157,11 @@ impl Metrics {
             sessions_revoked,
             sign_in_failures,
             rate_limit_refusals,
+            session_cache_hits,
+            session_cache_misses,
+            session_cache_trusted,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
             Box::new(metrics.http_requests.clone()),
             Box::new(metrics.http_duration.clone()),
             Box::new(metrics.hash_queue.clone()),
@@ -149,6 +173,9 @@ impl Metrics {
             Box::new(metrics.sessions_revoked.clone()),
             Box::new(metrics.sign_in_failures.clone()),
             Box::new(metrics.rate_limit_refusals.clone()),
+            Box::new(metrics.session_cache_hits.clone()),
+            Box::new(metrics.session_cache_misses.clone()),
+            Box::new(metrics.session_cache_trusted.clone()),
         ];
         for c in collectors {
             metrics.registry.register(c).expect("unique metric names");

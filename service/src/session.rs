@@ -15,6 +15,7 @@ use sha2::Sha256;
 use crate::clock::db_time;
 use crate::config::{AuthConfig, TokenStorage};
 use crate::lookups::Lookups;
+use crate::session_cache::SessionCache;
 use crate::token;
 use crate::Result;
 
@@ -200,30 +201,42 @@ pub async fn create_impersonation(
 
 /// Finds the session for `token`. An expired one is deleted. With `may_refresh`, a session whose
 /// last renewal is older than the update age gets `expiresIn` more from now (Better Auth's sliding
-/// refresh). Costs a share of one batched query when nothing is due.
+/// refresh), written to the database. With a session cache, a cached live session costs no
+/// query; otherwise a share of one batched query when nothing is due.
 pub async fn load(
     db: &impl ConnectionTrait,
     lookups: &Lookups,
+    cache: Option<&SessionCache>,
     cfg: &AuthConfig,
     token: &str,
     now: DateTime<Utc>,
     may_refresh: bool,
 ) -> Result<Lookup> {
-    let found = match stored_forms(cfg, token).as_slice() {
-        [only] => lookups.session(only.clone()).await?,
-        [first, second] => {
-            let (a, b) = tokio::join!(
-                lookups.session(first.clone()),
-                lookups.session(second.clone())
-            );
-            a?.or(b?)
-        }
-        _ => unreachable!("one or two forms"),
+    let forms = stored_forms(cfg, token);
+    let now_db = db_time(now);
+    // Taken before anything is read: a fill after a concurrent change is dropped.
+    let ticket = cache.and_then(SessionCache::ticket);
+    let cached = cache.and_then(|c| c.get(&forms)).filter(|(s, u)| {
+        s.expires_at > now_db && crate::better_auth_columns::not_banned(u, now_db)
+    });
+    let from_cache = cached.is_some();
+    let found = match cached {
+        Some((s, u)) => Some((s.as_ref().clone(), u.as_ref().clone())),
+        None => match forms.as_slice() {
+            [only] => lookups.session(only.clone()).await?,
+            [first, second] => {
+                let (a, b) = tokio::join!(
+                    lookups.session(first.clone()),
+                    lookups.session(second.clone())
+                );
+                a?.or(b?)
+            }
+            _ => unreachable!("one or two forms"),
+        },
     };
     let Some((mut s, user)) = found else {
         return Ok(Lookup::Missing);
     };
-    let now_db = db_time(now);
     if s.expires_at <= now_db {
         session::Entity::delete_by_id(&s.id).exec(db).await?;
         return Ok(Lookup::Expired);
@@ -251,6 +264,11 @@ pub async fn load(
         }
         s.expires_at = expires_at;
         s.updated_at = now_db;
+    }
+    if let (Some(cache), Some(ticket)) = (cache, ticket) {
+        if !from_cache || refresh_due {
+            cache.fill(ticket, &s, &user);
+        }
     }
     let current = Current {
         session: s,
@@ -448,7 +466,17 @@ impl crate::Auth {
     /// The session `token` opens now (see [`load`]); `may_refresh` allows the sliding renewal.
     pub async fn session(&self, token: &str, may_refresh: bool) -> Result<Lookup> {
         let now = self.clock.now();
-        load(&self.db, &self.lookups, &self.cfg, token, now, may_refresh).await
+        let cache = self.session_cache.as_ref();
+        load(
+            &self.db,
+            &self.lookups,
+            cache,
+            &self.cfg,
+            token,
+            now,
+            may_refresh,
+        )
+        .await
     }
 
     /// Whether `current` is recent enough for a sensitive action.

@@ -29,6 +29,8 @@ pub struct TestServer {
     pub db: DatabaseConnection,
     pub clock: ManualClock,
     pub mail: MailSink,
+    /// The server's own rules object (its session cache, for the cache's tests).
+    pub auth: service::Auth,
 }
 
 impl TestServer {
@@ -106,6 +108,10 @@ impl TestServer {
         let mut cfg = AuthConfig::with_secret(Secret::new(SECRET));
         cfg.api_base_url = format!("{ORIGIN}/api/auth");
         cfg.read_database(&db).await.unwrap();
+        // ORGAUTH_TEST_SESSION_CACHE=on runs the PostgreSQL tests with the session cache on.
+        if std::env::var("ORGAUTH_TEST_SESSION_CACHE").as_deref() == Ok("on") {
+            cfg.session_cache = Some(Default::default());
+        }
         configure(&mut cfg);
         let auth = service::Auth::new(
             db.clone(),
@@ -116,7 +122,7 @@ impl TestServer {
         );
         let acceptor = api::server::bind("127.0.0.1", 0).await.unwrap();
         let addr = api::server::local_addr(&acceptor).unwrap();
-        let state = api::state::AppState::new(auth, web);
+        let state = api::state::AppState::new(auth.clone(), web);
         tokio::spawn(api::server::run(
             acceptor,
             api::server::app(state),
@@ -129,6 +135,7 @@ impl TestServer {
             db,
             clock,
             mail,
+            auth,
         }
     }
 

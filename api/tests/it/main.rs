@@ -25,6 +25,7 @@ mod paging;
 mod replicas;
 mod resilience;
 mod security;
+mod session_cache;
 mod smtp;
 mod social;
 mod teams;

@@ -27,7 +27,7 @@ ALTER TABLE "user" ADD COLUMN "ban_expires" timestamp;
 ALTER TABLE "session" ADD COLUMN "impersonated_by" text;
 "#;
 
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     "m20250101_000001_seed_schema",
     "m20250101_000002_unique_memberships",
     "m20250101_000003_unique_provider_accounts",
@@ -35,6 +35,7 @@ const MIGRATIONS: [&str; 7] = [
     "m20250101_000005_admin_columns",
     "m20250101_000006_rate_limit",
     "m20250101_000007_sweep_indexes",
+    "m20250101_000008_cache_notify",
 ];
 
 /// How many migrations come after migration 5 (the admin columns).

@@ -103,6 +103,8 @@ pub struct AuthConfig {
     pub social: Vec<social::ProviderConfig>,
     /// What mails say (`ORGAUTH_APP_NAME`, `ORGAUTH_MAIL_TEMPLATES`).
     pub mail: std::sync::Arc<crate::mail::templates::Templates>,
+    /// The session cache's bounds, when it is on (`ORGAUTH_SESSION_CACHE`; PostgreSQL only).
+    pub session_cache: Option<crate::session_cache::CacheLimits>,
     /// The longest a request to a provider may take, connection included: a provider that is
     /// down or stalls fails the sign-in after this, instead of holding it.
     pub provider_timeout: std::time::Duration,
@@ -229,6 +231,7 @@ impl AuthConfig {
             admin: Default::default(),
             social: Vec::new(),
             mail: DEFAULT_TEMPLATES.clone(),
+            session_cache: None,
             provider_timeout: std::time::Duration::from_secs(10),
             discovery_ttl: crate::social::discovery::TTL,
         }

@@ -1,0 +1,89 @@
+//! Beyond the seed, PostgreSQL only: triggers that tell every replica's session cache what
+//! changed. An update or deletion of `session` rows sends `s<token>` and of `user` rows
+//! `u<id>` on the channel [`CHANNEL`]; a statement touching more than [`PER_ROW`] rows, or a
+//! `TRUNCATE`, sends `*` (drop everything). PostgreSQL delivers a notification only when its
+//! transaction commits, and whoever writes (orgauth, Better Auth beside it, a hand-written
+//! statement), so a cache listening there never misses a committed change. Inserts send nothing:
+//! a new row was in no cache. See `docs/schema.md` and the session cache in `docs/performance.md`.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20250101_000008_cache_notify"
+    }
+}
+
+/// The channel the triggers notify and the session cache listens on.
+pub const CHANNEL: &str = "orgauth_cache";
+
+/// Rows one statement names one by one at most; beyond, one `*` is cheaper for everyone.
+const PER_ROW: u32 = 1000;
+
+/// Per table: the trigger function's name, the table and the key a notification names.
+const TABLES: [(&str, &str, &str, char); 2] = [
+    ("orgauth_cache_session", "session", "token", 's'),
+    ("orgauth_cache_user", "user", "id", 'u'),
+];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        let db = manager.get_connection();
+        for (function, table, key, prefix) in TABLES {
+            db.execute_unprepared(&format!(
+                r#"CREATE FUNCTION "{function}"() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE k text;
+BEGIN
+  IF (SELECT count(*) FROM old_rows) > {PER_ROW} THEN
+    PERFORM pg_notify('{CHANNEL}', '*');
+    RETURN NULL;
+  END IF;
+  FOR k IN SELECT "{key}" FROM old_rows LOOP
+    PERFORM pg_notify('{CHANNEL}', '{prefix}' || k);
+  END LOOP;
+  RETURN NULL;
+END $$"#
+            ))
+            .await?;
+            for event in ["UPDATE", "DELETE"] {
+                db.execute_unprepared(&format!(
+                    r#"CREATE TRIGGER "{function}_{event}" AFTER {event} ON "{table}"
+REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION "{function}"()"#,
+                    event = event.to_lowercase()
+                ))
+                .await?;
+            }
+            db.execute_unprepared(&format!(
+                r#"CREATE FUNCTION "{function}_all"() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('{CHANNEL}', '*'); RETURN NULL; END $$;
+CREATE TRIGGER "{function}_truncate" AFTER TRUNCATE ON "{table}"
+FOR EACH STATEMENT EXECUTE FUNCTION "{function}_all"()"#
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != DbBackend::Postgres {
+            return Ok(());
+        }
+        let db = manager.get_connection();
+        for (function, _, _, _) in TABLES {
+            // Dropping the functions drops their triggers.
+            db.execute_unprepared(&format!(
+                r#"DROP FUNCTION IF EXISTS "{function}"() CASCADE;
+DROP FUNCTION IF EXISTS "{function}_all"() CASCADE"#
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+}
