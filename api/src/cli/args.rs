@@ -320,14 +320,14 @@ pub struct AuthArgs {
     pub redis_url: Option<String>,
     /// Each replica keeps the sessions it serves in memory, kept exact by PostgreSQL's change
     /// notifications (migration 8), so a cached session costs no query
-    /// (docs/performance.md#the-session-cache). PostgreSQL only [default: off].
+    /// (docs/performance.md#the-session-cache) [default: on with PostgreSQL; SQLite cannot].
     #[arg(long, env = "ORGAUTH_SESSION_CACHE")]
     pub session_cache: Option<Switch>,
     /// The most sessions (and users) the session cache keeps.
     #[arg(long, env = "ORGAUTH_SESSION_CACHE_ENTRIES", default_value_t = 100_000)]
     pub session_cache_entries: u64,
     /// The most memory, in MiB, the session cache's rows take.
-    #[arg(long, env = "ORGAUTH_SESSION_CACHE_MB", default_value_t = 32)]
+    #[arg(long, env = "ORGAUTH_SESSION_CACHE_MB", default_value_t = 16)]
     pub session_cache_mb: u64,
     /// The header proxies set to the client address. Alone: trusted from any peer when it holds
     /// one address. With `ORGAUTH_TRUSTED_PROXIES`: read only from those proxies, walked from the

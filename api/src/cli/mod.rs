@@ -19,7 +19,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::DbBackend;
 
 use crate::state::AppState;
 
@@ -218,12 +217,7 @@ async fn serve(database: &DatabaseArgs, server: &ServerArgs) -> anyhow::Result<(
     // The database first: a wrong DATABASE_URL is the one line printed, not preceded by warnings.
     let db = database.connect().await?;
     let mut cfg = auth_args.config(&base_url)?;
-    if cfg.session_cache.is_some() && db.get_database_backend() != DbBackend::Postgres {
-        anyhow::bail!(
-            "ORGAUTH_SESSION_CACHE=on needs PostgreSQL: the cache is kept exact by its change \
-             notifications (one SQLite process has nothing to share)"
-        );
-    }
+    cfg.session_cache = auth_args.session_cache(db.get_database_backend())?;
     let mailer = auth_args.mailer(&base_url)?;
     let web = auth_args.web(base_url)?;
     cfg.magic_link.enabled = auth_args.magic_link_enabled(&mailer)?;

@@ -103,6 +103,27 @@ impl AuthArgs {
         })
     }
 
+    /// The session cache's bounds when it is on for a server on `backend`: by default on
+    /// PostgreSQL and off on SQLite; asked for on SQLite, an error.
+    pub fn session_cache(
+        &self,
+        backend: sea_orm::DbBackend,
+    ) -> Result<Option<service::session_cache::CacheLimits>, ConfigError> {
+        let postgres = backend == sea_orm::DbBackend::Postgres;
+        match (self.session_cache, postgres) {
+            (Some(Switch::Off), _) | (None, false) => Ok(None),
+            (Some(Switch::On), false) => Err(ConfigError::Invalid(
+                "ORGAUTH_SESSION_CACHE=on needs PostgreSQL: the cache is kept exact by its change \
+                 notifications (one SQLite process has nobody to share with)"
+                    .to_owned(),
+            )),
+            (_, true) => Ok(Some(service::session_cache::CacheLimits {
+                max_entries: self.session_cache_entries.max(1),
+                max_bytes: self.session_cache_mb.max(1) << 20,
+            })),
+        }
+    }
+
     /// The HTTP-facing settings for `base_url`, or the first rule they break.
     pub fn web(&self, base_url: String) -> Result<WebSettings, ConfigError> {
         let storage = self.rate_limit_storage()?;
@@ -397,6 +418,23 @@ mod tests {
         assert_eq!(
             args(None).base_path("https://a.example").unwrap(),
             "/api/auth"
+        );
+    }
+
+    #[test]
+    fn the_session_cache_is_on_with_postgresql_unless_switched_off() {
+        use sea_orm::DatabaseBackend::{Postgres, Sqlite};
+        let mut a = args(None);
+        let limits = a.session_cache(Postgres).unwrap().expect("on by default");
+        assert_eq!((limits.max_entries, limits.max_bytes), (100_000, 16 << 20));
+        assert!(a.session_cache(Sqlite).unwrap().is_none(), "off by default");
+        a.session_cache = Some(Switch::Off);
+        assert!(a.session_cache(Postgres).unwrap().is_none());
+        a.session_cache = Some(Switch::On);
+        let err = a.session_cache(Sqlite).unwrap_err().to_string();
+        assert!(
+            err.contains("ORGAUTH_SESSION_CACHE=on needs PostgreSQL"),
+            "{err}"
         );
     }
 

@@ -108,8 +108,11 @@ impl TestServer {
         let mut cfg = AuthConfig::with_secret(Secret::new(SECRET));
         cfg.api_base_url = format!("{ORIGIN}/api/auth");
         cfg.read_database(&db).await.unwrap();
-        // ORGAUTH_TEST_SESSION_CACHE=on runs the PostgreSQL tests with the session cache on.
-        if std::env::var("ORGAUTH_TEST_SESSION_CACHE").as_deref() == Ok("on") {
+        // As the server defaults: the session cache on with PostgreSQL (a test may switch it
+        // off); ORGAUTH_TEST_SESSION_CACHE=off runs them all without it.
+        if test_db.db_backend() == sea_orm::DbBackend::Postgres
+            && std::env::var("ORGAUTH_TEST_SESSION_CACHE").as_deref() != Ok("off")
+        {
             cfg.session_cache = Some(Default::default());
         }
         configure(&mut cfg);
