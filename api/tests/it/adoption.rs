@@ -83,6 +83,7 @@ async fn banned_users_are_refused(db: TestDb) {
         "UPDATE \"user\" SET banned = true, ban_reason = 'spam' WHERE email = 'ban@example.com'",
     )
     .await;
+    server.settle().await;
     assert!(
         b.json("/get-session").await.is_null(),
         "a banned user's session stops working"

@@ -58,6 +58,7 @@ pub async fn verify_email(server: &TestServer, email: &str) {
     let mut u = u.into_active_model();
     u.email_verified = Set(true);
     u.update(&server.db).await.unwrap();
+    server.settle().await;
 }
 
 /// A member of an organization: the user and the member id.

@@ -142,6 +142,15 @@ impl TestServer {
         }
     }
 
+    /// Waits until the server has heard every change committed before now (its session cache's
+    /// fence): a test that changes users or sessions by SQL calls it before asking the server,
+    /// as a cached copy goes only when the change's notification arrives.
+    pub async fn settle(&self) {
+        if let Some(cache) = &self.auth.session_cache {
+            cache.fence().await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

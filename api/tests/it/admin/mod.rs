@@ -66,6 +66,7 @@ pub async fn set_role(server: &TestServer, id: &str, role: &str) {
     let mut row = row.into_active_model();
     row.role = Set(Some(role.to_owned()));
     row.update(&server.db).await.unwrap();
+    server.settle().await;
 }
 
 pub async fn row(server: &TestServer, id: &str) -> Option<user::Model> {

@@ -312,8 +312,8 @@ async fn concurrent_demotions_leave_an_admin(db: TestDb) {
     }
 }
 
-/// A ban set any way (here by SQL, as another tool would) ends the user's sessions at once on
-/// every route.
+/// A ban set any way (here by SQL, as another tool would) ends the user's sessions on every
+/// route: at once without the session cache, once its notification is heard with it (`settle`).
 async fn a_ban_ends_every_session_on_every_route(db: TestDb) {
     let server = server(&db).await;
     let target = User::sign_up(&server, "target@example.com").await;
@@ -326,6 +326,7 @@ async fn a_ban_ends_every_session_on_every_route(db: TestDb) {
     let mut row = row.into_active_model();
     row.banned = Set(Some(true));
     row.update(&server.db).await.unwrap();
+    server.settle().await;
     assert_eq!(target.json("/get-session").await, json!(null));
     for path in ["/list-sessions", "/organization/list", "/list-accounts"] {
         let r = target.get(path).await;
