@@ -2,7 +2,9 @@
 # Revocation latency with the session cache on (ORGAUTH_SESSION_CACHE=on): three replicas on one
 # fresh PostgreSQL database; 1,000 sessions, each cached on every replica, then revoked through
 # one; how long until the last replica refuses it (p50, p99, max; bench/revocation.py). Fails if
-# any took 100 ms or more. Ends with each replica's cache hits and misses (its metrics).
+# a replica still serves a revoked session 5 s later, and, in the full form, if any revocation
+# took 100 ms or more (the quick form, which CI runs, reports the figure without judging it: a
+# timing is not a test). Ends with each replica's cache hits and misses (its metrics).
 #
 #   ORGAUTH_BIN=target/release/orgauth bench/revocation.sh      # ~1 min; QUICK=1: 100 sessions
 # Needs PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
@@ -15,7 +17,8 @@ bin=${ORGAUTH_BIN:-$here/../target/release/orgauth}
 bin=$(realpath "$bin")
 server=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 tokens=1000
-[[ ${QUICK:-} == 1 ]] && tokens=100
+limit_ms=100
+[[ ${QUICK:-} == 1 ]] && tokens=100 && limit_ms=0
 
 scratch=$(mktemp -d)
 db="orgauth_revocation_$$"
@@ -73,7 +76,8 @@ SQL
 # The caches trust themselves within a heartbeat of starting.
 sleep 1
 
-python3 "$here/revocation.py" --ports "$(IFS=,; echo "${ports[*]}")" --origin "$origin" --tokens "$tokens" ||
+python3 "$here/revocation.py" --ports "$(IFS=,; echo "${ports[*]}")" --origin "$origin" --tokens "$tokens" \
+  --limit-ms "$limit_ms" ||
   fail "revocation latency"
 for i in 0 1 2; do
   m=$(curl -fsS "http://127.0.0.1:${metrics[$i]}/metrics")

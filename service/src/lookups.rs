@@ -1,8 +1,9 @@
 //! The hottest reads, folded together: lookups of one kind waiting at the same moment become one
 //! `WHERE key IN (…)` statement. Under load that replaces one database round trip (and the pool's
 //! release ping) per request with one per batch; with no load a lookup runs alone, at once.
-//! Nothing is cached: a lookup only joins a batch that has not started, so it always reads what
-//! was committed before it was asked for — a revoked session stops working immediately.
+//! Nothing is cached here: a lookup only joins a batch that has not started, so it always reads
+//! what was committed before it was asked for. (The session cache, when on, sits in front of the
+//! session lookup: `session_cache`.)
 
 use std::collections::HashMap;
 use std::future::Future;

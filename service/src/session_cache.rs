@@ -1,5 +1,6 @@
 //! The session cache (`ORGAUTH_SESSION_CACHE`, PostgreSQL only): each replica keeps the sessions
-//! and users it has served, so a request whose session is cached makes no query for it.
+//! and users it has served, so a request whose session is cached makes no query for it; and the
+//! member counts of large organizations, which `list-members` would otherwise count every time.
 //!
 //! Staying exact: migration 8's triggers notify the channel `orgauth_cache` at commit whenever
 //! a session or user row is updated or deleted, whoever wrote it; every replica listens and drops
@@ -31,6 +32,8 @@ const HEARTBEAT: Duration = Duration::from_millis(200);
 pub const SILENCE: Duration = Duration::from_secs(1);
 /// Silence after which the listening connection is replaced.
 const DEAD: Duration = Duration::from_secs(3);
+/// Organizations whose member counts are kept at most (a few bytes each).
+const MEMBER_COUNTS: u64 = 10_000;
 /// The longest a request waits for its own fence before giving up on the cache's contents.
 const FENCE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -59,6 +62,8 @@ pub struct SessionCache(Arc<Inner>);
 struct Inner {
     sessions: Cache<String, Arc<session::Model>>,
     users: Cache<String, Arc<user::Model>>,
+    /// Members per organization, for `list-members`' total.
+    member_counts: Cache<String, u64>,
     /// Bumped by every invalidation and every loss of trust; a fill that started before is dropped.
     generation: AtomicU64,
     /// When anything was last heard on the channel, in milliseconds since `start` plus one;
@@ -103,6 +108,7 @@ impl SessionCache {
                     weight(k.len() + user_bytes(u)).max(floor)
                 })
                 .build(),
+            member_counts: Cache::new(limits.max_entries.clamp(1, MEMBER_COUNTS)),
             generation: AtomicU64::new(0),
             heard: AtomicU64::new(0),
             start: Instant::now(),
@@ -154,6 +160,28 @@ impl SessionCache {
         if inner.generation.load(SeqCst) != ticket.0 {
             inner.sessions.invalidate(&s.token);
             inner.users.invalidate(&u.id);
+        }
+    }
+
+    /// How many members `organization_id` has, if cached and the cache is trusted now.
+    pub fn member_count(&self, organization_id: &str) -> Option<u64> {
+        self.0
+            .trusted()
+            .then(|| self.0.member_counts.get(organization_id))
+            .flatten()
+    }
+
+    /// Keeps a member count read after `ticket` was taken (as [`Self::fill`]).
+    pub fn fill_member_count(&self, ticket: Ticket, organization_id: &str, count: u64) {
+        let inner = &self.0;
+        if !inner.trusted() || inner.generation.load(SeqCst) != ticket.0 {
+            return;
+        }
+        inner
+            .member_counts
+            .insert(organization_id.to_owned(), count);
+        if inner.generation.load(SeqCst) != ticket.0 {
+            inner.member_counts.invalidate(organization_id);
         }
     }
 
@@ -210,6 +238,10 @@ impl Inner {
                 self.generation.fetch_add(1, SeqCst);
                 self.users.invalidate(id);
             }
+            Some(("m", organization)) => {
+                self.generation.fetch_add(1, SeqCst);
+                self.member_counts.invalidate(organization);
+            }
             Some(("f", fence)) => {
                 if let Some((replica, n)) = fence.split_once(':') {
                     if replica == self.replica {
@@ -239,6 +271,7 @@ impl Inner {
         self.generation.fetch_add(1, SeqCst);
         self.sessions.invalidate_all();
         self.users.invalidate_all();
+        self.member_counts.invalidate_all();
     }
 
     /// Stops trusting the cache until something is heard again, and empties it. Fences not

@@ -314,6 +314,72 @@ async fn a_lost_notification_connection_empties_the_cache(db: TestDb) {
     assert!(!session(&server, &token).await.is_null(), "cached again");
 }
 
+/// `list-members`' total of a large organization comes from the cache (a member deleted
+/// unnoticed still counts) and follows every join and leave: at once through this server,
+/// within delivery by SQL.
+async fn a_large_organization_s_member_count_is_kept_and_follows_changes(db: TestDb) {
+    let server = cached_server(&db, CacheLimits::default()).await;
+    let owner = sign_up(&server, "owner@example.com").await;
+    let (status, org) = post(
+        &server,
+        &owner,
+        "/api/auth/organization/create",
+        json!({"name": "Big", "slug": "big"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{org}");
+    let org_id = org["id"].as_str().unwrap().to_owned();
+    exec(
+        &server,
+        &format!(
+            r#"INSERT INTO "user" (id, name, email, email_verified, created_at, updated_at)
+            SELECT 'm' || g, 'M', 'm' || g || '@example.com', true, now(), now()
+            FROM generate_series(1, 150) g;
+            INSERT INTO member (id, organization_id, user_id, role, created_at)
+            SELECT 'mem' || g, '{org_id}', 'm' || g, 'member', now() + g * interval '1 second'
+            FROM generate_series(1, 150) g"#
+        ),
+    )
+    .await;
+    let total = || async {
+        let reply = server
+            .http
+            .get(server.url(&format!(
+                "/api/auth/organization/list-members?organizationId={org_id}&limit=10"
+            )))
+            .bearer_auth(&owner)
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = parts(reply).await;
+        assert_eq!(status, 200, "{body}");
+        body["total"].as_u64().unwrap()
+    };
+    wait_until("the inserted members are counted", || async {
+        total().await == 151
+    })
+    .await;
+
+    unnotified(&server, "DELETE FROM member WHERE id = 'mem150'").await;
+    assert_eq!(total().await, 151, "the count is the cached one");
+
+    exec(&server, "DELETE FROM member WHERE id = 'mem149'").await;
+    wait_until("a member removed by SQL is no longer counted", || async {
+        total().await == 149
+    })
+    .await;
+
+    let (status, body) = post(
+        &server,
+        &owner,
+        "/api/auth/organization/remove-member",
+        json!({"memberIdOrEmail": "m1@example.com", "organizationId": org_id}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(total().await, 148, "a removal through this server, at once");
+}
+
 /// The cache keeps no more entries, and no more bytes, than it is given.
 async fn the_cache_stays_within_its_bounds(db: TestDb) {
     let server = cached_server(
@@ -370,4 +436,5 @@ postgres_tests!(
     expiry_is_exact_and_renewal_writes_through,
     a_lost_notification_connection_empties_the_cache,
     the_cache_stays_within_its_bounds,
+    a_large_organization_s_member_count_is_kept_and_follows_changes,
 );

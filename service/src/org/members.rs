@@ -129,6 +129,24 @@ impl Locked<'_> {
 }
 
 impl Auth {
+    /// How many members `organization_id` has: from the session cache when it holds the count
+    /// (kept until a member joins or leaves), else counted, and kept there.
+    async fn member_count(&self, organization_id: &str) -> Result<u64> {
+        let cache = self.session_cache.as_ref();
+        if let Some(count) = cache.and_then(|c| c.member_count(organization_id)) {
+            return Ok(count);
+        }
+        let ticket = cache.and_then(crate::session_cache::SessionCache::ticket);
+        let count = self
+            .lookups
+            .member_count(organization_id.to_owned())
+            .await?;
+        if let (Some(cache), Some(ticket)) = (cache, ticket) {
+            cache.fill_member_count(ticket, organization_id, count);
+        }
+        Ok(count)
+    }
+
     /// The organization a members route names: `ORGANIZATION_NOT_FOUND` for an unknown slug,
     /// `NO_ACTIVE_ORGANIZATION` when it names the active one and there is none.
     async fn members_organization(&self, current: &Current, target: Target) -> Result<String> {
@@ -217,7 +235,7 @@ impl Auth {
             let total = if members.len() < crate::lookups::LISTED {
                 held
             } else {
-                self.lookups.member_count(org.clone()).await?
+                self.member_count(&org).await?
             };
             counted = Some(total);
             let end = page.offset.unwrap_or(0).saturating_add(limit);
