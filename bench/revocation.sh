@@ -7,43 +7,15 @@
 # timing is not a test). Ends with each replica's cache hits and misses (its metrics).
 #
 #   ORGAUTH_BIN=target/release/orgauth bench/revocation.sh      # ~1 min; QUICK=1: 100 sessions
+#   CACHE=off bench/revocation.sh                                # the same without the cache
 # Needs PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
 # python3 and curl.
 set -euo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-bin=${ORGAUTH_BIN:-$here/../target/release/orgauth}
-[[ -x $bin ]] || { echo "no orgauth binary at $bin (set ORGAUTH_BIN)" >&2; exit 1; }
-bin=$(realpath "$bin")
-server=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+source "$(dirname "$0")/fresh-db.sh"
 tokens=1000
 limit_ms=100
 [[ ${QUICK:-} == 1 ]] && tokens=100 && limit_ms=0
 
-scratch=$(mktemp -d)
-db="orgauth_revocation_$$"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql "$server" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$scratch"/*.log; do echo "--- $log" >&2; tail -20 "$log" >&2; done
-  exit 1
-}
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-psql "$server" -qc "CREATE DATABASE \"$db\"" >/dev/null
-url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$server" "$db")
-# Plain TCP to PostgreSQL, as bench/orgauth-server.sh runs it: a new pool connection's TLS
-# handshake would otherwise show up as a ~90 ms outlier.
-[[ $url == *\?* ]] && url+="&sslmode=disable" || url+="?sslmode=disable"
 ports=("$(free_port)" "$(free_port)" "$(free_port)")
 metrics=("$(free_port)" "$(free_port)" "$(free_port)")
 origin="http://127.0.0.1:${ports[0]}"
@@ -54,13 +26,7 @@ for i in 0 1 2; do
     exec "$bin" --host 127.0.0.1 --port "${ports[$i]}" >/dev/null 2>"$scratch/replica$i.log") &
   pids+=($!)
 done
-for i in 0 1 2; do
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:${ports[$i]}/api/auth/ok" 2>/dev/null && break
-    sleep 0.2
-  done
-  curl -fsS -o /dev/null "http://127.0.0.1:${ports[$i]}/api/auth/ok" || fail "replica $i did not start"
-done
+for i in 0 1 2; do wait_ok "${ports[$i]}"; done
 
 # One user, signed up; its sessions inserted as orgauth stores them (the token's SHA-256, hex).
 curl -fsS -o /dev/null -H 'content-type: application/json' -H "origin: $origin" \
@@ -76,7 +42,7 @@ SQL
 # The caches trust themselves within a heartbeat of starting.
 sleep 1
 
-python3 "$here/revocation.py" --ports "$(IFS=,; echo "${ports[*]}")" --origin "$origin" --tokens "$tokens" \
+python3 "$(dirname "$0")/revocation.py" --ports "$(IFS=,; echo "${ports[*]}")" --origin "$origin" --tokens "$tokens" \
   --limit-ms "$limit_ms" ||
   fail "revocation latency"
 for i in 0 1 2; do

@@ -10,39 +10,15 @@
 # Needs PostgreSQL at TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres),
 # wrk (installed with apt-get when missing), python3 and curl.
 set -euo pipefail
-
-here=$(cd "$(dirname "$0")" && pwd)
-bin=${ORGAUTH_BIN:-$here/../target/release/orgauth}
-[[ -x $bin ]] || { echo "no orgauth binary at $bin (set ORGAUTH_BIN)" >&2; exit 1; }
-bin=$(realpath "$bin")
-server=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+source "$(dirname "$0")/fresh-db.sh"
 n=${N:-100000}
 rounds=${ROUNDS:-2}
 duration=${DURATION:-10}
 connections=${CONNECTIONS:-64}
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-
-scratch=$(mktemp -d)
-db="orgauth_cache_bench_$$"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql "$server" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 peak_mib() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
-psql "$server" -qc "CREATE DATABASE \"$db\"" >/dev/null
-url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$server" "$db")
-# Plain TCP to PostgreSQL, as bench/orgauth-server.sh runs it: a new pool connection's TLS
-# handshake would otherwise show up as a ~90 ms outlier.
-[[ $url == *\?* ]] && url+="&sslmode=disable" || url+="?sslmode=disable"
 declare -A port pid
 for mode in off on; do
   port[$mode]=$(free_port)
@@ -53,7 +29,7 @@ for mode in off on; do
     RUST_LOG=warn exec "$bin" --host 127.0.0.1 --port "${port[$mode]}" >/dev/null 2>"$scratch/$mode.log") &
   pid[$mode]=$!
   pids+=($!)
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:${port[$mode]}/api/auth/ok" 2>/dev/null && break; sleep 0.2; done
+  wait_ok "${port[$mode]}"
 done
 
 # N users with one session each (token `t<i>`, stored as its SHA-256 in hex).

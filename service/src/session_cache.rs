@@ -380,6 +380,10 @@ async fn supervise(cache: Weak<Inner>, pool: PgPool) {
             why = beat => why,
         };
         drop(listener);
+        if pool.is_closed() {
+            // The server is stopping: nothing to warn about.
+            return;
+        }
         match (lost, cache.upgrade()) {
             (Some(why), Some(inner)) => {
                 // Warned here; a failing reconnection need not warn again.
