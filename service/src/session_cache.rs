@@ -192,6 +192,9 @@ impl SessionCache {
     pub async fn fence(&self) {
         let inner = &self.0;
         if !inner.trusted() {
+            // Nothing is served now, but trust returns with the next message, which may have
+            // been sent before this request's writes: nothing cached may outlive them.
+            inner.empty();
             return;
         }
         let (tx, rx) = oneshot::channel();

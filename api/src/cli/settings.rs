@@ -245,11 +245,6 @@ impl AuthArgs {
             self.mail_templates.as_deref(),
         )?);
         cfg.provider_timeout = std::time::Duration::from_secs(self.social.provider_timeout);
-        cfg.session_cache =
-            (self.session_cache == Some(Switch::On)).then(|| service::session_cache::CacheLimits {
-                max_entries: self.session_cache_entries.max(1),
-                max_bytes: self.session_cache_mb.max(1) << 20,
-            });
         cfg.validate()?;
         Ok(cfg)
     }
