@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 use entity::{invitation, member, organization, session, team, team_member, user};
 use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, RuntimeErr,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, Statement, Value,
 };
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -254,6 +254,35 @@ impl Load for MembersByOrganization {
         db: &DatabaseConnection,
         organizations: Vec<String>,
     ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
+        if db.get_database_backend() == DbBackend::Postgres {
+            let organizations = distinct(organizations);
+            let sql = format!(
+                "SELECT {}, {} FROM {} CROSS JOIN LATERAL (SELECT * FROM member \
+                 WHERE member.organization_id = o.id ORDER BY member.created_at, member.id \
+                 LIMIT {LISTED}) AS m JOIN \"user\" AS u ON u.id = m.user_id",
+                prefixed::<member::Column>("m", "A_"),
+                prefixed::<user::Column>("u", "B_"),
+                values_list(organizations.len()),
+            );
+            let mut found: HashMap<String, Members> = HashMap::new();
+            for row in db.query_all_raw(in_values(db, &sql, organizations)).await? {
+                let m = member::Model::from_query_result(&row, "A_")?;
+                let u = user::Model::from_query_result(&row, "B_")?;
+                found
+                    .entry(m.organization_id.clone())
+                    .or_default()
+                    .push((m, u));
+            }
+            return Ok(found
+                .into_iter()
+                .map(|(id, mut rows)| {
+                    rows.sort_by(|(a, _), (b, _)| {
+                        (a.created_at, &a.id).cmp(&(b.created_at, &b.id))
+                    });
+                    (id, Arc::new(rows))
+                })
+                .collect());
+        }
         per_organization(db, organizations, |db, id| async move {
             Ok(member::Entity::find()
                 .filter(member::Column::OrganizationId.eq(&id))
@@ -311,6 +340,9 @@ impl Load for ContentsByOrganization {
         db: &DatabaseConnection,
         organizations: Vec<String>,
     ) -> std::result::Result<HashMap<String, Self::Value>, DbErr> {
+        if db.get_database_backend() == DbBackend::Postgres {
+            return contents_in_two_statements(db, organizations).await;
+        }
         per_organization(db, organizations, |db, id| async move {
             let teams = teams_with_member_counts(&db, &id).await?;
             let invitations = invitation::Entity::find()
@@ -324,6 +356,88 @@ impl Load for ContentsByOrganization {
         })
         .await
     }
+}
+
+/// PostgreSQL: the contents of every organization of the batch in two statements (teams with
+/// their member counts, invitations), each organization's first [`LISTED`] through its index.
+async fn contents_in_two_statements(
+    db: &DatabaseConnection,
+    organizations: Vec<String>,
+) -> std::result::Result<HashMap<String, Arc<Contents>>, DbErr> {
+    let organizations = distinct(organizations);
+    let from = values_list(organizations.len());
+    let teams_sql = format!(
+        "SELECT {}, (SELECT count(*) FROM team_member WHERE team_member.team_id = t.id) \
+         AS member_count FROM {from} CROSS JOIN LATERAL (SELECT * FROM team \
+         WHERE team.organization_id = o.id ORDER BY team.created_at, team.id LIMIT {LISTED}) AS t",
+        prefixed::<team::Column>("t", ""),
+    );
+    let invitations_sql = format!(
+        "SELECT {} FROM {from} CROSS JOIN LATERAL (SELECT * FROM invitation \
+         WHERE invitation.organization_id = o.id \
+         ORDER BY invitation.created_at, invitation.id LIMIT {LISTED}) AS i",
+        prefixed::<invitation::Column>("i", ""),
+    );
+    let (teams, invitations) = tokio::try_join!(
+        db.query_all_raw(in_values(db, &teams_sql, organizations.clone())),
+        db.query_all_raw(in_values(db, &invitations_sql, organizations.clone())),
+    )?;
+    let mut found: HashMap<String, Contents> = organizations
+        .into_iter()
+        .map(|id| (id, Contents::default()))
+        .collect();
+    for row in teams {
+        let t = team::Model::from_query_result(&row, "")?;
+        let count: i64 = row.try_get("", "member_count")?;
+        if let Some(c) = found.get_mut(&t.organization_id) {
+            c.teams.push((t, u64::try_from(count).unwrap_or(0)));
+        }
+    }
+    for row in invitations {
+        let i = invitation::Model::from_query_result(&row, "")?;
+        if let Some(c) = found.get_mut(&i.organization_id) {
+            c.invitations.push(i);
+        }
+    }
+    Ok(found
+        .into_iter()
+        .map(|(id, mut c)| {
+            c.teams
+                .sort_by(|(a, _), (b, _)| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            c.invitations
+                .sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+            (id, Arc::new(c))
+        })
+        .collect())
+}
+
+/// Each key once: a batch may ask for one organization several times, and a `LATERAL` read
+/// would answer it as often.
+fn distinct(mut keys: Vec<String>) -> Vec<String> {
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+/// `(VALUES ($1), …, ($n)) AS o(id)`: the batch's organizations, for a `LATERAL` read of each.
+fn values_list(n: usize) -> String {
+    let rows: Vec<String> = (1..=n).map(|i| format!("(${i})")).collect();
+    format!("(VALUES {}) AS o(id)", rows.join(", "))
+}
+
+/// The statement `sql` with the organizations bound in order.
+fn in_values(db: &DatabaseConnection, sql: &str, organizations: Vec<String>) -> Statement {
+    let values: Vec<Value> = organizations.into_iter().map(Value::from).collect();
+    Statement::from_sql_and_values(db.get_database_backend(), sql, values)
+}
+
+/// Every column of an entity from the table aliased `table`, each named `<prefix><column>` (as
+/// SeaORM's `find_also_related` names them, for `from_query_result`).
+fn prefixed<C: sea_orm::Iterable + sea_orm::IdenStatic>(table: &str, prefix: &str) -> String {
+    C::iter()
+        .map(|c| format!("{table}.\"{0}\" AS \"{prefix}{0}\"", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A team with how many members it has.
