@@ -6,9 +6,11 @@
 //! a session or user row is updated or deleted, whoever wrote it; every replica listens and drops
 //! what changed. PostgreSQL delivers notifications in commit order, so a message this replica
 //! sent itself is received after every change committed before it was sent. Hence:
-//! - a replica trusts its cache only while it has heard something within [`SILENCE`] (it sends
-//!   itself a heartbeat every [`HEARTBEAT`]); a lost or silent connection empties the cache, and
-//!   trust returns only after it listens again;
+//! - a replica trusts its cache only while the last of its own heartbeats it has received (it
+//!   sends one every [`HEARTBEAT`]) was *sent* within [`SILENCE`]: every change committed before
+//!   that heartbeat was sent has been heard, so nothing served is staler than [`SILENCE`], however
+//!   late messages arrive; a lost or silent connection empties the cache, and trust returns only
+//!   after it listens again;
 //! - a request that may have written waits for a message it sends after its writes
 //!   ([`SessionCache::fence`]), so the next request to this replica sees them;
 //! - a fill that raced an invalidation is dropped ([`Ticket`]).
@@ -28,8 +30,10 @@ use tokio::sync::{mpsc, oneshot};
 
 /// How often a replica sends itself a heartbeat through PostgreSQL.
 const HEARTBEAT: Duration = Duration::from_millis(200);
-/// Silence after which the cache is not trusted: the connection may be gone without saying so.
-pub const SILENCE: Duration = Duration::from_secs(1);
+/// How old the last own heartbeat heard back may have been when sent, for the cache to be
+/// trusted: the longest anything it serves can be stale (the connection may be gone without
+/// saying so, or its messages may arrive late on a loaded machine).
+pub const SILENCE: Duration = Duration::from_millis(500);
 /// Silence after which the listening connection is replaced.
 const DEAD: Duration = Duration::from_secs(3);
 /// Organizations whose member counts are kept at most (a few bytes each).
@@ -66,8 +70,8 @@ struct Inner {
     member_counts: Cache<String, u64>,
     /// Bumped by every invalidation and every loss of trust; a fill that started before is dropped.
     generation: AtomicU64,
-    /// When anything was last heard on the channel, in milliseconds since `start` plus one;
-    /// 0: nothing since the cache was last emptied.
+    /// When the last own heartbeat heard back was sent, in milliseconds since `start` plus one;
+    /// 0: none since the cache last lost trust.
     heard: AtomicU64,
     start: Instant,
     /// Names this replica's own messages on the shared channel.
@@ -205,7 +209,7 @@ impl SessionCache {
         }
     }
 
-    /// Whether the cache is trusted now (it has heard the channel within [`SILENCE`]).
+    /// Whether the cache is trusted now (see [`SILENCE`]).
     pub fn is_trusted(&self) -> bool {
         self.0.trusted()
     }
@@ -223,7 +227,7 @@ impl Inner {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX) + 1
     }
 
-    /// Something was heard recently enough that no change can have gone unheard for longer.
+    /// Every change committed more than [`SILENCE`] ago has been heard.
     fn trusted(&self) -> bool {
         let heard = self.heard.load(SeqCst);
         heard != 0 && self.now_ms().saturating_sub(heard) < SILENCE.as_millis() as u64
@@ -258,14 +262,22 @@ impl Inner {
                     }
                 }
             }
-            Some(("h", _)) => {}
+            Some(("h", beat)) => {
+                // Own heartbeats only: `h<replica>:<sent, ms since start>`.
+                let sent = beat
+                    .split_once(':')
+                    .filter(|(replica, _)| *replica == self.replica)
+                    .and_then(|(_, sent)| sent.parse::<u64>().ok());
+                if let Some(sent) = sent {
+                    self.heard.fetch_max(sent, SeqCst);
+                    crate::metrics::get().session_cache_trusted.set(1);
+                    if !was_trusted {
+                        tracing::debug!("session cache: trusted");
+                    }
+                }
+            }
             // `*`, or anything this version does not know: forget everything.
             _ => self.empty(),
-        }
-        self.heard.store(self.now_ms(), SeqCst);
-        crate::metrics::get().session_cache_trusted.set(1);
-        if !was_trusted {
-            tracing::debug!("session cache: trusted");
         }
     }
 
@@ -375,7 +387,8 @@ async fn supervise(cache: Weak<Inner>, pool: PgPool) {
                 if last.max(connected).elapsed() > DEAD {
                     return Some("the listening connection went silent");
                 }
-                let _ = notify(&inner.pool, "h").await;
+                let beat = format!("h{}:{}", inner.replica, inner.now_ms());
+                let _ = notify(&inner.pool, &beat).await;
             }
         };
         let lost = tokio::select! {
