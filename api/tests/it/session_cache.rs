@@ -1,7 +1,8 @@
 //! The session cache (PostgreSQL only): it serves sessions without a query, and whatever changes a
 //! session or a user — through this server, another server, or SQL — stops being served: at once
 //! through this server, within the notification's delivery elsewhere. A lost notification
-//! connection empties the cache until it listens again; expiry is exact; it stays within bounds.
+//! connection, or a write whose fence goes unanswered, empties the cache until it is trusted
+//! again; expiry is exact; it stays within bounds.
 //!
 //! "Without a query" is shown by deleting rows with triggers switched off
 //! (`session_replication_role = replica`): nothing is notified, so only the cache can still
@@ -314,6 +315,38 @@ async fn a_lost_notification_connection_empties_the_cache(db: TestDb) {
     assert!(!session(&server, &token).await.is_null(), "cached again");
 }
 
+/// A write whose fence is not heard back in time (here: no connection to send it from) leaves
+/// nothing cached: the cache is emptied, not only distrusted, so what the write changed cannot
+/// be served once trust returns.
+async fn a_fence_not_heard_back_in_time_empties_the_cache(db: TestDb) {
+    let server = cached_server(&db, CacheLimits::default()).await;
+    let token = sign_up(&server, "ann@example.com").await;
+    session(&server, &token).await;
+    unnotified(&server, "DELETE FROM session").await;
+    assert!(!session(&server, &token).await.is_null(), "still cached");
+
+    // Every connection of the server's pool but the listener's, held here.
+    let pool = server.db.get_postgres_connection_pool();
+    let mut held = Vec::new();
+    while let Ok(Ok(conn)) = tokio::time::timeout(Duration::from_millis(300), pool.acquire()).await
+    {
+        held.push(conn);
+    }
+    assert!(!held.is_empty());
+    let start = Instant::now();
+    cache(&server).fence().await;
+    assert!(start.elapsed() < DELIVERY, "the fence gave up");
+    assert!(!cache(&server).is_trusted());
+    assert_eq!(cache(&server).entry_count(), (0, 0), "emptied");
+    drop(held);
+
+    wait_until("the cache trusts itself again", || async {
+        cache(&server).is_trusted()
+    })
+    .await;
+    assert!(session(&server, &token).await.is_null(), "not served again");
+}
+
 /// `list-members`' total of a large organization comes from the cache (a member deleted
 /// unnoticed still counts) and follows every join and leave: at once through this server,
 /// within delivery by SQL.
@@ -435,6 +468,7 @@ postgres_tests!(
     changes_elsewhere_reach_the_cache,
     expiry_is_exact_and_renewal_writes_through,
     a_lost_notification_connection_empties_the_cache,
+    a_fence_not_heard_back_in_time_empties_the_cache,
     the_cache_stays_within_its_bounds,
     a_large_organization_s_member_count_is_kept_and_follows_changes,
 );
