@@ -15,10 +15,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-bin=${ORGAUTH_BIN:-$here/../../target/release/orgauth}
-[[ -x $bin ]] || { echo "no orgauth binary at $bin (set ORGAUTH_BIN)" >&2; exit 1; }
-bin=$(realpath "$bin")
-server=${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+# The binary, a scratch directory, a fresh database at $url dropped at exit, `pids`, `fail` and
+# `free_port`.
+source "$here/../../bench/fresh-db.sh"
 duration=30
 connections=32
 [[ ${QUICK:-} == 1 ]] && duration=6 && connections=16
@@ -31,29 +30,8 @@ if ((${#missing[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 nginx=$(command -v nginx)
-
-scratch=$(mktemp -d)
-db="orgauth_replicas_$$"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql "$server" -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
-  rm -rf "$scratch"
-}
-trap cleanup EXIT
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$scratch"/*.log; do echo "--- $log" >&2; tail -20 "$log" >&2; done
-  exit 1
-}
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 expect() { [[ $2 == "$3" ]] || fail "$1: got $2, want $3"; }
 
-psql "$server" -qc "CREATE DATABASE \"$db\"" >/dev/null
-url=$(python3 -c 'import sys,urllib.parse as u; p=u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/"+sys.argv[2])))' "$server" "$db")
 nginx_port=$(free_port)
 ports=("$(free_port)" "$(free_port)" "$(free_port)")
 
@@ -69,13 +47,7 @@ for i in 0 1 2; do
   pids+=($!)
 done
 replica_pids=("${pids[@]}")
-for i in 0 1 2; do
-  for _ in $(seq 1 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:${ports[$i]}/api/auth/ok" 2>/dev/null && break
-    sleep 0.2
-  done
-  curl -fsS -o /dev/null "http://127.0.0.1:${ports[$i]}/api/auth/ok" || fail "replica $i did not start"
-done
+for i in 0 1 2; do wait_ok "${ports[$i]}"; done
 expect "migrations recorded once" \
   "$(psql "$url" -qAtc "SELECT count(*) = count(DISTINCT version) FROM seaql_migrations")" t
 
