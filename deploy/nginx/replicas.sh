@@ -15,8 +15,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# The binary, a scratch directory, a fresh database at $url dropped at exit, `pids`, `fail` and
-# `free_port`.
+# The binary, a scratch directory, a fresh database at $url dropped at exit, `pids`, `fail`,
+# `free_port` and `wait_ok`.
 source "$here/../../bench/fresh-db.sh"
 duration=30
 connections=32
